@@ -1,0 +1,115 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "tegata",
+    platforms: [.macOS(.v15), .iOS(.v18)],
+    products: [
+        .executable(name: "tegata", targets: ["tegata"]),
+        .library(name: "TegataServer", targets: ["TegataServer"]),
+        .library(name: "TegataTokens", targets: ["TegataTokens"]),
+        .library(name: "TegataWire", targets: ["TegataWire"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // JSON shapes on the wire shared by server and SDK. Foundation only.
+        .target(name: "TegataWire", swiftSettings: swiftSettings),
+        // Access-token claims, claim validation, the key ring. Shared by server and verifier.
+        .target(
+            name: "TegataTokens",
+            dependencies: [
+                "TegataWire",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The domain: users, devices, sessions, grants, store protocols, errors, clock. No HTTP, no DB driver.
+        .target(
+            name: "TegataCore",
+            dependencies: [
+                "TegataWire",
+                "TegataTokens",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The embedded SQLite store (default).
+        .target(
+            name: "TegataStoreSQLite",
+            dependencies: [
+                "TegataCore",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP on Hummingbird 2, typed configuration, the one wiring function.
+        .target(
+            name: "TegataServer",
+            dependencies: [
+                "TegataWire",
+                "TegataTokens",
+                "TegataCore",
+                "TegataStoreSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The executable: parses arguments and configuration, nothing else.
+        .executableTarget(
+            name: "tegata",
+            dependencies: [
+                "TegataServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TegataTokensTests",
+            dependencies: ["TegataTokens", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TegataCoreTests",
+            dependencies: ["TegataCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TegataStoreSQLiteTests",
+            dependencies: ["TegataStoreSQLite", "TegataCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TegataServerTests",
+            dependencies: [
+                "TegataServer",
+                "tegata",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,46 @@
+import Foundation
+import TegataTokens
+
+/// Checks a presented access token for Tegata's own endpoints: signature and header (key ring),
+/// claims (validator, injected clock) and that its session is still live — so a revoked session,
+/// a moved token version or a deleted user kills the token at once, not at `exp`.
+public struct AccessTokenAuthenticator: Sendable {
+    /// Verifies signatures.
+    public let keyRing: KeyRing
+    /// Checks claims.
+    public let validator: AccessTokenValidator
+    /// Looks sessions up.
+    public let store: any TegataStore
+    /// Session lifetimes.
+    public let sessionPolicy: SessionPolicy
+    /// The clock.
+    public let clock: any TegataClock
+
+    /// Creates an authenticator.
+    public init(keyRing: KeyRing, policy: TokenPolicy, store: any TegataStore, clock: any TegataClock) {
+        self.keyRing = keyRing
+        self.validator = AccessTokenValidator(issuer: policy.issuer, audience: policy.audience, leeway: policy.leeway)
+        self.store = store
+        self.sessionPolicy = policy.sessions
+        self.clock = clock
+    }
+
+    /// The verified claims and the live session, or `invalid_token`.
+    public func authenticate(_ token: String) async throws -> (claims: AccessTokenClaims, session: Session) {
+        let claims: AccessTokenClaims
+        do {
+            claims = try await keyRing.verifySignature(token)
+            try validator.validate(claims, now: clock.now())
+        } catch {
+            throw TegataError.invalidToken(error.description)
+        }
+        guard let state = try await store.sessionState(sessionID: claims.sid),
+              state.session.userID == claims.sub,
+              state.session.isLive(at: clock.now(), policy: sessionPolicy)
+        else { throw TegataError.invalidToken("the session of this access token has ended") }
+        guard state.userTokenVersion == claims.tv else {
+            throw TegataError.invalidToken("the access token was revoked")
+        }
+        return (claims, state.session)
+    }
+}

@@ -1,0 +1,71 @@
+/// Validated device sign-in input. Construction is the validation: holding one means the id, secret
+/// and platform have the contract's shape.
+public struct DeviceCredentials: Sendable {
+    /// The device id: 8–128 of `[A-Za-z0-9._:-]`.
+    public let deviceID: String
+    /// The device secret. Its description is redacted so it cannot reach a log by accident.
+    public let secret: DeviceSecret
+    /// The platform: 1–32 of `[a-z0-9_-]`, starting with a letter or digit.
+    public let platform: String
+
+    /// Validates raw input; throws `invalid_request` naming the bad field (never echoing the secret).
+    public init(deviceID: String, secret: String, platform: String) throws(TegataError) {
+        guard (8...128).contains(deviceID.utf8.count),
+              deviceID.utf8.allSatisfy({ Self.isDeviceIDByte($0) })
+        else { throw .invalidRequest("device_id must be 8 to 128 characters of A-Z a-z 0-9 . _ : -") }
+        let secretLength = secret.unicodeScalars.count
+        guard (32...256).contains(secretLength),
+              secret.unicodeScalars.allSatisfy({ !$0.properties.generalCategory.isControlOrUnassigned })
+        else { throw .invalidRequest("device_secret must be 32 to 256 printable characters") }
+        guard (1...32).contains(platform.utf8.count),
+              platform.utf8.allSatisfy({ Self.isPlatformByte($0) }),
+              let first = platform.utf8.first, first != UInt8(ascii: "_"), first != UInt8(ascii: "-")
+        else { throw .invalidRequest("platform must be 1 to 32 characters of a-z 0-9 _ - (e.g. ios, android, web)") }
+        self.deviceID = deviceID
+        self.secret = DeviceSecret(secret)
+        self.platform = platform
+    }
+
+    private static func isDeviceIDByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"),
+             UInt8(ascii: ":"), UInt8(ascii: "-"):
+            true
+        default: false
+        }
+    }
+
+    private static func isPlatformByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "_"), UInt8(ascii: "-"):
+            true
+        default: false
+        }
+    }
+}
+
+/// A device secret in memory. Printing it prints `<redacted>`.
+public struct DeviceSecret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// The secret's bytes (UTF-8).
+    public let utf8: [UInt8]
+
+    /// Wraps a secret.
+    public init(_ value: String) { utf8 = Array(value.utf8) }
+
+    /// Always `<redacted>`.
+    public var description: String { "<redacted>" }
+    /// Always `<redacted>`.
+    public var debugDescription: String { "<redacted>" }
+}
+
+extension Unicode.GeneralCategory {
+    /// Control, format, surrogate, private-use or unassigned scalars: never part of a secret.
+    var isControlOrUnassigned: Bool {
+        switch self {
+        case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator: true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import TegataWire
+
+/// A user: anonymous (device only) until an external identity is linked.
+public struct User: Sendable, Equatable {
+    /// The user id (the `sub` of its tokens).
+    public var id: String
+    /// True while the user has no linked external identity.
+    public var anon: Bool
+    /// When the user was created.
+    public var createdAt: Date
+    /// The token version: access tokens carrying an older `tv` are dead.
+    public var tokenVersion: Int64
+
+    /// Creates a user value.
+    public init(id: String, anon: Bool, createdAt: Date, tokenVersion: Int64) {
+        self.id = id
+        self.anon = anon
+        self.createdAt = createdAt
+        self.tokenVersion = tokenVersion
+    }
+
+    /// The user as a token response shows it.
+    public var summary: UserSummary { UserSummary(id: id, anon: anon, createdAt: createdAt) }
+}
+
+/// A paid or granted entitlement, with its end if it has one.
+public struct Entitlement: Sendable, Equatable {
+    /// The entitlement's name (`membership`, `pro`, …).
+    public var name: String
+    /// When it ends; nil for no end.
+    public var expiresAt: Date?
+
+    /// Creates an entitlement value.
+    public init(name: String, expiresAt: Date?) {
+        self.name = name
+        self.expiresAt = expiresAt
+    }
+
+    /// The entitlements among `all` still in force at `now`, in the compact claim form.
+    public static func claim(from all: [Entitlement], at now: Date) -> [String: EntitlementGrant] {
+        var result: [String: EntitlementGrant] = [:]
+        for entitlement in all {
+            let grant: EntitlementGrant
+            if let end = entitlement.expiresAt {
+                guard end > now else { continue }
+                grant = .until(Int64(end.timeIntervalSince1970.rounded(.down)))
+            } else {
+                grant = .unlimited
+            }
+            switch (result[entitlement.name], grant) {
+            case (.unlimited?, _): continue
+            case (.until(let kept)?, .until(let candidate)) where kept >= candidate: continue
+            default: result[entitlement.name] = grant
+            }
+        }
+        return result
+    }
+}
+
+/// A user together with what its tokens and profile need.
+public struct UserRecord: Sendable, Equatable {
+    /// The user.
+    public var user: User
+    /// Its linked identities.
+    public var identities: [IdentitySummary]
+    /// Its entitlements, expired ones included (filtered by time when used).
+    public var entitlements: [Entitlement]
+
+    /// Creates a user record.
+    public init(user: User, identities: [IdentitySummary], entitlements: [Entitlement]) {
+        self.user = user
+        self.identities = identities
+        self.entitlements = entitlements
+    }
+}
+
+/// A session: one sign-in, one refresh-token family.
+public struct Session: Sendable, Equatable {
+    /// The session id (`sid`).
+    public var id: String
+    /// The user it belongs to.
+    public var userID: String
+    /// The device it was opened from, for device sign-ins.
+    public var deviceID: String?
+    /// The platform the client declared.
+    public var platform: String
+    /// How the user authenticated (`device`, `apple`, …).
+    public var amr: [String]
+    /// The client the session's tokens are issued to.
+    public var clientID: String
+    /// When it was opened.
+    public var createdAt: Date
+    /// When its refresh token was last rotated (or the session opened).
+    public var lastRefreshedAt: Date
+    /// The generation of its current refresh token; each rotation adds one.
+    public var generation: Int64
+    /// When it ends whatever happens.
+    public var absoluteExpiresAt: Date
+    /// When it was revoked, if it was.
+    public var revokedAt: Date?
+
+    /// Creates a session value.
+    public init(
+        id: String, userID: String, deviceID: String?, platform: String, amr: [String], clientID: String,
+        createdAt: Date, lastRefreshedAt: Date, generation: Int64, absoluteExpiresAt: Date, revokedAt: Date?
+    ) {
+        self.id = id
+        self.userID = userID
+        self.deviceID = deviceID
+        self.platform = platform
+        self.amr = amr
+        self.clientID = clientID
+        self.createdAt = createdAt
+        self.lastRefreshedAt = lastRefreshedAt
+        self.generation = generation
+        self.absoluteExpiresAt = absoluteExpiresAt
+        self.revokedAt = revokedAt
+    }
+
+    /// Whether the session can still be used at `now` under `policy`.
+    public func isLive(at now: Date, policy: SessionPolicy) -> Bool {
+        revokedAt == nil && now < absoluteExpiresAt && now < lastRefreshedAt.addingTimeInterval(policy.idleLifetime)
+    }
+
+    /// When the current refresh token stops working if unused: the idle end capped by the absolute end.
+    public func refreshExpiry(policy: SessionPolicy) -> Date {
+        min(lastRefreshedAt.addingTimeInterval(policy.idleLifetime), absoluteExpiresAt)
+    }
+}
+
+/// Session lifetimes.
+public struct SessionPolicy: Sendable, Equatable {
+    /// How long a session lives without a refresh.
+    public var idleLifetime: TimeInterval
+    /// How long a session lives at most.
+    public var absoluteLifetime: TimeInterval
+
+    /// Creates a policy; defaults are 30 days idle and 365 days absolute.
+    public init(idleLifetime: TimeInterval = 30 * 86_400, absoluteLifetime: TimeInterval = 365 * 86_400) {
+        self.idleLifetime = idleLifetime
+        self.absoluteLifetime = absoluteLifetime
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import TegataTokens
+import TegataWire
+
+/// Makes token responses: signs the access token and recomputes the session's current refresh token.
+public struct TokenIssuer: Sendable {
+    /// The signing keys.
+    public let keyRing: KeyRing
+    /// The server secrets (refresh-token MAC key).
+    public let secrets: ServerSecrets
+    /// Token contents and lifetimes.
+    public let policy: TokenPolicy
+
+    /// Creates an issuer.
+    public init(keyRing: KeyRing, secrets: ServerSecrets, policy: TokenPolicy) {
+        self.keyRing = keyRing
+        self.secrets = secrets
+        self.policy = policy
+    }
+
+    /// The claims of a new access token for `session` of `record` at `now`.
+    public func claims(for record: UserRecord, session: Session, now: Date) -> AccessTokenClaims {
+        let issuedAt = Int64(now.timeIntervalSince1970.rounded(.down))
+        let ent = Entitlement.claim(from: record.entitlements, at: now)
+        return AccessTokenClaims(
+            iss: policy.issuer, sub: record.user.id, aud: policy.audience,
+            exp: issuedAt + Int64(policy.accessTokenLifetime), nbf: issuedAt, iat: issuedAt,
+            jti: UUID().uuidString.lowercased(), sid: session.id, clientID: session.clientID, amr: session.amr,
+            anon: record.user.anon, tv: record.user.tokenVersion, ent: ent.isEmpty ? nil : ent)
+    }
+
+    /// The session's current refresh token.
+    public func refreshToken(for session: Session) throws -> String {
+        guard let uuid = UUID(uuidString: session.id) else { throw TegataError.serverError }
+        return RefreshToken(sessionID: uuid, generation: session.generation).encode(with: secrets.refreshTokenKey)
+    }
+
+    /// A full token response for `session` of `record` at `now`.
+    public func tokenResponse(for record: UserRecord, session: Session, now: Date) async throws -> TokenResponse {
+        let claims = claims(for: record, session: session, now: now)
+        let accessToken = try await keyRing.sign(claims)
+        let refreshExpiresIn = session.refreshExpiry(policy: policy.sessions).timeIntervalSince(now)
+        return TokenResponse(
+            accessToken: accessToken, expiresIn: Int(claims.exp - claims.iat),
+            refreshToken: try refreshToken(for: session), refreshExpiresIn: max(0, Int(refreshExpiresIn)),
+            user: record.user.summary)
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import Hummingbird
+import Logging
+import TegataCore
+
+/// Builds the router with every Tegata route. Tests and the application share it.
+public func buildRouter(services: TegataServices) -> Router<TegataRequestContext> {
+    let router = Router(context: TegataRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    WellKnownController(services: services).register(on: router)
+    DeviceAuthController(services: services).register(on: router)
+    MeController(services: services).register(on: router)
+    HealthController(services: services).register(on: router)
+    return router
+}
+
+/// The one wiring function: the CLI and every test build the server through it.
+public func buildApplication(
+    configuration: TegataConfiguration, clock: any TegataClock = SystemClock(), logger: Logger
+) async throws -> some ApplicationProtocol {
+    let services = try await TegataServices.make(configuration: configuration, clock: clock, logger: logger)
+    return buildApplication(services: services)
+}
+
+/// Builds the application around already-made services.
+public func buildApplication(services: TegataServices) -> some ApplicationProtocol {
+    let configuration = services.configuration
+    return Application(
+        router: buildRouter(services: services),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tegata"),
+        services: services.lifecycle,
+        onServerRunning: { channel in
+            services.logger.notice(
+                "tegata is serving",
+                metadata: ["address": "\(channel.localAddress?.description ?? "?")", "issuer": "\(configuration.issuer)"])
+        },
+        logger: services.logger)
+}

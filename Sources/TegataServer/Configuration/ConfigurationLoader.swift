@@ -1,0 +1,215 @@
+import Foundation
+import Logging
+import Yams
+
+/// A configuration problem, naming the key (as its environment variable) so the operator can fix it.
+/// Never repeats a secret value.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    /// The environment-variable name of the key, e.g. `TEGATA_PORT`.
+    public var key: String
+    /// What is wrong.
+    public var message: String
+
+    /// Creates an error.
+    public init(key: String, message: String) {
+        self.key = key
+        self.message = message
+    }
+
+    /// `invalid configuration: KEY: message`.
+    public var description: String { "invalid configuration: \(key): \(message)" }
+}
+
+extension TegataConfiguration {
+    /// Every key, as written in a configuration file; the environment variable is `TEGATA_` + uppercase.
+    public static let keys: [String] = [
+        "host", "port", "issuer", "audience", "client_id", "database_url", "master_key", "master_key_file",
+        "signing_key_file", "access_token_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "clock_leeway",
+        "max_body_size", "jwks_max_age", "log_level", "log_format",
+    ]
+
+    /// Keys whose values are secret and never appear in messages.
+    static let secretKeys: Set<String> = ["master_key"]
+
+    /// The environment-variable name of a key.
+    public static func environmentName(of key: String) -> String { "TEGATA_" + key.uppercased() }
+
+    /// Loads and validates the configuration: defaults, then the file (YAML or JSON) if given, then
+    /// `TEGATA_*` environment variables. Throws ``ConfigurationError`` naming the first bad key.
+    public static func load(file: String?, environment: [String: String]) throws -> TegataConfiguration {
+        var values: [String: String] = [:]
+        if let file {
+            values = try readFile(file)
+        }
+        for key in keys {
+            if let value = environment[environmentName(of: key)] { values[key] = value }
+        }
+        return try TegataConfiguration(values: values)
+    }
+
+    /// Reads a flat YAML or JSON mapping of keys to scalars.
+    static func readFile(_ path: String) throws -> [String: String] {
+        let key = "--config"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(key: key, message: "cannot read the file \(path)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(key: key, message: "\(path) is not UTF-8 text")
+        }
+        let parsed: Any?
+        do {
+            parsed = try Yams.load(yaml: text)  // YAML 1.2 is a superset of JSON
+        } catch {
+            throw ConfigurationError(key: key, message: "\(path) is neither valid YAML nor JSON")
+        }
+        guard let parsed else { return [:] }
+        guard let mapping = parsed as? [String: Any] else {
+            throw ConfigurationError(key: key, message: "\(path) must be a mapping of keys to values")
+        }
+        var values: [String: String] = [:]
+        for (name, value) in mapping {
+            guard keys.contains(name) else {
+                throw ConfigurationError(key: key, message: "\(path): unknown key \"\(name)\" (known: \(keys.joined(separator: ", ")))")
+            }
+            switch value {
+            case let string as String: values[name] = string
+            case let bool as Bool: values[name] = bool ? "true" : "false"
+            case let int as Int: values[name] = String(int)
+            case let double as Double: values[name] = String(double)
+            default:
+                throw ConfigurationError(key: environmentName(of: name), message: "must be a single value")
+            }
+        }
+        return values
+    }
+
+    /// Builds a validated configuration from raw key/value strings.
+    init(values: [String: String]) throws {
+        var config = TegataConfiguration()
+        func fail(_ key: String, _ message: String) -> ConfigurationError {
+            ConfigurationError(key: Self.environmentName(of: key), message: message)
+        }
+        func shown(_ key: String, _ value: String) -> String {
+            Self.secretKeys.contains(key) ? "" : " (got \"\(value.prefix(80))\")"
+        }
+        func nonEmpty(_ key: String) throws -> String? {
+            guard let value = values[key]?.trimmingCharacters(in: .whitespaces) else { return nil }
+            guard !value.isEmpty else { throw fail(key, "must not be empty") }
+            return value
+        }
+        func duration(_ key: String, range: ClosedRange<TimeInterval>) throws -> TimeInterval? {
+            guard let value = try nonEmpty(key) else { return nil }
+            guard let seconds = Self.parseDuration(value) else {
+                throw fail(key, "must be a duration such as 900, 900s, 15m, 12h or 30d" + shown(key, value))
+            }
+            guard range.contains(seconds) else {
+                throw fail(key, "must be between \(Int(range.lowerBound))s and \(Int(range.upperBound))s" + shown(key, value))
+            }
+            return seconds
+        }
+
+        if let host = try nonEmpty("host") { config.host = host }
+        if let port = try nonEmpty("port") {
+            guard let number = Int(port), (0...65_535).contains(number) else {
+                throw fail("port", "must be an integer from 0 to 65535" + shown("port", port))
+            }
+            config.port = number
+        }
+        if let url = try nonEmpty("database_url") {
+            config.database = try Self.parseDatabaseURL(url, fail: { fail("database_url", $0) })
+        }
+        let dataDirectory = config.dataDirectory
+        if let file = try nonEmpty("master_key_file") {
+            config.masterKey = .developmentFile(path: file)
+        } else {
+            config.masterKey = .developmentFile(path: (dataDirectory as NSString).appendingPathComponent("master.key"))
+        }
+        if let key = try nonEmpty("master_key") {
+            guard let data = Self.decodeKey(key), data.count == 32 else {
+                throw fail("master_key", "must be 32 random bytes in base64 (e.g. the output of `openssl rand -base64 32`)")
+            }
+            config.masterKey = .inline(data)
+        }
+        if let file = try nonEmpty("signing_key_file") { config.signingKeyFile = file }
+        if let ttl = try duration("access_token_ttl", range: 30...86_400) { config.accessTokenTTL = ttl }
+        if let ttl = try duration("refresh_idle_ttl", range: 60...(10 * 365 * 86_400)) { config.refreshIdleTTL = ttl }
+        if let ttl = try duration("refresh_absolute_ttl", range: 60...(10 * 365 * 86_400)) { config.refreshAbsoluteTTL = ttl }
+        guard config.refreshIdleTTL <= config.refreshAbsoluteTTL else {
+            throw fail("refresh_idle_ttl", "must not be longer than TEGATA_REFRESH_ABSOLUTE_TTL")
+        }
+        if let leeway = try duration("clock_leeway", range: 0...300) { config.clockLeeway = leeway }
+        if let age = try duration("jwks_max_age", range: 0...86_400) { config.jwksMaxAge = age }
+        if let size = try nonEmpty("max_body_size") {
+            guard let bytes = Int(size), (1024...(16 * 1024 * 1024)).contains(bytes) else {
+                throw fail("max_body_size", "must be a number of bytes from 1024 to 16777216" + shown("max_body_size", size))
+            }
+            config.maxBodySize = bytes
+        }
+        if let level = try nonEmpty("log_level") {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw fail("log_level", "must be one of trace, debug, info, notice, warning, error, critical" + shown("log_level", level))
+            }
+            config.logLevel = parsed
+        }
+        if let format = try nonEmpty("log_format") {
+            guard let parsed = LogFormat(rawValue: format.lowercased()) else {
+                throw fail("log_format", "must be text or json" + shown("log_format", format))
+            }
+            config.logFormat = parsed
+        }
+        if let client = try nonEmpty("client_id") { config.clientID = client }
+
+        let defaultIssuer = "http://\(Self.urlHost(config.host)):\(config.port)"
+        if let issuer = try nonEmpty("issuer") {
+            guard let url = URL(string: issuer), let scheme = url.scheme?.lowercased(), scheme == "https" || scheme == "http",
+                  url.host != nil, url.query == nil, url.fragment == nil, !issuer.hasSuffix("/")
+            else {
+                throw fail("issuer", "must be an http(s) URL without query, fragment or trailing slash" + shown("issuer", issuer))
+            }
+            config.issuer = issuer
+        } else {
+            config.issuer = defaultIssuer
+        }
+        config.audience = try nonEmpty("audience") ?? config.issuer
+        self = config
+    }
+
+    /// `900`, `900s`, `15m`, `12h`, `30d` → seconds.
+    static func parseDuration(_ text: String) -> TimeInterval? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+        var number = Substring(text)
+        var factor = 1.0
+        if let last = text.last, let unit = units[last] {
+            number = text.dropLast()
+            factor = unit
+        }
+        guard !number.isEmpty, number.allSatisfy(\.isASCII), let value = Double(number), value.isFinite, value >= 0 else {
+            return nil
+        }
+        return value * factor
+    }
+
+    static func parseDatabaseURL(_ url: String, fail: (String) -> ConfigurationError) throws -> DatabaseLocation {
+        let prefix = "sqlite://"
+        if url.lowercased().hasPrefix(prefix) {
+            let path = String(url.dropFirst(prefix.count))
+            guard !path.isEmpty, !path.contains("\0") else { throw fail("sqlite:// needs a file path, e.g. sqlite://./tegata-data/tegata.sqlite") }
+            return .sqlite(path: path)
+        }
+        if url.lowercased().hasPrefix("postgres://") || url.lowercased().hasPrefix("postgresql://") {
+            throw fail("PostgreSQL is not supported by this version yet; use sqlite://<path>")
+        }
+        throw fail("must be sqlite://<path> (got a URL with another scheme)")
+    }
+
+    static func decodeKey(_ text: String) -> Data? {
+        if let data = Data(base64Encoded: text) { return data }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64)
+    }
+
+    static func urlHost(_ host: String) -> String {
+        host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+
+/// The server's typed configuration, validated when it is loaded. Every key can come from a YAML or
+/// JSON file (`--config`) and be overridden by the environment variable `TEGATA_<KEY>`; each key is
+/// documented in `docs/configuration.md`.
+public struct TegataConfiguration: Sendable {
+    /// Address to listen on (`TEGATA_HOST`).
+    public var host: String = "127.0.0.1"
+    /// Port to listen on (`TEGATA_PORT`); 0 picks a free one.
+    public var port: Int = 8080
+    /// The issuer URL (`TEGATA_ISSUER`); defaults to `http://<host>:<port>`.
+    public var issuer: String
+    /// The access-token audience (`TEGATA_AUDIENCE`); defaults to the issuer.
+    public var audience: String
+    /// The `client_id` claim of tokens issued to apps (`TEGATA_CLIENT_ID`).
+    public var clientID: String = "tegata"
+    /// Where the data lives (`TEGATA_DATABASE_URL`).
+    public var database: DatabaseLocation = .sqlite(path: "./tegata-data/tegata.sqlite")
+    /// The master key, if given inline (`TEGATA_MASTER_KEY`, 32 bytes base64). Never printed.
+    public var masterKey: MasterKeySource = .developmentFile(path: "./tegata-data/master.key")
+    /// A PEM file with the ES256 signing key, if the operator supplies one (`TEGATA_SIGNING_KEY_FILE`).
+    public var signingKeyFile: String?
+    /// Access-token lifetime (`TEGATA_ACCESS_TOKEN_TTL`).
+    public var accessTokenTTL: TimeInterval = 900
+    /// Session idle lifetime (`TEGATA_REFRESH_IDLE_TTL`).
+    public var refreshIdleTTL: TimeInterval = 30 * 86_400
+    /// Session absolute lifetime (`TEGATA_REFRESH_ABSOLUTE_TTL`).
+    public var refreshAbsoluteTTL: TimeInterval = 365 * 86_400
+    /// Clock leeway for `exp`/`nbf`/`iat` (`TEGATA_CLOCK_LEEWAY`).
+    public var clockLeeway: TimeInterval = 30
+    /// Largest accepted request body in bytes (`TEGATA_MAX_BODY_SIZE`).
+    public var maxBodySize: Int = 64 * 1024
+    /// `Cache-Control: max-age` of the JWKS and discovery documents (`TEGATA_JWKS_MAX_AGE`).
+    public var jwksMaxAge: TimeInterval = 300
+    /// Log level (`TEGATA_LOG_LEVEL`).
+    public var logLevel: Logger.Level = .info
+    /// Log format (`TEGATA_LOG_FORMAT`).
+    public var logFormat: LogFormat = .text
+
+    /// Where data is stored.
+    public enum DatabaseLocation: Sendable, Equatable {
+        /// An embedded SQLite database file.
+        case sqlite(path: String)
+    }
+
+    /// Where the master key comes from.
+    public enum MasterKeySource: Sendable {
+        /// Given in configuration (production).
+        case inline(Data)
+        /// A key file; generated with mode 0600 if missing (development).
+        case developmentFile(path: String)
+    }
+
+    /// Log line format.
+    public enum LogFormat: String, Sendable {
+        /// Human-readable lines.
+        case text
+        /// One JSON object per line.
+        case json
+    }
+
+    /// A configuration with every default, for the given data directory (tests use a temporary one).
+    public init(dataDirectory: String = "./tegata-data") {
+        database = .sqlite(path: (dataDirectory as NSString).appendingPathComponent("tegata.sqlite"))
+        masterKey = .developmentFile(path: (dataDirectory as NSString).appendingPathComponent("master.key"))
+        issuer = "http://127.0.0.1:8080"
+        audience = issuer
+    }
+
+    /// The directory that holds the database (and a development master key).
+    public var dataDirectory: String {
+        switch database {
+        case .sqlite(let path): (path as NSString).deletingLastPathComponent
+        }
+    }
+}

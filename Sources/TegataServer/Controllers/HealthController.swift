@@ -1,0 +1,28 @@
+import Hummingbird
+import Logging
+import TegataCore
+import TegataTokens
+import TegataWire
+
+/// Liveness and readiness.
+struct HealthController {
+    let services: TegataServices
+
+    private struct Status: Encodable { var status: String }
+
+    func register(on router: Router<TegataRequestContext>) {
+        router.get("/healthz") { _, _ in try JSONResponse.make(Status(status: "ok")) }
+        router.get("/readyz") { _, context in
+            do {
+                try await services.store.ping()
+            } catch {
+                context.logger.warning("not ready: the database does not answer", metadata: ["error": "\(error)"])
+                return ErrorMapping.response(for: .serviceUnavailable("the database does not answer"))
+            }
+            guard !(await services.keyRing.jwks.keys.isEmpty) else {
+                return ErrorMapping.response(for: .serviceUnavailable("no signing key is loaded"))
+            }
+            return try JSONResponse.make(Status(status: "ready"))
+        }
+    }
+}

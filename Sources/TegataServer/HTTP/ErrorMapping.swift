@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import TegataCore
+import TegataWire
+
+/// The one place where errors become HTTP: status, contract JSON body and challenge headers.
+enum ErrorMapping {
+    /// The response for a domain error.
+    static func response(for error: TegataError) -> Response {
+        var headers: HTTPFields = [:]
+        let status: HTTPResponse.Status
+        switch error.code {
+        case .invalidToken:
+            status = .unauthorized
+            headers[.wwwAuthenticate] = error.isMissingCredentials
+                ? #"Bearer realm="tegata""#
+                : #"Bearer error="invalid_token", error_description="\#(quoted(error.message))""#
+        case .insufficientScope:
+            status = .forbidden
+            headers[.wwwAuthenticate] = #"Bearer error="insufficient_scope""#
+        case .invalidClient:
+            status = .unauthorized
+            headers[.wwwAuthenticate] = #"Basic realm="tegata""#
+        case .invalidGrant:
+            status = error.isWrongCredentials ? .unauthorized : .badRequest
+        case .invalidRequest, .unsupportedGrantType: status = .badRequest
+        case .forbidden: status = .forbidden
+        case .notFound: status = .notFound
+        case .conflict: status = .conflict
+        case .payloadTooLarge: status = .contentTooLarge
+        case .rateLimited:
+            status = .tooManyRequests
+            headers[.retryAfter] = String(error.retryAfterSeconds ?? 1)
+        default: status = error.isUnavailable ? .serviceUnavailable : .internalServerError
+        }
+        let body = ErrorBody(error: error.code, errorDescription: error.message)
+        // Encoding a struct of two strings cannot fail.
+        return (try? JSONResponse.make(body, status: status, noStore: true, headers: headers))
+            ?? Response(status: .internalServerError)
+    }
+
+    /// The domain error for an error Hummingbird raised (unknown route, oversized body, …).
+    static func domainError(for error: any HTTPResponseError) -> TegataError {
+        switch error.status {
+        case .notFound, .methodNotAllowed: .notFound("no such endpoint")
+        case .contentTooLarge: .payloadTooLarge()
+        case .unauthorized: .missingToken
+        case .forbidden: .forbidden("forbidden")
+        case .tooManyRequests: .rateLimited(retryAfterSeconds: 1)
+        case let status where (400..<500).contains(status.code): .invalidRequest("the request is malformed")
+        default: .serverError
+        }
+    }
+
+    /// Keeps a description safe inside a quoted-string header value.
+    private static func quoted(_ text: String) -> String {
+        String(text.unicodeScalars.filter { $0.isASCII && $0 != "\"" && $0 != "\\" && $0.value >= 0x20 }.map(Character.init))
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Hummingbird
+import TegataCore
+import TegataWire
+
+extension Request {
+    /// Reads the body (at most `limit` bytes) and decodes it as JSON. Every failure is a 4xx:
+    /// `payload_too_large` over the limit, `invalid_request` naming the field for anything else.
+    /// Unknown fields are ignored.
+    func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T {
+        if let declared = headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            throw TegataError.payloadTooLarge(limit: limit)
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw TegataError.payloadTooLarge(limit: limit)
+        }
+        guard buffer.readableBytes > 0 else { throw TegataError.invalidRequest("a JSON body is required") }
+        do {
+            return try WireCoding.makeDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw TegataError.invalidRequest(Self.describe(error))
+        } catch {
+            throw TegataError.invalidRequest("the body is not valid JSON")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let parent = path(context.codingPath)
+            return "missing field \(parent.isEmpty ? "" : parent + ".")\(key.stringValue)"
+        case .valueNotFound(_, let context):
+            return "field \(path(context.codingPath)) must not be null"
+        case .typeMismatch(_, let context):
+            let field = path(context.codingPath)
+            return field.isEmpty ? "the body must be a JSON object" : "field \(field) has the wrong type"
+        case .dataCorrupted(let context):
+            let field = path(context.codingPath)
+            return field.isEmpty ? "the body is not valid JSON (UTF-8)" : "field \(field) is invalid"
+        @unknown default:
+            return "the body is not valid JSON"
+        }
+    }
+
+    /// The bearer token from the `Authorization` header (never from the query string).
+    /// Throws `invalid_token` without an error attribute when there is none.
+    func bearerToken() throws -> String {
+        let values = headers[values: .authorization]
+        guard let value = values.first else { throw TegataError.missingToken }
+        guard values.count == 1 else { throw TegataError.invalidRequest("more than one Authorization header") }
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw TegataError.invalidToken("the Authorization header must be \"Bearer <access token>\"")
+        }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty, token.utf8.count <= 8 * 1024 else {
+            throw TegataError.invalidToken("the access token is malformed")
+        }
+        return token
+    }
+}

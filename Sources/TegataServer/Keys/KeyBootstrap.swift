@@ -1,0 +1,98 @@
+import Crypto
+import Foundation
+import Logging
+import TegataCore
+import TegataTokens
+
+/// Loads the master key and the signing keys at start-up: generates what development needs on first
+/// start and keeps it across restarts.
+enum KeyBootstrap {
+    /// Reads the master key from configuration or its file; generates the file (mode 0600) if it is
+    /// missing, with a warning that this is for development.
+    static func masterKey(_ source: TegataConfiguration.MasterKeySource, logger: Logger) throws -> SymmetricKey {
+        switch source {
+        case .inline(let data):
+            return SymmetricKey(data: data)
+        case .developmentFile(let path):
+            if let contents = FileManager.default.contents(atPath: path) {
+                let text = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                guard let data = TegataConfiguration.decodeKey(text), data.count == ServerSecrets.masterKeyLength else {
+                    throw ConfigurationError(key: "TEGATA_MASTER_KEY_FILE", message: "\(path) does not hold 32 bytes of base64")
+                }
+                if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int,
+                   mode & 0o077 != 0 {
+                    logger.warning("the master key file is readable by other users; run chmod 600", metadata: ["path": "\(path)"])
+                }
+                logger.warning(
+                    "using a development master key file; set TEGATA_MASTER_KEY in production",
+                    metadata: ["path": "\(path)"])
+                return SymmetricKey(data: data)
+            }
+            let key = SymmetricKey(size: .bits256)
+            let encoded = key.withUnsafeBytes { Data($0).base64EncodedString() } + "\n"
+            try writeSecretFile(path: path, contents: Data(encoded.utf8))
+            logger.warning(
+                "generated a development master key file; set TEGATA_MASTER_KEY in production and keep this file secret",
+                metadata: ["path": "\(path)"])
+            return key
+        }
+    }
+
+    /// Creates `path` with mode 0600 (never replacing an existing file) and writes `contents`.
+    static func writeSecretFile(path: String, contents: Data) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            throw ConfigurationError(key: "TEGATA_MASTER_KEY_FILE", message: "cannot create \(path) (errno \(errno))")
+        }
+        defer { close(fd) }
+        let written = contents.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == contents.count, fsync(fd) == 0 else {
+            throw ConfigurationError(key: "TEGATA_MASTER_KEY_FILE", message: "cannot write \(path)")
+        }
+    }
+
+    /// The key ring: the operator's PEM key if configured; else the stored keys (decrypted with the
+    /// master key), generating, encrypting and storing one on first start.
+    static func keyRing(
+        configuration: TegataConfiguration, secrets: ServerSecrets, store: any TegataStore, clock: any TegataClock,
+        logger: Logger
+    ) async throws -> KeyRing {
+        if let file = configuration.signingKeyFile {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ConfigurationError(key: "TEGATA_SIGNING_KEY_FILE", message: "cannot read \(file)")
+            }
+            do {
+                let key = try SigningKey(pem: String(decoding: data, as: UTF8.self))
+                logger.info("signing with the configured key", metadata: ["kid": "\(key.id)"])
+                return await KeyRing(signing: key)
+            } catch {
+                throw ConfigurationError(key: "TEGATA_SIGNING_KEY_FILE", message: "\(file) is not a PEM P-256 (ES256) private key")
+            }
+        }
+        var keys: [SigningKey] = []
+        for stored in try await store.signingKeys() {
+            do {
+                let raw = try secrets.open(sealedPrivateKey: stored.sealedPrivateKey, keyID: stored.keyID)
+                keys.append(try SigningKey(rawRepresentation: raw))
+            } catch {
+                throw ConfigurationError(
+                    key: "TEGATA_MASTER_KEY",
+                    message: "the stored signing key \(stored.keyID) cannot be decrypted with this master key")
+            }
+        }
+        if let newest = keys.first {
+            return await KeyRing(signing: newest, others: Array(keys.dropFirst()))
+        }
+        let key = SigningKey.generate()
+        try await store.insertSigningKey(StoredSigningKey(
+            keyID: key.id.rawValue, algorithm: KeyRing.algorithm,
+            sealedPrivateKey: try secrets.seal(privateKey: key.rawRepresentation, keyID: key.id.rawValue),
+            createdAt: clock.now()))
+        logger.info("generated a new ES256 signing key", metadata: ["kid": "\(key.id)"])
+        return await KeyRing(signing: key)
+    }
+}

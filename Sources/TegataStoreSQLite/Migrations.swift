@@ -1,0 +1,76 @@
+/// The numbered, forward-only schema migrations. Append only: never edit or reorder a released one.
+/// Each is a list of single statements (SQLite prepares one statement at a time).
+struct Migration: Sendable {
+    /// Its number; migrations run in ascending order, each once.
+    let version: Int
+    /// A short name, recorded with the version.
+    let name: String
+    /// The statements, run in one transaction.
+    let statements: [String]
+
+    static let all: [Migration] = [
+        Migration(version: 1, name: "users, devices, sessions, identities, entitlements, signing keys", statements: [
+            """
+            CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                anon INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                token_version INTEGER NOT NULL DEFAULT 0
+            ) STRICT
+            """,
+            """
+            CREATE TABLE devices (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                secret_hash BLOB NOT NULL,
+                platform TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                last_sign_in_at INTEGER NOT NULL
+            ) STRICT
+            """,
+            "CREATE INDEX devices_user_id ON devices(user_id)",
+            """
+            CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                device_id TEXT,
+                platform TEXT NOT NULL,
+                amr TEXT NOT NULL,
+                client_id TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                last_refreshed_at INTEGER NOT NULL,
+                generation INTEGER NOT NULL,
+                absolute_expires_at INTEGER NOT NULL,
+                revoked_at INTEGER
+            ) STRICT
+            """,
+            "CREATE INDEX sessions_user_id ON sessions(user_id)",
+            """
+            CREATE TABLE identities (
+                provider TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY (provider, subject)
+            ) STRICT
+            """,
+            "CREATE INDEX identities_user_id ON identities(user_id)",
+            """
+            CREATE TABLE entitlements (
+                user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                expires_at INTEGER,
+                PRIMARY KEY (user_id, name)
+            ) STRICT
+            """,
+            """
+            CREATE TABLE signing_keys (
+                kid TEXT PRIMARY KEY,
+                alg TEXT NOT NULL,
+                sealed_private_key BLOB NOT NULL,
+                created_at INTEGER NOT NULL
+            ) STRICT
+            """,
+        ]),
+    ]
+}

@@ -1,0 +1,54 @@
+/// Authorization-server metadata (RFC 8414), served at both `/.well-known/oauth-authorization-server`
+/// and `/.well-known/openid-configuration`.
+public struct DiscoveryDocument: Codable, Sendable, Equatable {
+    /// The issuer identifier, exactly as in tokens' `iss`.
+    public var issuer: String
+    /// Where the public signing keys are.
+    public var jwksURI: String
+    /// The OAuth token endpoint, when one is served.
+    public var tokenEndpoint: String?
+    /// The RFC 7009 revocation endpoint, when one is served.
+    public var revocationEndpoint: String?
+    /// The RFC 7662 introspection endpoint, when one is served.
+    public var introspectionEndpoint: String?
+    /// Grant types the token endpoint accepts.
+    public var grantTypesSupported: [String]
+    /// Response types of an authorization endpoint: none is served, so empty.
+    public var responseTypesSupported: [String]
+    /// Signing algorithms of the tokens this server issues.
+    public var idTokenSigningAlgValuesSupported: [String]
+    /// Signing algorithms of access tokens (not an RFC 8414 name; informative).
+    public var accessTokenSigningAlgValuesSupported: [String]
+    /// Client authentication methods the token endpoint accepts (public clients: `none`).
+    public var tokenEndpointAuthMethodsSupported: [String]
+
+    /// Creates a discovery document.
+    public init(
+        issuer: String, jwksURI: String, tokenEndpoint: String?, revocationEndpoint: String?,
+        introspectionEndpoint: String?, grantTypesSupported: [String], signingAlgorithms: [String]
+    ) {
+        self.issuer = issuer
+        self.jwksURI = jwksURI
+        self.tokenEndpoint = tokenEndpoint
+        self.revocationEndpoint = revocationEndpoint
+        self.introspectionEndpoint = introspectionEndpoint
+        self.grantTypesSupported = grantTypesSupported
+        self.responseTypesSupported = []
+        self.idTokenSigningAlgValuesSupported = signingAlgorithms
+        self.accessTokenSigningAlgValuesSupported = signingAlgorithms
+        self.tokenEndpointAuthMethodsSupported = ["none"]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case issuer
+        case jwksURI = "jwks_uri"
+        case tokenEndpoint = "token_endpoint"
+        case revocationEndpoint = "revocation_endpoint"
+        case introspectionEndpoint = "introspection_endpoint"
+        case grantTypesSupported = "grant_types_supported"
+        case responseTypesSupported = "response_types_supported"
+        case idTokenSigningAlgValuesSupported = "id_token_signing_alg_values_supported"
+        case accessTokenSigningAlgValuesSupported = "access_token_signing_alg_values_supported"
+        case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
+    }
+}
