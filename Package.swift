@@ -88,17 +88,21 @@ let package = Package(
         ),
         .testTarget(
             name: "TegataTokensTests",
-            dependencies: ["TegataTokens", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TegataTokens", "TegataWire", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TegataCoreTests",
-            dependencies: ["TegataCore"],
+            dependencies: ["TegataCore", "TegataTokens", "TegataWire", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TegataStoreSQLiteTests",
-            dependencies: ["TegataStoreSQLite", "TegataCore"],
+            dependencies: [
+                "TegataStoreSQLite", "TegataCore",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -106,8 +110,13 @@ let package = Package(
             dependencies: [
                 "TegataServer",
                 "tegata",
+                "TegataCore", "TegataTokens", "TegataWire", "TegataStoreSQLite",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),

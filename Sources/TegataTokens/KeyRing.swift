@@ -30,7 +30,12 @@ public actor KeyRing {
         published[key.id] = key.publicJWK
         // jwt-kit never fails for a valid swift-crypto key; a failure here would be a programming error.
         let jwtKey = try! ES256PrivateKey(backing: key.privateKey)
-        await collection.add(ecdsa: jwtKey, kid: JWKIdentifier(string: key.id.rawValue))
+        // Compact JSON: no escaped slashes in `iss`/`aud`, as every JOSE library writes them.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        await collection.add(
+            ecdsa: jwtKey, kid: JWKIdentifier(string: key.id.rawValue),
+            serializer: DefaultJWTSerializer(jsonEncoder: encoder))
         // Never fall back to a default key for a token whose kid is unknown.
         _ = await collection.clearDefault()
     }

@@ -1,0 +1,58 @@
+import Crypto
+import Foundation
+import TegataCore
+import TegataTokens
+import TegataWire
+import Testing
+
+@Suite struct TokenIssuerTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000.7)
+
+    func issuer() async -> TokenIssuer {
+        let policy = TokenPolicy(
+            issuer: "https://auth.example", audience: "api", clientID: "app", accessTokenLifetime: 600,
+            sessions: SessionPolicy(idleLifetime: 3_600, absoluteLifetime: 7_200))
+        return TokenIssuer(keyRing: await KeyRing(signing: .generate()), secrets: ServerSecrets(masterKey: SymmetricKey(size: .bits256)), policy: policy)
+    }
+
+    func record(entitlements: [Entitlement] = [], tv: Int64 = 3) -> UserRecord {
+        UserRecord(user: User(id: "user-1", anon: true, createdAt: now, tokenVersion: tv), identities: [], entitlements: entitlements)
+    }
+
+    func session(generation: Int64 = 0, lastRefreshed: Date? = nil) -> Session {
+        Session(id: UUID().uuidString.lowercased(), userID: "user-1", deviceID: "device-01", platform: "ios", amr: ["device"],
+                clientID: "app", createdAt: now, lastRefreshedAt: lastRefreshed ?? now, generation: generation,
+                absoluteExpiresAt: now.addingTimeInterval(7_200), revokedAt: nil)
+    }
+
+    @Test func claimsCarryEverythingTheContractLists() async {
+        let issuer = await issuer()
+        let session = session()
+        let claims = issuer.claims(for: record(), session: session, now: now)
+        #expect(claims.iss == "https://auth.example" && claims.aud == "api" && claims.sub == "user-1")
+        #expect(claims.iat == 1_800_000_000 && claims.nbf == claims.iat && claims.exp == claims.iat + 600)
+        #expect(claims.sid == session.id && claims.clientID == "app" && claims.amr == ["device"])
+        #expect(claims.anon && claims.tv == 3 && claims.ent == nil)
+        #expect(issuer.claims(for: record(), session: session, now: now).jti != claims.jti, "jti is unique")
+    }
+
+    @Test func entitlementsInForceAreCarried() async {
+        let issuer = await issuer()
+        let claims = issuer.claims(
+            for: record(entitlements: [Entitlement(name: "pro", expiresAt: nil), Entitlement(name: "gone", expiresAt: now)]),
+            session: session(), now: now)
+        #expect(claims.ent == ["pro": .unlimited])
+    }
+
+    @Test func tokenResponseRecomputesTheSessionsCurrentRefreshToken() async throws {
+        let issuer = await issuer()
+        let session = session(generation: 5, lastRefreshed: now.addingTimeInterval(-3_000))
+        let response = try await issuer.tokenResponse(for: record(), session: session, now: now)
+        #expect(response.tokenType == "Bearer" && response.expiresIn == 600)
+        #expect(response.refreshExpiresIn == 600, "idle end: last refresh + 3600 s")
+        let decoded = RefreshToken.decode(response.refreshToken, with: issuer.secrets.refreshTokenKey)
+        #expect(decoded == RefreshToken(sessionID: UUID(uuidString: session.id)!, generation: 5))
+        #expect(try issuer.refreshToken(for: session) == response.refreshToken)
+        #expect(try await issuer.keyRing.verifySignature(response.accessToken).sid == session.id)
+    }
+}
