@@ -22,6 +22,9 @@ public protocol TegataStore: Sendable {
 
     /// Throws unless the database answers.
     func ping() async throws
+
+    /// Closes the store's connections; nothing may be called afterwards.
+    func close() async
 }
 
 /// What a device sign-in needs from the store.

@@ -1,0 +1,114 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import TegataCore
+import TegataServer
+import TegataTokens
+import TegataWire
+import Testing
+
+@Suite struct ConfigurationTests {
+    func load(_ env: [String: String], file: String? = nil) throws -> TegataConfiguration {
+        try TegataConfiguration.load(file: file, environment: env)
+    }
+
+    func expectError(_ env: [String: String], key: String, file: String? = nil, notContaining secret: String? = nil,
+                     sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try load(env, file: file)
+            Issue.record("accepted a bad configuration", sourceLocation: sourceLocation)
+        } catch let error as ConfigurationError {
+            #expect(error.key == key, "\(error)", sourceLocation: sourceLocation)
+            #expect(error.description.contains(key), sourceLocation: sourceLocation)
+            if let secret { #expect(!error.description.contains(secret), sourceLocation: sourceLocation) }
+        } catch {
+            Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func defaultsNeedNoConfiguration() throws {
+        let config = try load([:])
+        #expect(config.host == "127.0.0.1" && config.port == 8080)
+        #expect(config.issuer == "http://127.0.0.1:8080" && config.audience == config.issuer)
+        #expect(config.database == .sqlite(path: "./tegata-data/tegata.sqlite"))
+        guard case .developmentFile(let path) = config.masterKey else { Issue.record("expected a key file"); return }
+        #expect(path == "./tegata-data/master.key")
+        #expect(config.accessTokenTTL == 900 && config.refreshIdleTTL == 30 * 86_400 && config.refreshAbsoluteTTL == 365 * 86_400)
+        #expect(config.clockLeeway == 30 && config.maxBodySize == 65_536 && config.logLevel == .info && config.logFormat == .text)
+    }
+
+    @Test func environmentVariablesSetEveryKey() throws {
+        let masterKey = Data(repeating: 7, count: 32).base64EncodedString()
+        let config = try load([
+            "TEGATA_HOST": "0.0.0.0", "TEGATA_PORT": "9000", "TEGATA_ISSUER": "https://auth.example.com",
+            "TEGATA_AUDIENCE": "https://api.example.com", "TEGATA_DATABASE_URL": "sqlite:///var/lib/tegata/db.sqlite",
+            "TEGATA_MASTER_KEY": masterKey, "TEGATA_SIGNING_KEY_FILE": "/etc/tegata/key.pem",
+            "TEGATA_ACCESS_TOKEN_TTL": "10m", "TEGATA_REFRESH_IDLE_TTL": "7d", "TEGATA_REFRESH_ABSOLUTE_TTL": "90d",
+            "TEGATA_CLOCK_LEEWAY": "5s", "TEGATA_MAX_BODY_SIZE": "4096", "TEGATA_JWKS_MAX_AGE": "1h",
+            "TEGATA_LOG_LEVEL": "debug", "TEGATA_LOG_FORMAT": "json", "TEGATA_CLIENT_ID": "my-app",
+        ])
+        #expect(config.host == "0.0.0.0" && config.port == 9000)
+        #expect(config.issuer == "https://auth.example.com" && config.audience == "https://api.example.com")
+        #expect(config.database == .sqlite(path: "/var/lib/tegata/db.sqlite"))
+        guard case .inline(let key) = config.masterKey else { Issue.record("expected an inline key"); return }
+        #expect(key == Data(repeating: 7, count: 32))
+        #expect(config.signingKeyFile == "/etc/tegata/key.pem")
+        #expect(config.accessTokenTTL == 600 && config.refreshIdleTTL == 7 * 86_400 && config.refreshAbsoluteTTL == 90 * 86_400)
+        #expect(config.clockLeeway == 5 && config.maxBodySize == 4096 && config.jwksMaxAge == 3600)
+        #expect(config.logLevel == .debug && config.logFormat == .json && config.clientID == "my-app")
+    }
+
+    @Test func theIssuerDefaultsToTheListeningAddress() throws {
+        #expect(try load(["TEGATA_PORT": "9999"]).issuer == "http://127.0.0.1:9999")
+        #expect(try load(["TEGATA_HOST": "::1", "TEGATA_PORT": "1"]).issuer == "http://[::1]:1")
+    }
+
+    @Test func yamlAndJSONFilesAreReadAndTheEnvironmentWins() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tegata-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let yaml = directory.appendingPathComponent("tegata.yaml")
+        try "port: 7000\nissuer: https://yaml.example\naccess_token_ttl: 5m\nlog_format: json\n".write(to: yaml, atomically: true, encoding: .utf8)
+        let fromYAML = try load([:], file: yaml.path)
+        #expect(fromYAML.port == 7000 && fromYAML.issuer == "https://yaml.example" && fromYAML.accessTokenTTL == 300 && fromYAML.logFormat == .json)
+        #expect(try load(["TEGATA_PORT": "7001"], file: yaml.path).port == 7001)
+        let jsonFile = directory.appendingPathComponent("tegata.json")
+        try #"{"port": 7002, "host": "127.0.0.2", "max_body_size": 2048}"#.write(to: jsonFile, atomically: true, encoding: .utf8)
+        let fromJSON = try load([:], file: jsonFile.path)
+        #expect(fromJSON.port == 7002 && fromJSON.host == "127.0.0.2" && fromJSON.maxBodySize == 2048)
+
+        let typo = directory.appendingPathComponent("typo.yaml")
+        try "prot: 7000\n".write(to: typo, atomically: true, encoding: .utf8)
+        expectError([:], key: "--config", file: typo.path)
+        let list = directory.appendingPathComponent("list.yaml")
+        try "- a\n- b\n".write(to: list, atomically: true, encoding: .utf8)
+        expectError([:], key: "--config", file: list.path)
+        expectError([:], key: "--config", file: directory.appendingPathComponent("missing.yaml").path)
+    }
+
+    @Test func badValuesNameTheirKey() {
+        expectError(["TEGATA_PORT": "eighty"], key: "TEGATA_PORT")
+        expectError(["TEGATA_PORT": "70000"], key: "TEGATA_PORT")
+        expectError(["TEGATA_PORT": ""], key: "TEGATA_PORT")
+        expectError(["TEGATA_ACCESS_TOKEN_TTL": "soon"], key: "TEGATA_ACCESS_TOKEN_TTL")
+        expectError(["TEGATA_ACCESS_TOKEN_TTL": "0"], key: "TEGATA_ACCESS_TOKEN_TTL")
+        expectError(["TEGATA_ACCESS_TOKEN_TTL": "-5m"], key: "TEGATA_ACCESS_TOKEN_TTL")
+        expectError(["TEGATA_REFRESH_IDLE_TTL": "400d"], key: "TEGATA_REFRESH_IDLE_TTL")
+        expectError(["TEGATA_LOG_LEVEL": "loud"], key: "TEGATA_LOG_LEVEL")
+        expectError(["TEGATA_LOG_FORMAT": "xml"], key: "TEGATA_LOG_FORMAT")
+        expectError(["TEGATA_DATABASE_URL": "mysql://x"], key: "TEGATA_DATABASE_URL")
+        expectError(["TEGATA_DATABASE_URL": "postgres://localhost/tegata"], key: "TEGATA_DATABASE_URL")
+        expectError(["TEGATA_ISSUER": "auth.example.com"], key: "TEGATA_ISSUER")
+        expectError(["TEGATA_ISSUER": "https://auth.example.com/"], key: "TEGATA_ISSUER")
+        expectError(["TEGATA_MAX_BODY_SIZE": "10"], key: "TEGATA_MAX_BODY_SIZE")
+        expectError(["TEGATA_CLOCK_LEEWAY": "1h"], key: "TEGATA_CLOCK_LEEWAY")
+    }
+
+    @Test func aBadMasterKeyIsNamedButNeverEchoed() {
+        let short = Data(repeating: 1, count: 16).base64EncodedString()
+        expectError(["TEGATA_MASTER_KEY": short], key: "TEGATA_MASTER_KEY", notContaining: short)
+        expectError(["TEGATA_MASTER_KEY": "not base64 at all!!"], key: "TEGATA_MASTER_KEY", notContaining: "not base64 at all!!")
+    }
+}

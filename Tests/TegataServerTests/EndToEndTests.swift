@@ -1,0 +1,157 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Synchronization
+import TegataWire
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the real `tegata` executable (built next to this test bundle) and talks to it over a socket.
+final class TegataProcess: Sendable {
+    let process: Process
+    private let output = Mutex<Data>(Data())
+    let port: Int
+
+    static var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tegata")
+    }
+
+    init(arguments: [String] = ["serve"], environment: [String: String], port: Int) throws {
+        self.port = port
+        process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TEGATA_") }
+        env.merge(environment) { $1 }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
+            let chunk = handle.availableData
+            self.output.withLock { $0.append(chunk) }
+        }
+        try process.run()
+    }
+
+    var log: String { output.withLock { String(decoding: $0, as: UTF8.self) } }
+
+    /// Waits until the server answers `/healthz`.
+    func waitUntilServing(timeout: TimeInterval = 60) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            guard process.isRunning else { throw Failure("tegata exited early: \(log)") }
+            if (try? await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+                try await client.execute(.init("/healthz", method: .get)).status == .ok
+            }) == true { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw Failure("tegata did not start: \(log)")
+    }
+
+    /// Waits for the process to exit and returns its status.
+    func waitForExit(timeout: TimeInterval = 30) async throws -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            guard Date() < deadline else {
+                process.terminate()
+                throw Failure("tegata did not exit")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return process.terminationStatus
+    }
+
+    struct Failure: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
+
+    /// A port that was free a moment ago.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { throw Failure("bind failed") }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+@Suite(.serialized) struct EndToEndTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tegata-e2e-\(UUID().uuidString)").path
+
+    func environment(port: Int) -> [String: String] {
+        ["TEGATA_PORT": String(port), "TEGATA_DATABASE_URL": "sqlite://\(directory)/tegata.sqlite", "TEGATA_LOG_FORMAT": "json"]
+    }
+
+    func post(_ client: TestClient, _ path: String, _ body: ByteBuffer) async throws -> TestClient.Response {
+        try await client.execute(.init(path, method: .post, headers: [.contentType: "application/json"], body: body))
+    }
+
+    @Test func theRealServerSignsInServesMeAndShutsDownGracefully() async throws {
+        let port = try TegataProcess.freePort()
+        let server = try TegataProcess(environment: environment(port: port), port: port)
+        try await server.waitUntilServing()
+
+        let (tokens, jwks, discovery) = try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            let registered = try await self.post(client, "/v1/auth/device", deviceBody())
+            #expect(registered.status == .created)
+            let tokens = try WireCoding.makeDecoder().decode(TokenResponse.self, from: Data(String(buffer: registered.body!).utf8))
+            let me = try await client.execute(.init("/v1/me", method: .get, headers: [.authorization: "Bearer \(tokens.accessToken)"]))
+            #expect(me.status == .ok)
+            #expect(String(buffer: me.body!).contains(tokens.user.id))
+            let jwks = try await client.execute(.init("/.well-known/jwks.json", method: .get))
+            let discovery = try await client.execute(.init("/.well-known/openid-configuration", method: .get))
+            return (tokens, Data(String(buffer: jwks.body!).utf8), Data(String(buffer: discovery.body!).utf8))
+        }
+        let claims = try independentlyVerify(tokens.accessToken, jwksJSON: jwks)
+        #expect(claims["iss"] as? String == "http://127.0.0.1:\(port)", "the issuer defaults to the server's own URL")
+        let metadata = try #require(try JSONSerialization.jsonObject(with: discovery) as? [String: Any])
+        #expect(metadata["issuer"] as? String == "http://127.0.0.1:\(port)")
+
+        kill(server.process.processIdentifier, SIGTERM)
+        #expect(try await server.waitForExit() == 0, "graceful shutdown on SIGTERM")
+
+        // Logs are JSON lines and carry no secret or token.
+        let lines = server.log.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(lines.count >= 3)
+        for line in lines {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "not JSON: \(line)")
+            #expect(!line.contains(validSecret) && !line.contains(tokens.refreshToken) && !line.contains(tokens.accessToken.prefix(40)))
+        }
+        #expect(server.log.contains("generated a development master key"))
+
+        // Restart on the same data: same keys, same device, old access token still valid.
+        let again = try TegataProcess(environment: environment(port: port), port: port)
+        try await again.waitUntilServing()
+        try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            #expect(try await self.post(client, "/v1/auth/device", deviceBody()).status == .ok)
+            let me = try await client.execute(.init("/v1/me", method: .get, headers: [.authorization: "Bearer \(tokens.accessToken)"]))
+            #expect(me.status == .ok)
+        }
+        kill(again.process.processIdentifier, SIGINT)
+        #expect(try await again.waitForExit() == 0, "graceful shutdown on SIGINT")
+    }
+
+    @Test func aBadConfigurationStopsStartUpNamingTheKey() async throws {
+        var env = environment(port: 1)
+        env["TEGATA_ACCESS_TOKEN_TTL"] = "forever"
+        let server = try TegataProcess(environment: env, port: 1)
+        #expect(try await server.waitForExit() == 78)
+        #expect(server.log.contains("TEGATA_ACCESS_TOKEN_TTL"))
+    }
+
+    @Test func migrateCreatesTheSchemaAndExits() async throws {
+        let server = try TegataProcess(arguments: ["migrate"], environment: environment(port: 1), port: 1)
+        #expect(try await server.waitForExit() == 0)
+        #expect(server.log.contains("schema version 1"))
+        #expect(FileManager.default.fileExists(atPath: "\(directory)/tegata.sqlite"))
+    }
+}

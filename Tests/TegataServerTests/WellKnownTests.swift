@@ -1,0 +1,66 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import TegataCore
+import TegataServer
+import TegataTokens
+import TegataWire
+import Testing
+
+@Suite struct WellKnownTests {
+    @Test(arguments: ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"])
+    func discoveryDocumentsDescribeThisServer(path: String) async throws {
+        try await Harness().withApp { client, _ in
+            try await client.execute(uri: path, method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.cacheControl] == "public, max-age=300")
+                let document = try response.decode(DiscoveryDocument.self)
+                #expect(document.issuer == "http://127.0.0.1:8080")
+                #expect(document.jwksURI == "http://127.0.0.1:8080/.well-known/jwks.json")
+                #expect(document.idTokenSigningAlgValuesSupported == ["ES256"])
+                #expect(document.accessTokenSigningAlgValuesSupported == ["ES256"])
+                // Endpoints that are not served yet are not advertised.
+                #expect(document.tokenEndpoint == nil && document.revocationEndpoint == nil && document.introspectionEndpoint == nil)
+            }
+        }
+    }
+
+    @Test func jwksPublishesTheSigningKeyAndIsCacheable() async throws {
+        let harness = Harness { $0.jwksMaxAge = 120 }
+        try await harness.withApp { client, services in
+            try await client.execute(uri: "/.well-known/jwks.json", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.cacheControl] == "public, max-age=120")
+                let jwks = try response.decode(JWKSDocument.self)
+                #expect(jwks.keys.count == 1)
+                let key = jwks.keys[0]
+                #expect(key.kty == "EC" && key.crv == "P-256" && key.alg == "ES256" && key.use == "sig")
+                #expect(key.kid == (await services.keyRing.currentKeyID).rawValue)
+                #expect(!response.text.contains("\"d\""), "never the private part")
+            }
+        }
+    }
+
+    @Test func healthAndReadiness() async throws {
+        try await Harness().withApp { client, _ in
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.text == #"{"status":"ready"}"#)
+            }
+        }
+    }
+
+    @Test func unknownRoutesAndMethodsAreContractErrors() async throws {
+        try await Harness().withApp { client, _ in
+            for (uri, method) in [("/nope", HTTPRequest.Method.get), ("/v1/me", .delete), ("/v1/auth/device", .get)] {
+                try await client.execute(uri: uri, method: method) { response in
+                    #expect(response.status == .notFound)
+                    #expect(response.errorBody?.error == .notFound)
+                }
+            }
+        }
+    }
+}
