@@ -17,19 +17,18 @@ public actor KeyRing {
     private var signingKeyID: KeyID
 
     /// Creates a ring that signs with `signing` and also publishes and accepts `others`.
-    public init(signing: SigningKey, others: [SigningKey] = []) async {
+    public init(signing: SigningKey, others: [SigningKey] = []) async throws {
         self.signingKeyID = signing.id
         for key in [signing] + others {
-            await self.add(key)
+            try await self.add(key)
         }
     }
 
     /// Adds a key: published in the JWKS and accepted for verification.
-    private func add(_ key: SigningKey) async {
+    private func add(_ key: SigningKey) async throws {
         guard published[key.id] == nil else { return }
+        let jwtKey = try ES256PrivateKey(backing: key.privateKey)
         published[key.id] = key.publicJWK
-        // jwt-kit never fails for a valid swift-crypto key; a failure here would be a programming error.
-        let jwtKey = try! ES256PrivateKey(backing: key.privateKey)
         // Compact JSON: no escaped slashes in `iss`/`aud`, as every JOSE library writes them.
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]

@@ -8,11 +8,11 @@ import Testing
 @Suite struct TokenIssuerTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000.7)
 
-    func issuer() async -> TokenIssuer {
+    func issuer() async throws -> TokenIssuer {
         let policy = TokenPolicy(
             issuer: "https://auth.example", audience: "api", clientID: "app", accessTokenLifetime: 600,
             sessions: SessionPolicy(idleLifetime: 3_600, absoluteLifetime: 7_200))
-        return TokenIssuer(keyRing: await KeyRing(signing: .generate()), secrets: ServerSecrets(masterKey: SymmetricKey(size: .bits256)), policy: policy)
+        return TokenIssuer(keyRing: try await KeyRing(signing: .generate()), secrets: ServerSecrets(masterKey: SymmetricKey(size: .bits256)), policy: policy)
     }
 
     func record(entitlements: [Entitlement] = [], tv: Int64 = 3) -> UserRecord {
@@ -25,8 +25,8 @@ import Testing
                 absoluteExpiresAt: now.addingTimeInterval(7_200), revokedAt: nil)
     }
 
-    @Test func claimsCarryEverythingTheContractLists() async {
-        let issuer = await issuer()
+    @Test func claimsCarryEverythingTheContractLists() async throws {
+        let issuer = try await issuer()
         let session = session()
         let claims = issuer.claims(for: record(), session: session, now: now)
         #expect(claims.iss == "https://auth.example" && claims.aud == "api" && claims.sub == "user-1")
@@ -36,8 +36,8 @@ import Testing
         #expect(issuer.claims(for: record(), session: session, now: now).jti != claims.jti, "jti is unique")
     }
 
-    @Test func entitlementsInForceAreCarried() async {
-        let issuer = await issuer()
+    @Test func entitlementsInForceAreCarried() async throws {
+        let issuer = try await issuer()
         let claims = issuer.claims(
             for: record(entitlements: [Entitlement(name: "pro", expiresAt: nil), Entitlement(name: "gone", expiresAt: now)]),
             session: session(), now: now)
@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func tokenResponseRecomputesTheSessionsCurrentRefreshToken() async throws {
-        let issuer = await issuer()
+        let issuer = try await issuer()
         let session = session(generation: 5, lastRefreshed: now.addingTimeInterval(-3_000))
         let response = try await issuer.tokenResponse(for: record(), session: session, now: now)
         #expect(response.tokenType == "Bearer" && response.expiresIn == 600)

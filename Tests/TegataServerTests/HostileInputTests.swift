@@ -33,6 +33,10 @@ import Testing
             try await expect400(client, json(["device_id": 12345678, "device_secret": validSecret, "platform": "ios"]), contains: "device_id has the wrong type")
             try await expect400(client, json(["device_id": NSNull(), "device_secret": validSecret, "platform": "ios"]), contains: "device_id")
             try await expect400(client, json(["device_id": ["a"], "device_secret": validSecret, "platform": "ios"]))
+            // Nesting deep enough to exhaust a recursive parser's stack, inside the body limit.
+            try await expect400(client, ByteBuffer(string: String(repeating: "[", count: 32_000) + String(repeating: "]", count: 32_000)))
+            try await expect400(client, ByteBuffer(string: #"{"device_id":"# + String(repeating: #"{"a":"#, count: 10_000) + "1" + String(repeating: "}", count: 10_001)))
+            _ = try await client.signIn()
         }
     }
 

@@ -25,7 +25,7 @@ private func payloadData(_ claims: AccessTokenClaims) -> Data { try! JSONEncoder
     let key = SigningKey.generate()
 
     @Test func signsWithRFC9068HeaderAndVerifies() async throws {
-        let ring = await KeyRing(signing: key)
+        let ring = try await KeyRing(signing: key)
         let token = try await ring.sign(claims())
         let parts = token.split(separator: ".")
         #expect(parts.count == 3)
@@ -40,7 +40,7 @@ private func payloadData(_ claims: AccessTokenClaims) -> Data { try! JSONEncoder
 
     @Test func independentP256CheckAcceptsTheSignature() async throws {
         // Rebuild the ES256 check on swift-crypto from the published JWK alone.
-        let ring = await KeyRing(signing: key)
+        let ring = try await KeyRing(signing: key)
         let token = try await ring.sign(claims())
         let jwk = await ring.jwks.keys[0]
         let x = Base64URL.decode(jwk.x)!, y = Base64URL.decode(jwk.y)!
@@ -52,7 +52,7 @@ private func payloadData(_ claims: AccessTokenClaims) -> Data { try! JSONEncoder
     }
 
     @Test func tamperedPayloadIsRejected() async throws {
-        let ring = await KeyRing(signing: key)
+        let ring = try await KeyRing(signing: key)
         let token = try await ring.sign(claims())
         let parts = token.split(separator: ".").map(String.init)
         var forged = claims()
@@ -62,7 +62,7 @@ private func payloadData(_ claims: AccessTokenClaims) -> Data { try! JSONEncoder
     }
 
     @Test func algNoneAndHMACAreRejected() async throws {
-        let ring = await KeyRing(signing: key)
+        let ring = try await KeyRing(signing: key)
         let none = compact(header: ["alg": "none", "typ": "at+jwt", "kid": key.id.rawValue], payload: payloadData(claims())) { _ in Data() }
         await #expect(throws: AccessTokenError.malformed) { try await ring.verifySignature(none) }
         let noneWithSig = compact(header: ["alg": "none", "typ": "at+jwt", "kid": key.id.rawValue], payload: payloadData(claims())) { _ in Data([1]) }
@@ -76,7 +76,7 @@ private func payloadData(_ claims: AccessTokenClaims) -> Data { try! JSONEncoder
     }
 
     @Test func wrongTypIsRejected() async throws {
-        let ring = await KeyRing(signing: key)
+        let ring = try await KeyRing(signing: key)
         for typ in ["JWT", "id_token+jwt"] {
             let token = compact(header: ["alg": "ES256", "typ": typ, "kid": key.id.rawValue], payload: payloadData(claims())) {
                 try! key.privateKey.signature(for: $0).rawRepresentation
@@ -90,7 +90,7 @@ private func payloadData(_ claims: AccessTokenClaims) -> Data { try! JSONEncoder
     }
 
     @Test func unknownOrMissingKidIsRejectedNotVerifiedWithADefaultKey() async throws {
-        let ring = await KeyRing(signing: key)
+        let ring = try await KeyRing(signing: key)
         // Correctly signed by the ring's own key, but naming a kid the ring does not publish.
         let strayKid = compact(header: ["alg": "ES256", "typ": "at+jwt", "kid": "not-a-key"], payload: payloadData(claims())) {
             try! key.privateKey.signature(for: $0).rawRepresentation
@@ -103,7 +103,7 @@ private func payloadData(_ claims: AccessTokenClaims) -> Data { try! JSONEncoder
     }
 
     @Test func foreignKeyClaimingOurKidIsRejected() async throws {
-        let ring = await KeyRing(signing: key)
+        let ring = try await KeyRing(signing: key)
         let attacker = SigningKey.generate()
         let token = compact(header: ["alg": "ES256", "typ": "at+jwt", "kid": key.id.rawValue], payload: payloadData(claims())) {
             try! attacker.privateKey.signature(for: $0).rawRepresentation
@@ -112,7 +112,7 @@ private func payloadData(_ claims: AccessTokenClaims) -> Data { try! JSONEncoder
     }
 
     @Test func critHeaderAndGarbageAreMalformed() async throws {
-        let ring = await KeyRing(signing: key)
+        let ring = try await KeyRing(signing: key)
         let crit = compact(header: ["alg": "ES256", "typ": "at+jwt", "kid": key.id.rawValue, "crit": ["exp"]], payload: payloadData(claims())) {
             try! key.privateKey.signature(for: $0).rawRepresentation
         }
@@ -123,7 +123,7 @@ private func payloadData(_ claims: AccessTokenClaims) -> Data { try! JSONEncoder
     }
 
     @Test func missingClaimIsMalformed() async throws {
-        let ring = await KeyRing(signing: key)
+        let ring = try await KeyRing(signing: key)
         let payload = try JSONSerialization.data(withJSONObject: ["iss": "x", "sub": "y"])
         let token = compact(header: ["alg": "ES256", "typ": "at+jwt", "kid": key.id.rawValue], payload: payload) {
             try! key.privateKey.signature(for: $0).rawRepresentation
@@ -133,9 +133,9 @@ private func payloadData(_ claims: AccessTokenClaims) -> Data { try! JSONEncoder
 
     @Test func everyPublishedKeyVerifiesButOnlyTheCurrentSigns() async throws {
         let older = SigningKey.generate()
-        let oldRing = await KeyRing(signing: older)
+        let oldRing = try await KeyRing(signing: older)
         let oldToken = try await oldRing.sign(claims())
-        let ring = await KeyRing(signing: key, others: [older])
+        let ring = try await KeyRing(signing: key, others: [older])
         #expect(await ring.currentKeyID == key.id)
         #expect(await ring.jwks.keys.map(\.kid).first == key.id.rawValue)
         #expect(Set(await ring.jwks.keys.map(\.kid)) == [key.id.rawValue, older.id.rawValue])
