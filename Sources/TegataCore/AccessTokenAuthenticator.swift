@@ -34,11 +34,11 @@ public struct AccessTokenAuthenticator: Sendable {
         } catch {
             throw TegataError.invalidToken(error.description)
         }
-        guard let state = try await store.sessionState(sessionID: claims.sid),
+        guard let state = try await store.authState(sessionID: claims.sid, jti: claims.jti),
               state.session.userID == claims.sub,
               state.session.isLive(at: clock.now(), policy: sessionPolicy)
         else { throw TegataError.invalidToken("the session of this access token has ended") }
-        guard state.userTokenVersion == claims.tv else {
+        guard state.userTokenVersion == claims.tv, !state.tokenRevoked else {
             throw TegataError.invalidToken("the access token was revoked")
         }
         return (claims, state.session)

@@ -129,16 +129,19 @@ public struct Session: Sendable, Equatable {
     }
 }
 
-/// Session lifetimes.
+/// Session lifetimes and the refresh-token reuse grace.
 public struct SessionPolicy: Sendable, Equatable {
     /// How long a session lives without a refresh.
     public var idleLifetime: TimeInterval
     /// How long a session lives at most.
     public var absoluteLifetime: TimeInterval
+    /// How long the immediately preceding refresh token still gets the current one (0 disables).
+    public var reuseGrace: TimeInterval
 
-    /// Creates a policy; defaults are 30 days idle and 365 days absolute.
-    public init(idleLifetime: TimeInterval = 30 * 86_400, absoluteLifetime: TimeInterval = 365 * 86_400) {
+    /// Creates a policy; defaults are 30 days idle, 365 days absolute and a 10 s reuse grace.
+    public init(idleLifetime: TimeInterval = 30 * 86_400, absoluteLifetime: TimeInterval = 365 * 86_400, reuseGrace: TimeInterval = 10) {
         self.idleLifetime = idleLifetime
         self.absoluteLifetime = absoluteLifetime
+        self.reuseGrace = reuseGrace
     }
 }

@@ -7,9 +7,39 @@ public protocol TegataStore: Sendable {
     /// new, else checks the secret; on success opens a session.
     func deviceSignIn(_ command: DeviceSignInCommand) async throws -> DeviceSignInOutcome
 
-    /// The session with this id and its user's token version, for access-token checks. Nil if the
-    /// session (or its user) no longer exists.
-    func sessionState(sessionID: String) async throws -> SessionState?
+    /// Refreshes a session in one transaction: reads it, lets `command.decide` choose, applies the
+    /// decision (rotation, or revocation with a feed event) and commits before returning.
+    func refresh(_ command: RefreshCommand) async throws -> RefreshOutcome
+
+    /// What decides whether an access token still works at Tegata's endpoints: its session, its
+    /// user's token version, and whether its `jti` (if given) was revoked. Nil if the session (or its
+    /// user) no longer exists.
+    func authState(sessionID: String, jti: String?) async throws -> AuthState?
+
+    /// The user's sessions that are still live at `now`, oldest first.
+    func liveSessions(userID: String, now: Date, idleLifetime: TimeInterval) async throws -> [Session]
+
+    /// Revokes one session (only if it belongs to `userID`, when given) and records a feed event.
+    /// Returns false if there is no such live session.
+    func revokeSession(id: String, ownedBy userID: String?, now: Date, eventUntil: Date) async throws -> Bool
+
+    /// Revokes every live session of a user except `except`. With `bumpTokenVersion`, also moves the
+    /// user's token version (one `user` event); otherwise records one `session` event per session.
+    func revokeSessions(userID: String, except: String?, bumpTokenVersion: Bool, now: Date, eventUntil: Date) async throws
+
+    /// Denies one access token until `until` (a `token` event).
+    func revokeAccessToken(jti: String, until: Date, now: Date) async throws
+
+    /// Deletes a user with its devices, identities, sessions and entitlements, and records a `user`
+    /// event that kills every access token it had. Returns false if there was no such user.
+    func deleteUser(id: String, now: Date, eventUntil: Date) async throws -> Bool
+
+    /// Feed events after `cursor` (all retained events when nil) that still matter at `now`, at most
+    /// `limit`, and the cursor to continue from.
+    func revocationEvents(after cursor: Int64?, now: Date, limit: Int) async throws -> (events: [RevocationEvent], cursor: Int64)
+
+    /// Deletes ended sessions and feed events that no longer matter, at most `limit` of each.
+    func prune(now: Date, idleLifetime: TimeInterval, limit: Int) async throws -> PruneResult
 
     /// The user with its identities and entitlements; nil if there is no such user.
     func userRecord(userID: String) async throws -> UserRecord?
@@ -73,16 +103,63 @@ public enum DeviceSignInOutcome: Sendable, Equatable {
 }
 
 /// A session and what decides whether its access tokens still work.
-public struct SessionState: Sendable, Equatable {
+public struct AuthState: Sendable, Equatable {
     /// The session.
     public var session: Session
     /// Its user's current token version.
     public var userTokenVersion: Int64
+    /// Whether the presented token's `jti` was revoked (RFC 7009).
+    public var tokenRevoked: Bool
 
-    /// Creates a session state.
-    public init(session: Session, userTokenVersion: Int64) {
+    /// Creates an auth state.
+    public init(session: Session, userTokenVersion: Int64, tokenRevoked: Bool) {
         self.session = session
         self.userTokenVersion = userTokenVersion
+        self.tokenRevoked = tokenRevoked
+    }
+}
+
+/// What a refresh needs from the store.
+public struct RefreshCommand: Sendable {
+    /// The session the presented token names.
+    public var sessionID: String
+    /// Chooses what to do from the session's state (nil: no such session); see ``RefreshDecision``.
+    public var decide: @Sendable (Session?) -> RefreshDecision
+    /// The time of the refresh.
+    public var now: Date
+    /// How long a revocation event must be kept.
+    public var eventUntil: Date
+
+    /// Creates a command.
+    public init(sessionID: String, decide: @escaping @Sendable (Session?) -> RefreshDecision, now: Date, eventUntil: Date) {
+        self.sessionID = sessionID
+        self.decide = decide
+        self.now = now
+        self.eventUntil = eventUntil
+    }
+}
+
+/// The result of a refresh, after commit.
+public enum RefreshOutcome: Sendable, Equatable {
+    /// Tokens may be issued for this (rotated or current) session state.
+    case issued(UserRecord, Session)
+    /// The token was replayed: the session is now revoked.
+    case revoked
+    /// The token was refused; nothing changed.
+    case rejected(RefreshDecision.RejectReason)
+}
+
+/// How much a prune removed.
+public struct PruneResult: Sendable, Equatable {
+    /// Ended sessions deleted.
+    public var sessions: Int
+    /// Feed events deleted.
+    public var events: Int
+
+    /// Creates a result.
+    public init(sessions: Int, events: Int) {
+        self.sessions = sessions
+        self.events = events
     }
 }
 

@@ -15,6 +15,12 @@ public struct TokenPolicy: Sendable, Equatable {
     /// Session lifetimes.
     public var sessions: SessionPolicy
 
+    /// How long a revocation must be remembered: until the longest access token issued before it
+    /// has expired, leeway included.
+    public func revocationHorizon(from now: Date) -> Date {
+        now.addingTimeInterval(accessTokenLifetime + leeway)
+    }
+
     /// Creates a policy.
     public init(
         issuer: String, audience: String, clientID: String, accessTokenLifetime: TimeInterval = 900,

@@ -10,6 +10,9 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     WellKnownController(services: services).register(on: router)
     DeviceAuthController(services: services).register(on: router)
     MeController(services: services).register(on: router)
+    OAuthController(services: services).register(on: router)
+    SessionsController(services: services).register(on: router)
+    RevocationsController(services: services).register(on: router)
     HealthController(services: services).register(on: router)
     return router
 }

@@ -21,6 +21,8 @@ public struct TegataServices: Sendable {
     public let policy: TokenPolicy
     /// The clock.
     public let clock: any TegataClock
+    /// Resource-server clients (introspection, revocation feed).
+    public let resourceServers: ResourceServerClients
     /// The server's logger.
     public let logger: Logger
 
@@ -39,10 +41,16 @@ public struct TegataServices: Sendable {
                 issuer: configuration.issuer, audience: configuration.audience, clientID: configuration.clientID,
                 accessTokenLifetime: configuration.accessTokenTTL, leeway: configuration.clockLeeway,
                 sessions: SessionPolicy(idleLifetime: configuration.refreshIdleTTL,
-                                        absoluteLifetime: configuration.refreshAbsoluteTTL))
+                                        absoluteLifetime: configuration.refreshAbsoluteTTL,
+                                        reuseGrace: configuration.refreshReuseGrace))
+            let pruner = SessionPruner(
+                store: store, clock: clock, interval: configuration.pruneInterval,
+                idleLifetime: configuration.refreshIdleTTL, logger: logger)
             return TegataServices(
-                configuration: configuration, store: store, lifecycle: [store], secrets: secrets, keyRing: keyRing, policy: policy,
-                clock: clock, logger: logger)
+                configuration: configuration, store: store, lifecycle: [store, pruner], secrets: secrets, keyRing: keyRing,
+                policy: policy, clock: clock,
+                resourceServers: ResourceServerClients(configured: configuration.introspectionClients.map { ($0.id, $0.secret) }),
+                logger: logger)
         } catch {
             await store.close()
             throw error
@@ -51,6 +59,22 @@ public struct TegataServices: Sendable {
 
     /// Issues token responses.
     public var tokenIssuer: TokenIssuer { TokenIssuer(keyRing: keyRing, secrets: secrets, policy: policy) }
+
+    /// The refresh-token grant.
+    public var refreshGrant: RefreshGrant { RefreshGrant(store: store, issuer: tokenIssuer, clock: clock) }
+
+    /// Logout, session list, account deletion.
+    public var sessionService: SessionService { SessionService(store: store, policy: policy, clock: clock) }
+
+    /// RFC 7009 revocation.
+    public var tokenRevocation: TokenRevocation {
+        TokenRevocation(store: store, secrets: secrets, keyRing: keyRing, policy: policy, clock: clock)
+    }
+
+    /// RFC 7662 introspection.
+    public var introspection: Introspection {
+        Introspection(authenticator: authenticator, store: store, secrets: secrets, policy: policy, clock: clock)
+    }
 
     /// Authenticates access tokens at Tegata's own endpoints.
     public var authenticator: AccessTokenAuthenticator {

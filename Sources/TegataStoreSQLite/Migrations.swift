@@ -72,5 +72,22 @@ struct Migration: Sendable {
             ) STRICT
             """,
         ]),
+        Migration(version: 2, name: "revocation feed, session revocation reason, pruning indexes", statements: [
+            "ALTER TABLE sessions ADD COLUMN revoke_reason TEXT",
+            """
+            CREATE TABLE revocation_events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                type TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                token_version INTEGER,
+                until INTEGER NOT NULL,
+                created_at INTEGER NOT NULL
+            ) STRICT
+            """,
+            "CREATE INDEX revocation_events_subject ON revocation_events(type, subject)",
+            "CREATE INDEX revocation_events_until ON revocation_events(until)",
+            "CREATE INDEX sessions_absolute_expires_at ON sessions(absolute_expires_at)",
+            "CREATE INDEX sessions_last_refreshed_at ON sessions(last_refreshed_at)",
+        ]),
     ]
 }

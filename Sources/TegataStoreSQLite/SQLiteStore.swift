@@ -99,6 +99,9 @@ public final class SQLiteStore: TegataStore, Service {
         }
     }
 
+    /// The schema version this build migrates to.
+    public static var newestSchemaVersion: Int { Migration.all.last?.version ?? 0 }
+
     /// The schema version the database is at.
     public func schemaVersion() async throws -> Int {
         let rows = try await reader.query("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations")
@@ -171,15 +174,150 @@ public final class SQLiteStore: TegataStore, Service {
         }
     }
 
-    public func sessionState(sessionID: String) async throws -> SessionState? {
+    public func refresh(_ command: RefreshCommand) async throws -> RefreshOutcome {
+        try await writer.transaction { db in
+            let row = try await db.query("SELECT * FROM sessions WHERE id = ?", [.text(command.sessionID)]).first
+            guard var session = try row.map(Self.session(from:)) else {
+                if case .reject(let reason) = command.decide(nil) { return .rejected(reason) }
+                return .rejected(.unknownSession)
+            }
+            switch command.decide(session) {
+            case .rotate(let generation):
+                _ = try await db.query(
+                    "UPDATE sessions SET generation = ?, last_refreshed_at = ? WHERE id = ?",
+                    [.int64(generation), .date(command.now), .text(session.id)])
+                session.generation = generation
+                session.lastRefreshedAt = command.now
+            case .reissueCurrent:
+                break
+            case .revokeSession:
+                try await Self.revoke(sessionIDs: [session.id], reason: "refresh token reuse", now: command.now,
+                                      eventUntil: command.eventUntil, on: db)
+                return .revoked
+            case .reject(let reason):
+                return .rejected(reason)
+            }
+            guard let record = try await Self.userRecord(userID: session.userID, on: db) else {
+                return .rejected(.unknownSession)
+            }
+            return .issued(record, session)
+        }
+    }
+
+    public func authState(sessionID: String, jti: String?) async throws -> AuthState? {
         let rows = try await reader.query(
             """
-            SELECT s.*, u.token_version AS user_token_version
+            SELECT s.*, u.token_version AS user_token_version,
+                   EXISTS (SELECT 1 FROM revocation_events e WHERE e.type = 'token' AND e.subject = ?) AS token_revoked
             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?
             """,
-            [.text(sessionID)])
+            [.optionalText(jti), .text(sessionID)])
         guard let row = rows.first else { return nil }
-        return SessionState(session: try Self.session(from: row), userTokenVersion: try row.int("user_token_version"))
+        return AuthState(
+            session: try Self.session(from: row), userTokenVersion: try row.int("user_token_version"),
+            tokenRevoked: try row.bool("token_revoked"))
+    }
+
+    public func liveSessions(userID: String, now: Date, idleLifetime: TimeInterval) async throws -> [Session] {
+        try await reader.query(
+            """
+            SELECT * FROM sessions
+            WHERE user_id = ? AND revoked_at IS NULL AND absolute_expires_at > ? AND last_refreshed_at > ?
+            ORDER BY created_at, id
+            """,
+            [.text(userID), .date(now), .date(now.addingTimeInterval(-idleLifetime))]
+        ).map(Self.session(from:))
+    }
+
+    public func revokeSession(id: String, ownedBy userID: String?, now: Date, eventUntil: Date) async throws -> Bool {
+        try await writer.transaction { db in
+            let rows = try await db.query(
+                "SELECT user_id FROM sessions WHERE id = ? AND revoked_at IS NULL", [.text(id)])
+            guard let owner = try rows.first?.string("user_id"), userID == nil || owner == userID else { return false }
+            try await Self.revoke(sessionIDs: [id], reason: "revoked", now: now, eventUntil: eventUntil, on: db)
+            return true
+        }
+    }
+
+    public func revokeSessions(userID: String, except: String?, bumpTokenVersion: Bool, now: Date, eventUntil: Date) async throws {
+        try await writer.transaction { db in
+            if bumpTokenVersion {
+                let rows = try await db.query(
+                    "UPDATE users SET token_version = token_version + 1 WHERE id = ? RETURNING token_version", [.text(userID)])
+                guard let version = try rows.first?.int("token_version") else { return }
+                _ = try await db.query(
+                    "UPDATE sessions SET revoked_at = ?, revoke_reason = 'logout' WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?",
+                    [.date(now), .text(userID), .optionalText(except)])
+                try await Self.insertEvent(type: "user", subject: userID, tokenVersion: version, until: eventUntil, now: now, on: db)
+            } else {
+                let ids = try await db.query(
+                    "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?",
+                    [.text(userID), .optionalText(except)]
+                ).map { try $0.string("id") }
+                try await Self.revoke(sessionIDs: ids, reason: "logout", now: now, eventUntil: eventUntil, on: db)
+            }
+        }
+    }
+
+    public func revokeAccessToken(jti: String, until: Date, now: Date) async throws {
+        try await writer.transaction { db in
+            let existing = try await db.query(
+                "SELECT 1 FROM revocation_events WHERE type = 'token' AND subject = ?", [.text(jti)])
+            guard existing.isEmpty else { return }
+            try await Self.insertEvent(type: "token", subject: jti, tokenVersion: nil, until: until, now: now, on: db)
+        }
+    }
+
+    public func deleteUser(id: String, now: Date, eventUntil: Date) async throws -> Bool {
+        try await writer.transaction { db in
+            let rows = try await db.query("DELETE FROM users WHERE id = ? RETURNING token_version", [.text(id)])
+            guard let version = try rows.first?.int("token_version") else { return false }
+            // Devices, identities, sessions and entitlements go with the user (ON DELETE CASCADE).
+            try await Self.insertEvent(type: "user", subject: id, tokenVersion: version + 1, until: eventUntil, now: now, on: db)
+            return true
+        }
+    }
+
+    public func revocationEvents(after cursor: Int64?, now: Date, limit: Int) async throws -> (events: [RevocationEvent], cursor: Int64) {
+        // Read the newest sequence first and bound the event query by it: an event committed between
+        // the two reads has a larger sequence and is returned next time, never skipped.
+        let newest = try await reader.query("SELECT COALESCE(MAX(seq), 0) AS seq FROM revocation_events").first?.int("seq") ?? 0
+        let rows = try await reader.query(
+            "SELECT * FROM revocation_events WHERE seq > ? AND seq <= ? AND until > ? ORDER BY seq LIMIT ?",
+            [.int64(cursor ?? 0), .int64(newest), .date(now), .integer(limit)])
+        let events = try rows.map { row -> RevocationEvent in
+            let subject = try row.string("subject")
+            let kind: RevocationEvent.Kind
+            switch try row.string("type") {
+            case "session": kind = .session(sid: subject)
+            case "user": kind = .user(sub: subject, tokenVersion: try row.int("token_version"))
+            case "token": kind = .token(jti: subject)
+            case let other: throw StorageError(description: "unknown revocation event type \(other)")
+            }
+            return RevocationEvent(sequence: try row.int("seq"), kind: kind, until: try row.date("until"))
+        }
+        // A full page continues after its last event; otherwise everything up to `newest` has been
+        // seen (events skipped there had expired). A cursor beyond `newest` (from another database)
+        // moves back to it, so nothing written later is missed.
+        let next = events.count == limit ? events[events.count - 1].sequence : newest
+        return (events, next)
+    }
+
+    public func prune(now: Date, idleLifetime: TimeInterval, limit: Int) async throws -> PruneResult {
+        try await writer.transaction { db in
+            let sessions = try await db.query(
+                """
+                DELETE FROM sessions WHERE id IN (
+                    SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR absolute_expires_at <= ? OR last_refreshed_at <= ?
+                    LIMIT ?)
+                RETURNING id
+                """,
+                [.date(now), .date(now.addingTimeInterval(-idleLifetime)), .integer(limit)]).count
+            let events = try await db.query(
+                "DELETE FROM revocation_events WHERE seq IN (SELECT seq FROM revocation_events WHERE until <= ? LIMIT ?) RETURNING seq",
+                [.date(now), .integer(limit)]).count
+            return PruneResult(sessions: sessions, events: events)
+        }
     }
 
     public func userRecord(userID: String) async throws -> UserRecord? {
@@ -216,6 +354,23 @@ public final class SQLiteStore: TegataStore, Service {
             "SELECT name, expires_at FROM entitlements WHERE user_id = ? ORDER BY name", [.text(userID)]
         ).map { Entitlement(name: try $0.string("name"), expiresAt: $0.optionalDate("expires_at")) }
         return UserRecord(user: user, identities: identities, entitlements: entitlements)
+    }
+
+    private static func revoke(sessionIDs: [String], reason: String, now: Date, eventUntil: Date, on db: SQLiteConnection) async throws {
+        for id in sessionIDs {
+            _ = try await db.query(
+                "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL",
+                [.date(now), .text(reason), .text(id)])
+            try await insertEvent(type: "session", subject: id, tokenVersion: nil, until: eventUntil, now: now, on: db)
+        }
+    }
+
+    private static func insertEvent(
+        type: String, subject: String, tokenVersion: Int64?, until: Date, now: Date, on db: SQLiteConnection
+    ) async throws {
+        _ = try await db.query(
+            "INSERT INTO revocation_events (type, subject, token_version, until, created_at) VALUES (?, ?, ?, ?, ?)",
+            [.text(type), .text(subject), tokenVersion.map { .int64($0) } ?? .null, .date(until), .date(now)])
     }
 
     private static func insert(_ session: Session, on db: SQLiteConnection) async throws {

@@ -21,6 +21,10 @@ public struct DiscoveryDocument: Codable, Sendable, Equatable {
     public var accessTokenSigningAlgValuesSupported: [String]
     /// Client authentication methods the token endpoint accepts (public clients: `none`).
     public var tokenEndpointAuthMethodsSupported: [String]
+    /// Client authentication at the revocation endpoint (public clients: `none`).
+    public var revocationEndpointAuthMethodsSupported: [String]?
+    /// Client authentication at the introspection endpoint (resource servers: `client_secret_basic`).
+    public var introspectionEndpointAuthMethodsSupported: [String]?
 
     /// Creates a discovery document.
     public init(
@@ -37,6 +41,8 @@ public struct DiscoveryDocument: Codable, Sendable, Equatable {
         self.idTokenSigningAlgValuesSupported = signingAlgorithms
         self.accessTokenSigningAlgValuesSupported = signingAlgorithms
         self.tokenEndpointAuthMethodsSupported = ["none"]
+        self.revocationEndpointAuthMethodsSupported = revocationEndpoint == nil ? nil : ["none"]
+        self.introspectionEndpointAuthMethodsSupported = introspectionEndpoint == nil ? nil : ["client_secret_basic"]
     }
 
     enum CodingKeys: String, CodingKey {
@@ -50,5 +56,7 @@ public struct DiscoveryDocument: Codable, Sendable, Equatable {
         case idTokenSigningAlgValuesSupported = "id_token_signing_alg_values_supported"
         case accessTokenSigningAlgValuesSupported = "access_token_signing_alg_values_supported"
         case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
+        case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
+        case introspectionEndpointAuthMethodsSupported = "introspection_endpoint_auth_methods_supported"
     }
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import Synchronization
+import TegataStoreSQLite
 import TegataWire
 import Testing
 
@@ -151,7 +152,7 @@ final class TegataProcess: Sendable {
     @Test func migrateCreatesTheSchemaAndExits() async throws {
         let server = try TegataProcess(arguments: ["migrate"], environment: environment(port: 1), port: 1)
         #expect(try await server.waitForExit() == 0)
-        #expect(server.log.contains("schema version 1"))
+        #expect(server.log.contains("schema version \(SQLiteStore.newestSchemaVersion)"))
         #expect(FileManager.default.fileExists(atPath: "\(directory)/tegata.sqlite"))
     }
 }

@@ -21,8 +21,10 @@ import Testing
                 #expect(document.jwksURI == "http://127.0.0.1:8080/.well-known/jwks.json")
                 #expect(document.idTokenSigningAlgValuesSupported == ["ES256"])
                 #expect(document.accessTokenSigningAlgValuesSupported == ["ES256"])
-                // Endpoints that are not served yet are not advertised.
-                #expect(document.tokenEndpoint == nil && document.revocationEndpoint == nil && document.introspectionEndpoint == nil)
+                #expect(document.tokenEndpoint == "http://127.0.0.1:8080/oauth/token")
+                #expect(document.revocationEndpoint == "http://127.0.0.1:8080/oauth/revoke")
+                #expect(document.introspectionEndpoint == "http://127.0.0.1:8080/oauth/introspect")
+                #expect(document.grantTypesSupported == ["refresh_token"])
             }
         }
     }
@@ -55,7 +57,7 @@ import Testing
 
     @Test func unknownRoutesAndMethodsAreContractErrors() async throws {
         try await Harness().withApp { client, _ in
-            for (uri, method) in [("/nope", HTTPRequest.Method.get), ("/v1/me", .delete), ("/v1/auth/device", .get)] {
+            for (uri, method) in [("/nope", HTTPRequest.Method.get), ("/v1/me", .put), ("/v1/auth/device", .get)] {
                 try await client.execute(uri: uri, method: method) { response in
                     #expect(response.status == .notFound)
                     #expect(response.errorBody?.error == .notFound)

@@ -24,12 +24,13 @@ extension TegataConfiguration {
     /// Every key, as written in a configuration file; the environment variable is `TEGATA_` + uppercase.
     public static let keys: [String] = [
         "host", "port", "issuer", "audience", "client_id", "database_url", "master_key", "master_key_file",
-        "signing_key_file", "access_token_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "clock_leeway",
-        "max_body_size", "jwks_max_age", "log_level", "log_format",
+        "signing_key_file", "access_token_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "refresh_reuse_grace",
+        "introspection_clients", "prune_interval", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
+        "log_format",
     ]
 
     /// Keys whose values are secret and never appear in messages.
-    static let secretKeys: Set<String> = ["master_key"]
+    static let secretKeys: Set<String> = ["master_key", "introspection_clients"]
 
     /// The environment-variable name of a key.
     public static func environmentName(of key: String) -> String { "TEGATA_" + key.uppercased() }
@@ -137,6 +138,11 @@ extension TegataConfiguration {
         guard config.refreshIdleTTL <= config.refreshAbsoluteTTL else {
             throw fail("refresh_idle_ttl", "must not be longer than TEGATA_REFRESH_ABSOLUTE_TTL")
         }
+        if let grace = try duration("refresh_reuse_grace", range: 0...300) { config.refreshReuseGrace = grace }
+        if let interval = try duration("prune_interval", range: 10...86_400) { config.pruneInterval = interval }
+        if let clients = try nonEmpty("introspection_clients") {
+            config.introspectionClients = try Self.parseClients(clients, fail: { fail("introspection_clients", $0) })
+        }
         if let leeway = try duration("clock_leeway", range: 0...300) { config.clockLeeway = leeway }
         if let age = try duration("jwks_max_age", range: 0...86_400) { config.jwksMaxAge = age }
         if let size = try nonEmpty("max_body_size") {
@@ -200,6 +206,28 @@ extension TegataConfiguration {
             throw fail("PostgreSQL is not supported by this version yet; use sqlite://<path>")
         }
         throw fail("must be sqlite://<path> (got a URL with another scheme)")
+    }
+
+    /// `id:secret,id:secret`: ids of `[A-Za-z0-9._-]`, secrets of at least 16 characters.
+    static func parseClients(_ text: String, fail: (String) -> ConfigurationError) throws -> [ClientCredential] {
+        var clients: [ClientCredential] = []
+        for (index, entry) in text.split(separator: ",").enumerated() {
+            let trimmed = entry.trimmingCharacters(in: .whitespaces)
+            guard let colon = trimmed.firstIndex(of: ":") else {
+                throw fail("entry \(index + 1) must be id:secret")
+            }
+            let id = String(trimmed[..<colon])
+            let secret = String(trimmed[trimmed.index(after: colon)...])
+            guard !id.isEmpty, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+                throw fail("entry \(index + 1): the client id must be letters, digits, '.', '_' or '-'")
+            }
+            guard secret.count >= 16 else {
+                throw fail("entry \(index + 1) (\(id)): the secret must be at least 16 characters")
+            }
+            guard !clients.contains(where: { $0.id == id }) else { throw fail("client id \(id) appears twice") }
+            clients.append(ClientCredential(id: id, secret: secret))
+        }
+        return clients
     }
 
     static func decodeKey(_ text: String) -> Data? {

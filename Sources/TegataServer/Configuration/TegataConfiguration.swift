@@ -27,6 +27,13 @@ public struct TegataConfiguration: Sendable {
     public var refreshIdleTTL: TimeInterval = 30 * 86_400
     /// Session absolute lifetime (`TEGATA_REFRESH_ABSOLUTE_TTL`).
     public var refreshAbsoluteTTL: TimeInterval = 365 * 86_400
+    /// How long the immediately preceding refresh token still gets the current one
+    /// (`TEGATA_REFRESH_REUSE_GRACE`; 0 disables).
+    public var refreshReuseGrace: TimeInterval = 10
+    /// Resource-server clients for introspection and the revocation feed (`TEGATA_INTROSPECTION_CLIENTS`).
+    public var introspectionClients: [ClientCredential] = []
+    /// How often ended sessions and expired revocation events are deleted (`TEGATA_PRUNE_INTERVAL`).
+    public var pruneInterval: TimeInterval = 600
     /// Clock leeway for `exp`/`nbf`/`iat` (`TEGATA_CLOCK_LEEWAY`).
     public var clockLeeway: TimeInterval = 30
     /// Largest accepted request body in bytes (`TEGATA_MAX_BODY_SIZE`).
@@ -37,6 +44,23 @@ public struct TegataConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// Log format (`TEGATA_LOG_FORMAT`).
     public var logFormat: LogFormat = .text
+
+    /// A client id and secret from configuration. The secret is never printed.
+    public struct ClientCredential: Sendable, Equatable, CustomStringConvertible {
+        /// The client id.
+        public var id: String
+        /// The client secret.
+        public var secret: String
+
+        /// Creates a credential.
+        public init(id: String, secret: String) {
+            self.id = id
+            self.secret = secret
+        }
+
+        /// `id:<redacted>`.
+        public var description: String { "\(id):<redacted>" }
+    }
 
     /// Where data is stored.
     public enum DatabaseLocation: Sendable, Equatable {

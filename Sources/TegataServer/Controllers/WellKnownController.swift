@@ -24,9 +24,9 @@ struct WellKnownController {
         let issuer = services.configuration.issuer
         let document = DiscoveryDocument(
             issuer: issuer, jwksURI: issuer + "/.well-known/jwks.json",
-            // The token, revocation and introspection endpoints are listed once they are served.
-            tokenEndpoint: nil, revocationEndpoint: nil, introspectionEndpoint: nil,
-            grantTypesSupported: [], signingAlgorithms: [KeyRing.algorithm])
+            tokenEndpoint: issuer + "/oauth/token", revocationEndpoint: issuer + "/oauth/revoke",
+            introspectionEndpoint: issuer + "/oauth/introspect",
+            grantTypesSupported: ["refresh_token"], signingAlgorithms: [KeyRing.algorithm])
         return try JSONResponse.make(document, headers: cacheHeaders)
     }
 }

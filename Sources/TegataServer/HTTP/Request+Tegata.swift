@@ -8,18 +8,18 @@ extension Request {
     /// `payload_too_large` over the limit, `invalid_request` naming the field for anything else.
     /// Unknown fields are ignored.
     func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T {
-        if let declared = headers[.contentLength].flatMap({ Int($0) }), declared > limit {
-            throw TegataError.payloadTooLarge(limit: limit)
+        guard let value = try await decodeOptionalJSON(type, limit: limit) else {
+            throw TegataError.invalidRequest("a JSON body is required")
         }
-        let buffer: ByteBuffer
+        return value
+    }
+
+    /// Like ``decodeJSON(_:limit:)``, but an empty body gives nil.
+    func decodeOptionalJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T? {
+        let body = try await collectBody(limit: limit)
+        guard !body.isEmpty else { return nil }
         do {
-            buffer = try await body.collect(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw TegataError.payloadTooLarge(limit: limit)
-        }
-        guard buffer.readableBytes > 0 else { throw TegataError.invalidRequest("a JSON body is required") }
-        do {
-            return try WireCoding.makeDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try WireCoding.makeDecoder().decode(T.self, from: body)
         } catch let error as DecodingError {
             throw TegataError.invalidRequest(Self.describe(error))
         } catch {

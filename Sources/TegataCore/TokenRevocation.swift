@@ -1,0 +1,44 @@
+import Foundation
+import TegataTokens
+
+/// RFC 7009 revocation: a refresh token revokes its whole session; an access token is denied until
+/// its `exp`. The hint only saves work: a wrong hint still finds the token, and an unknown or invalid
+/// token is not an error.
+public struct TokenRevocation: Sendable {
+    /// Sessions live here.
+    public let store: any TegataStore
+    /// Refresh-token key.
+    public let secrets: ServerSecrets
+    /// Verifies access tokens.
+    public let keyRing: KeyRing
+    /// Token policy.
+    public let policy: TokenPolicy
+    /// The clock.
+    public let clock: any TegataClock
+
+    /// Creates the service.
+    public init(store: any TegataStore, secrets: ServerSecrets, keyRing: KeyRing, policy: TokenPolicy, clock: any TegataClock) {
+        self.store = store
+        self.secrets = secrets
+        self.keyRing = keyRing
+        self.policy = policy
+        self.clock = clock
+    }
+
+    /// Revokes `token` if it is one of ours; otherwise does nothing.
+    public func revoke(_ token: String, hint: String?) async throws {
+        let now = clock.now()
+        if let refresh = RefreshToken.decode(token, with: secrets.refreshTokenKey) {
+            _ = try await store.revokeSession(
+                id: refresh.sessionID.uuidString.lowercased(), ownedBy: nil, now: now,
+                eventUntil: policy.revocationHorizon(from: now))
+            return
+        }
+        // A signature check only: an expired access token needs no revocation, and its issuer and
+        // audience are ours if our key signed it.
+        guard let claims = try? await keyRing.verifySignature(token) else { return }
+        let expiry = Date(timeIntervalSince1970: TimeInterval(claims.exp)).addingTimeInterval(policy.leeway)
+        guard expiry > now else { return }
+        try await store.revokeAccessToken(jti: claims.jti, until: expiry, now: now)
+    }
+}

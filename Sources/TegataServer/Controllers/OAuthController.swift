@@ -1,0 +1,48 @@
+import Foundation
+import Hummingbird
+import Logging
+import TegataCore
+import TegataTokens
+import TegataWire
+
+/// `/oauth/token` (refresh grant), `/oauth/revoke` (RFC 7009), `/oauth/introspect` (RFC 7662).
+struct OAuthController {
+    let services: TegataServices
+
+    func register(on router: Router<TegataRequestContext>) {
+        let limit = services.configuration.maxBodySize
+        let refreshGrant = services.refreshGrant
+        let revocation = services.tokenRevocation
+        let introspection = services.introspection
+        let clients = services.resourceServers
+
+        router.post("/oauth/token") { request, _ in
+            let parameters = try await OAuthParameters.parse(request, limit: limit)
+            let grantType = try parameters.required("grant_type")
+            switch grantType {
+            case "refresh_token":
+                let tokens = try await refreshGrant.refresh(try parameters.required("refresh_token"))
+                return try JSONResponse.make(tokens, noStore: true)
+            default:
+                throw TegataError.unsupportedGrantType("this server does not support that grant_type")
+            }
+        }
+
+        router.post("/oauth/revoke") { request, _ in
+            let parameters = try await OAuthParameters.parse(request, limit: limit)
+            try await revocation.revoke(try parameters.required("token"), hint: try parameters.optional("token_type_hint"))
+            return Response(status: .ok, headers: [.cacheControl: "no-store"])
+        }
+
+        router.post("/oauth/introspect") { request, context in
+            let (id, secret) = try request.basicCredentials()
+            guard clients.authenticate(id: id, secret: secret) else {
+                throw TegataError.invalidClient("client authentication failed")
+            }
+            let parameters = try await OAuthParameters.parse(request, limit: limit)
+            let answer = try await introspection.introspect(try parameters.required("token"))
+            context.logger.debug("introspection", metadata: ["client_id": "\(id)", "active": "\(answer.active)"])
+            return try JSONResponse.make(answer, noStore: true)
+        }
+    }
+}

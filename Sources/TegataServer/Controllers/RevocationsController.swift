@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import TegataCore
+import TegataWire
+
+/// `GET /v1/revocations`: the revocation feed for resource servers (HTTP Basic), long-polled.
+struct RevocationsController {
+    let services: TegataServices
+    /// Events per answer at most.
+    static let pageSize = 1_000
+    /// The longest wait a client may ask for.
+    static let maximumWait = 30
+    /// How often a waiting request looks for new events (events may come from another replica).
+    static let pollInterval: Duration = .milliseconds(100)
+
+    func register(on router: Router<TegataRequestContext>) {
+        let clients = services.resourceServers
+        let store = services.store
+        let clock = services.clock
+
+        router.get("/v1/revocations") { request, _ in
+            let (id, secret) = try request.basicCredentials()
+            guard clients.authenticate(id: id, secret: secret) else {
+                throw TegataError.invalidClient("client authentication failed")
+            }
+            let query = request.uri.queryParameters
+            var cursor: Int64?
+            if let after = query["after"] {
+                guard let value = Int64(after), value >= 0 else { throw TegataError.invalidRequest("after must be a cursor from this feed") }
+                cursor = value
+            }
+            var wait = 0
+            if let requested = query["wait"] {
+                guard let seconds = Int(requested), seconds >= 0 else { throw TegataError.invalidRequest("wait must be a number of seconds") }
+                wait = min(seconds, Self.maximumWait)
+            }
+            let deadline = ContinuousClock.now + .seconds(wait)
+            while true {
+                let (events, next) = try await store.revocationEvents(after: cursor, now: clock.now(), limit: Self.pageSize)
+                // Without a cursor the answer is immediate: every retained event and the current cursor.
+                if !events.isEmpty || cursor == nil || ContinuousClock.now >= deadline || Task.isShuttingDownGracefully {
+                    let feed = RevocationFeed(cursor: String(next), events: events.map(Self.wire))
+                    return try JSONResponse.make(feed, noStore: true)
+                }
+                try await Task.sleep(for: Self.pollInterval)
+            }
+        }
+    }
+
+    static func wire(_ event: RevocationEvent) -> FeedEvent {
+        switch event.kind {
+        case .session(let sid): FeedEvent(type: "session", sid: sid, until: event.until)
+        case .user(let sub, let version): FeedEvent(type: "user", sub: sub, tv: version, until: event.until)
+        case .token(let jti): FeedEvent(type: "token", jti: jti, until: event.until)
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Hummingbird
+import TegataCore
+
+/// The parameters of an OAuth endpoint request: `application/x-www-form-urlencoded` (RFC 6749) or
+/// a JSON object of strings. A parameter given twice, or with a non-string JSON value, is an error
+/// only when the endpoint asks for it; unknown parameters are ignored.
+struct OAuthParameters {
+    private var values: [String: String] = [:]
+    private var repeated: Set<String> = []
+    private var mistyped: Set<String> = []
+
+    /// Reads the body of `request` (at most `limit` bytes).
+    static func parse(_ request: Request, limit: Int) async throws -> OAuthParameters {
+        let body = try await request.collectBody(limit: limit)
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        if contentType.hasPrefix("application/json") || (contentType.isEmpty && body.first == UInt8(ascii: "{")) {
+            return try parseJSON(body)
+        }
+        return try parseForm(body)
+    }
+
+    static func parseJSON(_ body: Data) throws -> OAuthParameters {
+        guard !body.isEmpty else { return OAuthParameters() }
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw TegataError.invalidRequest("the body must be a JSON object or a form")
+        }
+        var parameters = OAuthParameters()
+        for (key, value) in object {
+            if let string = value as? String { parameters.values[key] = string } else { parameters.mistyped.insert(key) }
+        }
+        return parameters
+    }
+
+    static func parseForm(_ body: Data) throws -> OAuthParameters {
+        guard let text = String(data: body, encoding: .utf8) else {
+            throw TegataError.invalidRequest("the form is not UTF-8")
+        }
+        var parameters = OAuthParameters()
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else {
+                throw TegataError.invalidRequest("the form is not valid x-www-form-urlencoded")
+            }
+            if parameters.values[name] != nil { parameters.repeated.insert(name) }
+            parameters.values[name] = value
+        }
+        return parameters
+    }
+
+    private static func decode(_ component: Substring) -> String? {
+        component.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    /// The parameter's value, or nil when absent or empty.
+    func optional(_ name: String) throws -> String? {
+        guard !repeated.contains(name) else { throw TegataError.invalidRequest("parameter \(name) is repeated") }
+        guard !mistyped.contains(name) else { throw TegataError.invalidRequest("parameter \(name) must be a string") }
+        guard let value = values[name], !value.isEmpty else { return nil }
+        return value
+    }
+
+    /// The parameter's value; `invalid_request` naming it when absent.
+    func required(_ name: String) throws -> String {
+        guard let value = try optional(name) else { throw TegataError.invalidRequest("missing parameter \(name)") }
+        return value
+    }
+}
+
+extension Request {
+    /// The whole body, at most `limit` bytes (`payload_too_large` beyond).
+    func collectBody(limit: Int) async throws -> Data {
+        if let declared = headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            throw TegataError.payloadTooLarge(limit: limit)
+        }
+        do {
+            return Data(try await body.collect(upTo: limit).readableBytesView)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw TegataError.payloadTooLarge(limit: limit)
+        }
+    }
+
+    /// The client id and secret of an HTTP Basic `Authorization` header (RFC 6749 §2.3.1: each
+    /// form-urlencoded before base64). Throws `invalid_client` when missing or malformed.
+    func basicCredentials() throws -> (id: String, secret: String) {
+        guard let value = headers[.authorization] else { throw TegataError.invalidClient("client authentication is required") }
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "basic",
+              let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+              let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":"),
+              let id = text[..<colon].replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
+              let secret = text[text.index(after: colon)...].replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+        else { throw TegataError.invalidClient("client authentication must be HTTP Basic") }
+        return (id, secret)
+    }
+}

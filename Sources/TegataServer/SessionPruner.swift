@@ -1,0 +1,48 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TegataCore
+
+/// Deletes ended sessions and revocation events that no longer matter, every `interval`, in small
+/// batches so that the writer is never held for long.
+struct SessionPruner: Service {
+    let store: any TegataStore
+    let clock: any TegataClock
+    let interval: TimeInterval
+    let idleLifetime: TimeInterval
+    let logger: Logger
+    /// Rows of each kind deleted per transaction.
+    static let batch = 500
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: .seconds(interval))
+                    await pruneOnce()
+                }
+            }
+        } catch is CancellationError {
+            // Shutdown.
+        }
+    }
+
+    /// One pass: batches until a batch comes back short.
+    func pruneOnce() async {
+        var total = PruneResult(sessions: 0, events: 0)
+        do {
+            while true {
+                let result = try await store.prune(now: clock.now(), idleLifetime: idleLifetime, limit: Self.batch)
+                total.sessions += result.sessions
+                total.events += result.events
+                if result.sessions < Self.batch && result.events < Self.batch { break }
+                await Task.yield()
+            }
+        } catch {
+            logger.error("pruning failed", metadata: ["error": "\(error)"])
+        }
+        if total.sessions > 0 || total.events > 0 {
+            logger.info("pruned", metadata: ["sessions": "\(total.sessions)", "revocation_events": "\(total.events)"])
+        }
+    }
+}
