@@ -1,0 +1,82 @@
+import Foundation
+import TegataCore
+import Testing
+
+@Suite struct RefreshDecisionTests {
+    let policy = SessionPolicy(idleLifetime: 1_000, absoluteLifetime: 10_000, reuseGrace: 10)
+    let created = Date(timeIntervalSince1970: 1_800_000_000)
+
+    /// A session at generation `generation`, last rotated `rotatedAgo` seconds before `now`.
+    func session(generation: Int64 = 5, lastRefreshed: TimeInterval = 100, revoked: Bool = false) -> Session {
+        Session(
+            id: "s", userID: "u", deviceID: nil, platform: "ios", amr: ["device"], clientID: "c", createdAt: created,
+            lastRefreshedAt: created.addingTimeInterval(lastRefreshed), generation: generation,
+            absoluteExpiresAt: created.addingTimeInterval(10_000), revokedAt: revoked ? created : nil)
+    }
+
+    func decide(_ presented: Int64, _ session: Session?, at seconds: TimeInterval, grace: TimeInterval? = nil) -> RefreshDecision {
+        RefreshDecision.decide(
+            presentedGeneration: presented, session: session, now: created.addingTimeInterval(seconds), policy: policy,
+            grace: grace ?? policy.reuseGrace)
+    }
+
+    @Test func aFreshSessionsFirstTokenRotates() {
+        #expect(decide(0, session(generation: 0, lastRefreshed: 0), at: 1) == .rotate(newGeneration: 1))
+    }
+
+    @Test func theCurrentTokenRotatesWhenever() {
+        #expect(decide(5, session(), at: 100) == .rotate(newGeneration: 6))
+        #expect(decide(5, session(), at: 105) == .rotate(newGeneration: 6))
+        #expect(decide(5, session(), at: 1_099) == .rotate(newGeneration: 6), "just inside the idle lifetime")
+    }
+
+    @Test func thePrecedingTokenWithinGraceGetsTheCurrentOne() {
+        #expect(decide(4, session(), at: 100) == .reissueCurrent, "at the moment of rotation")
+        #expect(decide(4, session(), at: 109.999) == .reissueCurrent)
+    }
+
+    @Test func thePrecedingTokenAfterGraceRevokesTheSession() {
+        #expect(decide(4, session(), at: 110) == .revokeSession, "the grace interval is half-open")
+        #expect(decide(4, session(), at: 500) == .revokeSession)
+    }
+
+    @Test func aZeroGraceDisablesTheRule() {
+        #expect(decide(4, session(), at: 100, grace: 0) == .revokeSession)
+    }
+
+    @Test func olderGenerationsRevokeTheSessionEvenWithinGrace() {
+        for older: Int64 in [0, 1, 2, 3] {
+            #expect(decide(older, session(), at: 101) == .revokeSession)
+        }
+    }
+
+    @Test func aGenerationNeverIssuedRevokesTheSession() {
+        #expect(decide(6, session(), at: 101) == .revokeSession)
+        #expect(decide(Int64.max, session(), at: 101) == .revokeSession)
+    }
+
+    @Test func aRevokedSessionIsRejectedWhateverIsPresented() {
+        for presented: Int64 in [3, 4, 5, 6] {
+            #expect(decide(presented, session(revoked: true), at: 101) == .reject(.revoked))
+        }
+    }
+
+    @Test func anIdleExpiredSessionIsRejected() {
+        #expect(decide(5, session(), at: 1_100) == .reject(.idleExpired))
+        #expect(decide(4, session(), at: 1_100) == .reject(.idleExpired), "not a replay: the session is simply over")
+    }
+
+    @Test func anAbsolutelyExpiredSessionIsRejectedEvenIfRecentlyUsed() {
+        #expect(decide(5, session(lastRefreshed: 9_990), at: 10_000) == .reject(.absolutelyExpired))
+        #expect(decide(5, session(lastRefreshed: 9_990), at: 9_999) == .rotate(newGeneration: 6))
+    }
+
+    @Test func aMissingSessionOrDeletedUserIsRejected() {
+        #expect(decide(0, nil, at: 0) == .reject(.unknownSession))
+    }
+
+    @Test func rejectionsHaveDistinctMessages() {
+        let reasons: [RefreshDecision.RejectReason] = [.unknownSession, .revoked, .idleExpired, .absolutelyExpired]
+        #expect(Set(reasons.map(\.message)).count == reasons.count)
+    }
+}
