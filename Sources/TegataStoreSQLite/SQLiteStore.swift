@@ -116,10 +116,15 @@ public final class SQLiteStore: TegataStore, Service {
         await close()
     }
 
-    /// Closes every connection.
+    /// Closes every connection. Runs to the end even when the calling task is cancelled (a cancelled
+    /// service group still has to release the database): the work happens in a task of its own.
     public func close() async {
-        try? await writer.connection.close()
-        for reader in readers { try? await reader.close() }
+        let writer = self.writer.connection
+        let readers = self.readers
+        await Task {
+            try? await writer.close()
+            for reader in readers { try? await reader.close() }
+        }.value
     }
 
     private var reader: SQLiteConnection {
