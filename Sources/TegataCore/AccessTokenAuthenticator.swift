@@ -15,10 +15,16 @@ public struct AccessTokenAuthenticator: Sendable {
     public let sessionPolicy: SessionPolicy
     /// The clock.
     public let clock: any TegataClock
+    /// Tokens whose signature was already verified.
+    public let cache: VerifiedTokenCache
 
     /// Creates an authenticator.
-    public init(keyRing: KeyRing, policy: TokenPolicy, store: any TegataStore, clock: any TegataClock) {
+    public init(
+        keyRing: KeyRing, policy: TokenPolicy, store: any TegataStore, clock: any TegataClock,
+        cache: VerifiedTokenCache = VerifiedTokenCache(capacity: 0)
+    ) {
         self.keyRing = keyRing
+        self.cache = cache
         self.validator = AccessTokenValidator(issuer: policy.issuer, audience: policy.audience, leeway: policy.leeway)
         self.store = store
         self.sessionPolicy = policy.sessions
@@ -29,7 +35,12 @@ public struct AccessTokenAuthenticator: Sendable {
     public func authenticate(_ token: String) async throws -> (claims: AccessTokenClaims, session: Session) {
         let claims: AccessTokenClaims
         do {
-            claims = try await keyRing.verifySignature(token)
+            if let cached = cache.claims(for: token) {
+                claims = cached
+            } else {
+                claims = try await keyRing.verifySignature(token)
+                cache.insert(token, claims: claims, now: clock.now())
+            }
             try validator.validate(claims, now: clock.now())
         } catch {
             throw TegataError.invalidToken(error.description)

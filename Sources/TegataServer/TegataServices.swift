@@ -23,6 +23,8 @@ public struct TegataServices: Sendable {
     public let clock: any TegataClock
     /// Resource-server clients (introspection, revocation feed).
     public let resourceServers: ResourceServerClients
+    /// Access tokens already verified (shared by every request).
+    public let verifiedTokens: VerifiedTokenCache
     /// The server's logger.
     public let logger: Logger
 
@@ -31,7 +33,7 @@ public struct TegataServices: Sendable {
         let store: SQLiteStore
         switch configuration.database {
         case .sqlite(let path):
-            store = try await SQLiteStore.open(path: path, logger: logger)
+            store = try await SQLiteStore.open(path: path, synchronous: configuration.sqliteSynchronous, logger: logger)
         }
         do {
             let secrets = ServerSecrets(masterKey: try KeyBootstrap.masterKey(configuration.masterKey, logger: logger))
@@ -50,6 +52,7 @@ public struct TegataServices: Sendable {
                 configuration: configuration, store: store, lifecycle: [store, pruner], secrets: secrets, keyRing: keyRing,
                 policy: policy, clock: clock,
                 resourceServers: ResourceServerClients(configured: configuration.introspectionClients.map { ($0.id, $0.secret) }),
+                verifiedTokens: VerifiedTokenCache(capacity: configuration.verifiedTokenCacheSize),
                 logger: logger)
         } catch {
             await store.close()
@@ -78,6 +81,6 @@ public struct TegataServices: Sendable {
 
     /// Authenticates access tokens at Tegata's own endpoints.
     public var authenticator: AccessTokenAuthenticator {
-        AccessTokenAuthenticator(keyRing: keyRing, policy: policy, store: store, clock: clock)
+        AccessTokenAuthenticator(keyRing: keyRing, policy: policy, store: store, clock: clock, cache: verifiedTokens)
     }
 }

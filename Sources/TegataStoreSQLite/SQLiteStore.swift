@@ -7,6 +7,17 @@ import Synchronization
 import TegataCore
 import TegataWire
 
+/// How hard SQLite pushes each commit to disk.
+public enum SQLiteSynchronous: String, Sendable {
+    /// Every commit is on disk (fsync) before the call returns: survives power loss.
+    case full
+    /// WAL mode's default: a commit survives a crash of the process, but the last commits may be lost
+    /// if the machine loses power.
+    case normal
+
+    var pragma: String { rawValue.uppercased() }
+}
+
 /// The embedded SQLite store (WAL mode): one serialised writer connection and a few reader
 /// connections. A `Service`: it closes its connections when the server shuts down.
 public final class SQLiteStore: TegataStore, Service {
@@ -26,7 +37,9 @@ public final class SQLiteStore: TegataStore, Service {
 
     /// Opens (creating if needed) the database at `path`, and migrates it to the newest schema when
     /// `migrate` is true (else throws if it is not already at the newest schema).
-    public static func open(path: String, readerCount: Int = 2, migrate: Bool = true, logger: Logger) async throws -> SQLiteStore {
+    public static func open(
+        path: String, readerCount: Int = 2, migrate: Bool = true, synchronous: SQLiteSynchronous = .full, logger: Logger
+    ) async throws -> SQLiteStore {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -36,7 +49,7 @@ public final class SQLiteStore: TegataStore, Service {
         do {
             // WAL: readers never block the writer and the writer never blocks readers.
             _ = try await writerConnection.query("PRAGMA journal_mode = WAL")
-            try await configure(writerConnection)
+            try await configure(writerConnection, synchronous: synchronous)
             let writer = SQLiteWriter(connection: writerConnection)
             let pending = try await Self.pendingMigrations(writer: writer)
             if !pending.isEmpty {
@@ -48,7 +61,7 @@ public final class SQLiteStore: TegataStore, Service {
             for _ in 0..<max(1, readerCount) {
                 let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
                 readers.append(reader)
-                try await configure(reader)
+                try await configure(reader, synchronous: synchronous)
                 _ = try await reader.query("PRAGMA query_only = 1")
             }
             return SQLiteStore(path: path, writer: writer, readers: readers, logger: logger)
@@ -60,11 +73,10 @@ public final class SQLiteStore: TegataStore, Service {
     }
 
     /// Settings every connection needs. `busy_timeout` also replaces sqlite-nio's spinning busy handler.
-    private static func configure(_ connection: SQLiteConnection) async throws {
+    private static func configure(_ connection: SQLiteConnection, synchronous: SQLiteSynchronous) async throws {
         _ = try await connection.query("PRAGMA busy_timeout = 5000")
         _ = try await connection.query("PRAGMA foreign_keys = ON")
-        // FULL: a commit is on disk before a token response describing it is sent.
-        _ = try await connection.query("PRAGMA synchronous = FULL")
+        _ = try await connection.query("PRAGMA synchronous = \(synchronous.pragma)")
     }
 
     // MARK: Migrations
@@ -228,7 +240,7 @@ public final class SQLiteStore: TegataStore, Service {
             """
             SELECT * FROM sessions
             WHERE user_id = ? AND revoked_at IS NULL AND absolute_expires_at > ? AND last_refreshed_at > ?
-            ORDER BY created_at, id
+            ORDER BY created_at, rowid
             """,
             [.text(userID), .date(now), .date(now.addingTimeInterval(-idleLifetime))]
         ).map(Self.session(from:))

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import TegataCore
 import TegataServer
+import TegataStoreSQLite
 import TegataTokens
 import TegataWire
 import Testing
@@ -49,7 +50,14 @@ import Testing
             "TEGATA_ACCESS_TOKEN_TTL": "10m", "TEGATA_REFRESH_IDLE_TTL": "7d", "TEGATA_REFRESH_ABSOLUTE_TTL": "90d",
             "TEGATA_CLOCK_LEEWAY": "5s", "TEGATA_MAX_BODY_SIZE": "4096", "TEGATA_JWKS_MAX_AGE": "1h",
             "TEGATA_LOG_LEVEL": "debug", "TEGATA_LOG_FORMAT": "json", "TEGATA_CLIENT_ID": "my-app",
+            "TEGATA_REFRESH_REUSE_GRACE": "0", "TEGATA_PRUNE_INTERVAL": "1m", "TEGATA_SQLITE_SYNCHRONOUS": "normal",
+            "TEGATA_VERIFIED_TOKEN_CACHE_SIZE": "0",
+            "TEGATA_INTROSPECTION_CLIENTS": "orders-api:0123456789abcdef, billing.v2:fedcba9876543210",
         ])
+        #expect(config.refreshReuseGrace == 0 && config.pruneInterval == 60 && config.sqliteSynchronous == .normal)
+        #expect(config.verifiedTokenCacheSize == 0)
+        #expect(config.introspectionClients == [.init(id: "orders-api", secret: "0123456789abcdef"), .init(id: "billing.v2", secret: "fedcba9876543210")])
+        #expect(!"\(config.introspectionClients)".contains("0123456789abcdef"), "secrets are never printed")
         #expect(config.host == "0.0.0.0" && config.port == 9000)
         #expect(config.issuer == "https://auth.example.com" && config.audience == "https://api.example.com")
         #expect(config.database == .sqlite(path: "/var/lib/tegata/db.sqlite"))
@@ -104,6 +112,13 @@ import Testing
         expectError(["TEGATA_ISSUER": "https://auth.example.com/"], key: "TEGATA_ISSUER")
         expectError(["TEGATA_MAX_BODY_SIZE": "10"], key: "TEGATA_MAX_BODY_SIZE")
         expectError(["TEGATA_CLOCK_LEEWAY": "1h"], key: "TEGATA_CLOCK_LEEWAY")
+        expectError(["TEGATA_REFRESH_REUSE_GRACE": "1h"], key: "TEGATA_REFRESH_REUSE_GRACE")
+        expectError(["TEGATA_SQLITE_SYNCHRONOUS": "off"], key: "TEGATA_SQLITE_SYNCHRONOUS")
+        expectError(["TEGATA_VERIFIED_TOKEN_CACHE_SIZE": "-1"], key: "TEGATA_VERIFIED_TOKEN_CACHE_SIZE")
+        expectError(["TEGATA_INTROSPECTION_CLIENTS": "no-colon"], key: "TEGATA_INTROSPECTION_CLIENTS")
+        expectError(["TEGATA_INTROSPECTION_CLIENTS": "api:short"], key: "TEGATA_INTROSPECTION_CLIENTS", notContaining: "short")
+        expectError(["TEGATA_INTROSPECTION_CLIENTS": "a b:0123456789abcdef"], key: "TEGATA_INTROSPECTION_CLIENTS", notContaining: "0123456789abcdef")
+        expectError(["TEGATA_INTROSPECTION_CLIENTS": "x:0123456789abcdef,x:0123456789abcdeg"], key: "TEGATA_INTROSPECTION_CLIENTS")
     }
 
     @Test func aBadMasterKeyIsNamedButNeverEchoed() {

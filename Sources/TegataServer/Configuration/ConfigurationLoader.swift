@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TegataStoreSQLite
 import Yams
 
 /// A configuration problem, naming the key (as its environment variable) so the operator can fix it.
@@ -25,7 +26,7 @@ extension TegataConfiguration {
     public static let keys: [String] = [
         "host", "port", "issuer", "audience", "client_id", "database_url", "master_key", "master_key_file",
         "signing_key_file", "access_token_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "refresh_reuse_grace",
-        "introspection_clients", "prune_interval", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
+        "introspection_clients", "prune_interval", "sqlite_synchronous", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
         "log_format",
     ]
 
@@ -142,6 +143,18 @@ extension TegataConfiguration {
         if let interval = try duration("prune_interval", range: 10...86_400) { config.pruneInterval = interval }
         if let clients = try nonEmpty("introspection_clients") {
             config.introspectionClients = try Self.parseClients(clients, fail: { fail("introspection_clients", $0) })
+        }
+        if let mode = try nonEmpty("sqlite_synchronous") {
+            guard let parsed = SQLiteSynchronous(rawValue: mode.lowercased()) else {
+                throw fail("sqlite_synchronous", "must be full or normal" + shown("sqlite_synchronous", mode))
+            }
+            config.sqliteSynchronous = parsed
+        }
+        if let size = try nonEmpty("verified_token_cache_size") {
+            guard let entries = Int(size), (0...1_000_000).contains(entries) else {
+                throw fail("verified_token_cache_size", "must be a number from 0 to 1000000" + shown("verified_token_cache_size", size))
+            }
+            config.verifiedTokenCacheSize = entries
         }
         if let leeway = try duration("clock_leeway", range: 0...300) { config.clockLeeway = leeway }
         if let age = try duration("jwks_max_age", range: 0...86_400) { config.jwksMaxAge = age }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TegataStoreSQLite
 
 /// The server's typed configuration, validated when it is loaded. Every key can come from a YAML or
 /// JSON file (`--config`) and be overridden by the environment variable `TEGATA_<KEY>`; each key is
@@ -34,6 +35,11 @@ public struct TegataConfiguration: Sendable {
     public var introspectionClients: [ClientCredential] = []
     /// How often ended sessions and expired revocation events are deleted (`TEGATA_PRUNE_INTERVAL`).
     public var pruneInterval: TimeInterval = 600
+    /// SQLite's `synchronous` setting (`TEGATA_SQLITE_SYNCHRONOUS`): `full` survives power loss,
+    /// `normal` survives a crash of the process only.
+    public var sqliteSynchronous: SQLiteSynchronous = .full
+    /// How many verified access tokens are remembered (`TEGATA_VERIFIED_TOKEN_CACHE_SIZE`; 0 disables).
+    public var verifiedTokenCacheSize: Int = 20_000
     /// Clock leeway for `exp`/`nbf`/`iat` (`TEGATA_CLOCK_LEEWAY`).
     public var clockLeeway: TimeInterval = 30
     /// Largest accepted request body in bytes (`TEGATA_MAX_BODY_SIZE`).

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# HTTP benchmark of a release build of `tegata serve` with the default SQLite store, driven by wrk
+# (2 threads, 32 connections) on this machine. Prints requests/s and latency percentiles for:
+#   1. device sign-in (already registered devices),
+#   2. refresh rotation (every request a legitimate rotation of its session's current token),
+#   3. GET /v1/me reusing tokens (the verified-token cache hits),
+#   4. GET /v1/me with the cache disabled (every request pays the ES256 verification, as a token
+#      never seen before does),
+# each with TEGATA_SQLITE_SYNCHRONOUS=full (the default) and, for the writes, =normal.
+# Usage: Benchmarks/http-bench.sh [seconds per run, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-10}"
+THREADS=2
+CONNECTIONS=32
+
+command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
+echo "building tegata (release)…"
+swift build -c release --product tegata >/dev/null
+BIN="$(swift build -c release --show-bin-path)/tegata"
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+start_server() {  # $1: synchronous mode, $2: verified-token cache size
+  PORT="$(free_port)"
+  rm -rf "$WORK/data"
+  TEGATA_PORT="$PORT" TEGATA_DATABASE_URL="sqlite://$WORK/data/tegata.sqlite" TEGATA_LOG_LEVEL=warning \
+    TEGATA_SQLITE_SYNCHRONOUS="$1" TEGATA_VERIFIED_TOKEN_CACHE_SIZE="$2" "$BIN" serve >"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return; sleep 0.1; done
+  echo "server did not start"; cat "$WORK/server.log"; exit 1
+}
+
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
+
+SECRET="benchmark-device-secret-0123456789abcdef"
+prepare() {  # registers $1 devices; writes devices.txt, refresh.txt, access.txt
+  python3 - "$PORT" "$1" "$SECRET" "$WORK" <<'PY'
+import json, sys, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+port, count, secret, work = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def sign_in(i):
+    body = json.dumps({"device_id": f"bench-device-{i:05d}", "device_secret": secret, "platform": "ios"}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/auth/device", data=body, headers={"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(req))
+with ThreadPoolExecutor(8) as pool:
+    tokens = list(pool.map(sign_in, range(count)))
+open(f"{work}/devices.txt", "w").write("".join(f"bench-device-{i:05d}\n" for i in range(count)))
+open(f"{work}/refresh.txt", "w").write("".join(t["refresh_token"] + "\n" for t in tokens))
+open(f"{work}/access.txt", "w").write("".join(t["access_token"] + "\n" for t in tokens[:64]))
+PY
+}
+
+run() {  # $1: label, $2: lua script, $3…: script arguments
+  local label="$1" script="$2"; shift 2
+  local out
+  out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "Benchmarks/wrk/$script" "http://127.0.0.1:$PORT" -- "$@")"
+  local rps p50 p99 errors
+  rps="$(echo "$out" | awk '/Requests\/sec/ {print $2}')"
+  p50="$(echo "$out" | awk '$1=="50%" {print $2}')"
+  p99="$(echo "$out" | awk '$1=="99%" {print $2}')"
+  errors="$(echo "$out" | awk '/Non-2xx/ {print $5}')"
+  printf "%-52s %10s req/s   p50 %8s   p99 %8s   non-2xx %s\n" "$label" "$rps" "$p50" "$p99" "${errors:-0}"
+}
+
+echo
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr); $(swift --version 2>&1 | head -1)"
+echo "load: wrk, $THREADS threads, $CONNECTIONS connections, ${DURATION}s per run, on the same machine as the server"
+echo
+
+for mode in full normal; do
+  start_server "$mode" 20000
+  prepare 256
+  run "device sign-in (synchronous=$mode)" device.lua "$WORK/devices.txt" "$SECRET"
+  run "refresh rotation (synchronous=$mode)" refresh.lua "$WORK/refresh.txt" "$THREADS"
+  if [ "$mode" = full ]; then
+    run "GET /v1/me, tokens reused (cache on)" me.lua "$WORK/access.txt"
+  fi
+  stop_server
+done
+start_server full 0
+prepare 64
+run "GET /v1/me, every request verified (cache off)" me.lua "$WORK/access.txt"
+stop_server
