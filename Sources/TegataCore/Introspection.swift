@@ -68,9 +68,6 @@ public struct ResourceServerClients: Sendable {
         self.hashes = hashes
     }
 
-    /// Whether any client is configured.
-    public var isEmpty: Bool { hashes.isEmpty }
-
     /// Whether `id` and `secret` belong to a configured client.
     public func authenticate(id: String, secret: String) -> Bool {
         // Compare against a dummy when the id is unknown, so timing does not reveal which ids exist.

@@ -18,7 +18,7 @@ public struct SessionService: Sendable {
     }
 
     /// Which sessions a logout ends.
-    public enum LogoutScope: String, Sendable, CaseIterable {
+    public enum LogoutScope: String, Sendable {
         /// The caller's session.
         case local
         /// Every session of the user (and every access token: the token version moves).
