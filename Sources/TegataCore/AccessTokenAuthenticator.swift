@@ -31,8 +31,11 @@ public struct AccessTokenAuthenticator: Sendable {
         self.clock = clock
     }
 
-    /// The verified claims and the live session, or `invalid_token`.
-    public func authenticate(_ token: String) async throws -> (claims: AccessTokenClaims, session: Session) {
+    /// The verified claims and the live session (with the user record when `withUser` is true: one
+    /// store read for both), or `invalid_token`.
+    public func authenticate(
+        _ token: String, withUser: Bool = false
+    ) async throws -> (claims: AccessTokenClaims, session: Session, user: UserRecord?) {
         let claims: AccessTokenClaims
         do {
             if let cached = cache.claims(for: token) {
@@ -45,13 +48,13 @@ public struct AccessTokenAuthenticator: Sendable {
         } catch {
             throw TegataError.invalidToken(error.description)
         }
-        guard let state = try await store.authState(sessionID: claims.sid, jti: claims.jti),
+        guard let state = try await store.authState(sessionID: claims.sid, jti: claims.jti, withUser: withUser),
               state.session.userID == claims.sub,
               state.session.isLive(at: clock.now(), policy: sessionPolicy)
         else { throw TegataError.invalidToken("the session of this access token has ended") }
         guard state.userTokenVersion == claims.tv, !state.tokenRevoked else {
             throw TegataError.invalidToken("the access token was revoked")
         }
-        return (claims, state.session)
+        return (claims, state.session, state.user)
     }
 }

@@ -30,7 +30,7 @@ public struct Introspection: Sendable {
     public func introspect(_ token: String) async throws -> IntrospectionResponse {
         if let refresh = RefreshToken.decode(token, with: secrets.refreshTokenKey) {
             let now = clock.now()
-            guard let state = try await store.authState(sessionID: refresh.sessionID.uuidString.lowercased(), jti: nil),
+            guard let state = try await store.authState(sessionID: refresh.sessionID.uuidString.lowercased(), jti: nil, withUser: false),
                   state.session.isLive(at: now, policy: policy.sessions),
                   state.session.generation == refresh.generation
             else { return .inactive }
@@ -42,7 +42,7 @@ public struct Introspection: Sendable {
                 iss: policy.issuer)
         }
         do {
-            let (claims, _) = try await authenticator.authenticate(token)
+            let (claims, _, _) = try await authenticator.authenticate(token)
             return IntrospectionResponse(
                 active: true, tokenType: "access_token", sub: claims.sub, sid: claims.sid, exp: claims.exp,
                 iat: claims.iat, nbf: claims.nbf, jti: claims.jti, clientID: claims.clientID, iss: claims.iss,

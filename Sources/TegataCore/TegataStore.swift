@@ -12,9 +12,9 @@ public protocol TegataStore: Sendable {
     func refresh(_ command: RefreshCommand) async throws -> RefreshOutcome
 
     /// What decides whether an access token still works at Tegata's endpoints: its session, its
-    /// user's token version, and whether its `jti` (if given) was revoked. Nil if the session (or its
-    /// user) no longer exists.
-    func authState(sessionID: String, jti: String?) async throws -> AuthState?
+    /// user's token version, and whether its `jti` (if given) was revoked — and, with `withUser`, the
+    /// user record, read in the same snapshot. Nil if the session (or its user) no longer exists.
+    func authState(sessionID: String, jti: String?, withUser: Bool) async throws -> AuthState?
 
     /// The user's sessions that are still live at `now`, oldest first.
     func liveSessions(userID: String, now: Date, idleLifetime: TimeInterval) async throws -> [Session]
@@ -110,12 +110,15 @@ public struct AuthState: Sendable, Equatable {
     public var userTokenVersion: Int64
     /// Whether the presented token's `jti` was revoked (RFC 7009).
     public var tokenRevoked: Bool
+    /// The user with identities and entitlements, when asked for.
+    public var user: UserRecord?
 
     /// Creates an auth state.
-    public init(session: Session, userTokenVersion: Int64, tokenRevoked: Bool) {
+    public init(session: Session, userTokenVersion: Int64, tokenRevoked: Bool, user: UserRecord? = nil) {
         self.session = session
         self.userTokenVersion = userTokenVersion
         self.tokenRevoked = tokenRevoked
+        self.user = user
     }
 }
 

@@ -1,9 +1,6 @@
 import Foundation
 import Logging
-import NIOCore
-import SQLiteNIO
 import ServiceLifecycle
-import Synchronization
 import TegataCore
 import TegataWire
 
@@ -18,17 +15,17 @@ public enum SQLiteSynchronous: String, Sendable {
     var pragma: String { rawValue.uppercased() }
 }
 
-/// The embedded SQLite store (WAL mode): one serialised writer connection and a few reader
-/// connections. A `Service`: it closes its connections when the server shuts down.
+/// The embedded SQLite store (WAL mode): one writer thread that commits queued writes together,
+/// and a few reader threads (see `DatabaseThreads.swift`). A `Service`: it closes its connections
+/// when the server shuts down.
 public final class SQLiteStore: TegataStore, Service {
-    private let writer: SQLiteWriter
-    private let readers: [SQLiteConnection]
-    private let nextReader = Atomic<Int>(0)
+    private let writer: DatabaseWriter
+    private let readers: DatabaseReaders
     private let logger: Logger
     /// The database file.
     public let path: String
 
-    private init(path: String, writer: SQLiteWriter, readers: [SQLiteConnection], logger: Logger) {
+    private init(path: String, writer: DatabaseWriter, readers: DatabaseReaders, logger: Logger) {
         self.path = path
         self.writer = writer
         self.readers = readers
@@ -44,13 +41,12 @@ public final class SQLiteStore: TegataStore, Service {
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        let writerConnection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        var readers: [SQLiteConnection] = []
-        do {
+        let writer = try await DatabaseWriter.start(path: path) { db in
             // WAL: readers never block the writer and the writer never blocks readers.
-            _ = try await writerConnection.query("PRAGMA journal_mode = WAL")
-            try await configure(writerConnection, synchronous: synchronous)
-            let writer = SQLiteWriter(connection: writerConnection)
+            try db.execute("PRAGMA journal_mode = WAL")
+            try configure(db, synchronous: synchronous)
+        }
+        do {
             let pending = try await Self.pendingMigrations(writer: writer)
             if !pending.isEmpty {
                 guard migrate else {
@@ -58,37 +54,33 @@ public final class SQLiteStore: TegataStore, Service {
                 }
                 try await Self.apply(pending, writer: writer, logger: logger)
             }
-            for _ in 0..<max(1, readerCount) {
-                let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-                readers.append(reader)
-                try await configure(reader, synchronous: synchronous)
-                _ = try await reader.query("PRAGMA query_only = 1")
+            let readers = try await DatabaseReaders.start(path: path, count: readerCount) { db in
+                try configure(db, synchronous: synchronous)
+                try db.execute("PRAGMA query_only = 1")
             }
             return SQLiteStore(path: path, writer: writer, readers: readers, logger: logger)
         } catch {
-            try? await writerConnection.close()
-            for reader in readers { try? await reader.close() }
+            await writer.close()
             throw error
         }
     }
 
-    /// Settings every connection needs. `busy_timeout` also replaces sqlite-nio's spinning busy handler.
-    private static func configure(_ connection: SQLiteConnection, synchronous: SQLiteSynchronous) async throws {
-        _ = try await connection.query("PRAGMA busy_timeout = 5000")
-        _ = try await connection.query("PRAGMA foreign_keys = ON")
-        _ = try await connection.query("PRAGMA synchronous = \(synchronous.pragma)")
+    /// Settings every connection needs.
+    private static func configure(_ db: Database, synchronous: SQLiteSynchronous) throws {
+        try db.execute("PRAGMA busy_timeout = 5000")
+        try db.execute("PRAGMA foreign_keys = ON")
+        try db.execute("PRAGMA synchronous = \(synchronous.pragma)")
     }
 
     // MARK: Migrations
 
-    private static func pendingMigrations(writer: SQLiteWriter) async throws -> [Migration] {
-        try await writer.transaction { db in
-            _ = try await db.query("""
+    private static func pendingMigrations(writer: DatabaseWriter) async throws -> [Migration] {
+        try await writer.write { db in
+            try db.query("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT
                 """)
-            let rows = try await db.query("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations")
-            let current = try rows.first?.int("version") ?? 0
+            let current = try db.query("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations").first?.int("version") ?? 0
             let newest = Migration.all.last?.version ?? 0
             guard current <= newest else {
                 throw StorageError(description: "the database schema (version \(current)) is newer than this tegata knows (\(newest))")
@@ -97,15 +89,15 @@ public final class SQLiteStore: TegataStore, Service {
         }
     }
 
-    private static func apply(_ migrations: [Migration], writer: SQLiteWriter, logger: Logger) async throws {
+    private static func apply(_ migrations: [Migration], writer: DatabaseWriter, logger: Logger) async throws {
         for migration in migrations {
-            try await writer.transaction { db in
+            try await writer.write { db in
                 for statement in migration.statements {
-                    _ = try await db.query(statement)
+                    try db.execute(statement)
                 }
-                _ = try await db.query(
+                try db.query(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    [.integer(migration.version), .text(migration.name), .date(Date())])
+                    [.int(migration.version), .text(migration.name), .date(Date())])
             }
             logger.info("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
         }
@@ -116,8 +108,9 @@ public final class SQLiteStore: TegataStore, Service {
 
     /// The schema version the database is at.
     public func schemaVersion() async throws -> Int {
-        let rows = try await reader.query("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations")
-        return Int(try rows.first?.int("version") ?? 0)
+        try await readers.read { db in
+            Int(try db.query("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations").first?.int("version") ?? 0)
+        }
     }
 
     // MARK: Service
@@ -128,55 +121,46 @@ public final class SQLiteStore: TegataStore, Service {
         await close()
     }
 
-    /// Closes every connection. Runs to the end even when the calling task is cancelled (a cancelled
-    /// service group still has to release the database): the work happens in a task of its own.
+    /// Finishes queued work and closes every connection. Safe to call more than once, and from a
+    /// cancelled task (a cancelled service group still has to release the database).
     public func close() async {
-        let writer = self.writer.connection
-        let readers = self.readers
-        await Task {
-            try? await writer.close()
-            for reader in readers { try? await reader.close() }
-        }.value
-    }
-
-    private var reader: SQLiteConnection {
-        readers[nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]
+        await readers.close()
+        await writer.close()
     }
 
     // MARK: TegataStore
 
     public func ping() async throws {
-        _ = try await reader.query("SELECT 1")
+        try await readers.read { db in _ = try db.query("SELECT 1") }
     }
 
     public func deviceSignIn(_ command: DeviceSignInCommand) async throws -> DeviceSignInOutcome {
-        try await writer.transaction { db in
+        try await writer.write { db in
             let credentials = command.credentials
-            let existing = try await db.query(
-                "SELECT user_id, secret_hash FROM devices WHERE id = ?", [.text(credentials.deviceID)])
+            let existing = try db.query("SELECT user_id, secret_hash FROM devices WHERE id = ?", [.text(credentials.deviceID)])
             let record: UserRecord
             let registered: Bool
             if let device = existing.first {
                 guard command.secretMatches(try device.blob("secret_hash")) else { return .wrongSecret }
-                guard let found = try await Self.userRecord(userID: try device.string("user_id"), on: db) else {
+                guard let found = try Self.userRecord(userID: try device.string("user_id"), on: db) else {
                     throw StorageError(description: "a device refers to a missing user")
                 }
-                _ = try await db.query(
+                try db.query(
                     "UPDATE devices SET last_sign_in_at = ?, platform = ? WHERE id = ?",
                     [.date(command.now), .text(credentials.platform), .text(credentials.deviceID)])
                 record = found
                 registered = false
             } else {
                 let user = User(id: command.newUserID, anon: true, createdAt: command.now, tokenVersion: 0)
-                _ = try await db.query(
+                try db.query(
                     "INSERT INTO users (id, anon, created_at, token_version) VALUES (?, 1, ?, 0)",
                     [.text(user.id), .date(user.createdAt)])
-                _ = try await db.query(
+                try db.query(
                     """
                     INSERT INTO devices (id, user_id, secret_hash, platform, created_at, last_sign_in_at)
                     VALUES (?, ?, ?, ?, ?, ?)
                     """,
-                    [.text(credentials.deviceID), .text(user.id), .bytes(command.secretHash),
+                    [.text(credentials.deviceID), .text(user.id), .blob(command.secretHash),
                      .text(credentials.platform), .date(command.now), .date(command.now)])
                 record = UserRecord(user: user, identities: [], entitlements: [])
                 registered = true
@@ -186,212 +170,229 @@ public final class SQLiteStore: TegataStore, Service {
                 platform: credentials.platform, amr: ["device"], clientID: command.clientID,
                 createdAt: command.now, lastRefreshedAt: command.now, generation: 0,
                 absoluteExpiresAt: command.absoluteExpiresAt, revokedAt: nil)
-            try await Self.insert(session, on: db)
+            try Self.insert(session, on: db)
             return registered ? .registered(record, session) : .signedIn(record, session)
         }
     }
 
     public func refresh(_ command: RefreshCommand) async throws -> RefreshOutcome {
-        try await writer.transaction { db in
-            let row = try await db.query("SELECT * FROM sessions WHERE id = ?", [.text(command.sessionID)]).first
+        try await writer.write { db in
+            let row = try db.query("SELECT * FROM sessions WHERE id = ?", [.text(command.sessionID)]).first
             guard var session = try row.map(Self.session(from:)) else {
                 if case .reject(let reason) = command.decide(nil) { return .rejected(reason) }
                 return .rejected(.unknownSession)
             }
             switch command.decide(session) {
             case .rotate(let generation):
-                _ = try await db.query(
+                try db.query(
                     "UPDATE sessions SET generation = ?, last_refreshed_at = ? WHERE id = ?",
-                    [.int64(generation), .date(command.now), .text(session.id)])
+                    [.integer(generation), .date(command.now), .text(session.id)])
                 session.generation = generation
                 session.lastRefreshedAt = command.now
             case .reissueCurrent:
                 break
             case .revokeSession:
-                try await Self.revoke(sessionIDs: [session.id], reason: "refresh token reuse", now: command.now,
-                                      eventUntil: command.eventUntil, on: db)
+                try Self.revoke(sessionIDs: [session.id], reason: "refresh token reuse", now: command.now,
+                                eventUntil: command.eventUntil, on: db)
                 return .revoked
             case .reject(let reason):
                 return .rejected(reason)
             }
-            guard let record = try await Self.userRecord(userID: session.userID, on: db) else {
+            guard let record = try Self.userRecord(userID: session.userID, on: db) else {
                 return .rejected(.unknownSession)
             }
             return .issued(record, session)
         }
     }
 
-    public func authState(sessionID: String, jti: String?) async throws -> AuthState? {
-        let rows = try await reader.query(
-            """
-            SELECT s.*, u.token_version AS user_token_version,
-                   EXISTS (SELECT 1 FROM revocation_events e WHERE e.type = 'token' AND e.subject = ?) AS token_revoked
-            FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?
-            """,
-            [.optionalText(jti), .text(sessionID)])
-        guard let row = rows.first else { return nil }
-        return AuthState(
-            session: try Self.session(from: row), userTokenVersion: try row.int("user_token_version"),
-            tokenRevoked: try row.bool("token_revoked"))
+    public func authState(sessionID: String, jti: String?, withUser: Bool) async throws -> AuthState? {
+        try await readers.read { db in
+            try db.snapshot {
+                let row = try db.query(
+                    """
+                    SELECT s.*, u.token_version AS user_token_version,
+                           EXISTS (SELECT 1 FROM revocation_events e WHERE e.type = 'token' AND e.subject = ?) AS token_revoked
+                    FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?
+                    """,
+                    [.optionalText(jti), .text(sessionID)]
+                ).first
+                guard let row else { return nil }
+                let session = try Self.session(from: row)
+                var user: UserRecord?
+                if withUser {
+                    guard let record = try Self.userRecord(userID: session.userID, on: db) else { return nil }
+                    user = record
+                }
+                return AuthState(
+                    session: session, userTokenVersion: try row.int("user_token_version"),
+                    tokenRevoked: try row.bool("token_revoked"), user: user)
+            }
+        }
     }
 
     public func liveSessions(userID: String, now: Date, idleLifetime: TimeInterval) async throws -> [Session] {
-        try await reader.query(
-            """
-            SELECT * FROM sessions
-            WHERE user_id = ? AND revoked_at IS NULL AND absolute_expires_at > ? AND last_refreshed_at > ?
-            ORDER BY created_at, rowid
-            """,
-            [.text(userID), .date(now), .date(now.addingTimeInterval(-idleLifetime))]
-        ).map(Self.session(from:))
+        try await readers.read { db in
+            try db.query(
+                """
+                SELECT * FROM sessions
+                WHERE user_id = ? AND revoked_at IS NULL AND absolute_expires_at > ? AND last_refreshed_at > ?
+                ORDER BY created_at, rowid
+                """,
+                [.text(userID), .date(now), .date(now.addingTimeInterval(-idleLifetime))]
+            ).map(Self.session(from:))
+        }
     }
 
     public func revokeSession(id: String, ownedBy userID: String?, now: Date, eventUntil: Date) async throws -> Bool {
-        try await writer.transaction { db in
-            let rows = try await db.query(
-                "SELECT user_id FROM sessions WHERE id = ? AND revoked_at IS NULL", [.text(id)])
+        try await writer.write { db in
+            let rows = try db.query("SELECT user_id FROM sessions WHERE id = ? AND revoked_at IS NULL", [.text(id)])
             guard let owner = try rows.first?.string("user_id"), userID == nil || owner == userID else { return false }
-            try await Self.revoke(sessionIDs: [id], reason: "revoked", now: now, eventUntil: eventUntil, on: db)
+            try Self.revoke(sessionIDs: [id], reason: "revoked", now: now, eventUntil: eventUntil, on: db)
             return true
         }
     }
 
     public func revokeSessions(userID: String, except: String?, bumpTokenVersion: Bool, now: Date, eventUntil: Date) async throws {
-        try await writer.transaction { db in
+        try await writer.write { db in
             if bumpTokenVersion {
-                let rows = try await db.query(
+                let rows = try db.query(
                     "UPDATE users SET token_version = token_version + 1 WHERE id = ? RETURNING token_version", [.text(userID)])
                 guard let version = try rows.first?.int("token_version") else { return }
-                _ = try await db.query(
+                try db.query(
                     "UPDATE sessions SET revoked_at = ?, revoke_reason = 'logout' WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?",
                     [.date(now), .text(userID), .optionalText(except)])
-                try await Self.insertEvent(type: "user", subject: userID, tokenVersion: version, until: eventUntil, now: now, on: db)
+                try Self.insertEvent(type: "user", subject: userID, tokenVersion: version, until: eventUntil, now: now, on: db)
             } else {
-                let ids = try await db.query(
+                let ids = try db.query(
                     "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?",
                     [.text(userID), .optionalText(except)]
                 ).map { try $0.string("id") }
-                try await Self.revoke(sessionIDs: ids, reason: "logout", now: now, eventUntil: eventUntil, on: db)
+                try Self.revoke(sessionIDs: ids, reason: "logout", now: now, eventUntil: eventUntil, on: db)
             }
         }
     }
 
     public func revokeAccessToken(jti: String, until: Date, now: Date) async throws {
-        try await writer.transaction { db in
-            let existing = try await db.query(
-                "SELECT 1 FROM revocation_events WHERE type = 'token' AND subject = ?", [.text(jti)])
+        try await writer.write { db in
+            let existing = try db.query("SELECT 1 FROM revocation_events WHERE type = 'token' AND subject = ?", [.text(jti)])
             guard existing.isEmpty else { return }
-            try await Self.insertEvent(type: "token", subject: jti, tokenVersion: nil, until: until, now: now, on: db)
+            try Self.insertEvent(type: "token", subject: jti, tokenVersion: nil, until: until, now: now, on: db)
         }
     }
 
     public func deleteUser(id: String, now: Date, eventUntil: Date) async throws -> Bool {
-        try await writer.transaction { db in
-            let rows = try await db.query("DELETE FROM users WHERE id = ? RETURNING token_version", [.text(id)])
+        try await writer.write { db in
+            let rows = try db.query("DELETE FROM users WHERE id = ? RETURNING token_version", [.text(id)])
             guard let version = try rows.first?.int("token_version") else { return false }
             // Devices, identities, sessions and entitlements go with the user (ON DELETE CASCADE).
-            try await Self.insertEvent(type: "user", subject: id, tokenVersion: version + 1, until: eventUntil, now: now, on: db)
+            try Self.insertEvent(type: "user", subject: id, tokenVersion: version + 1, until: eventUntil, now: now, on: db)
             return true
         }
     }
 
     public func revocationEvents(after cursor: Int64?, now: Date, limit: Int) async throws -> (events: [RevocationEvent], cursor: Int64) {
-        // Read the newest sequence first and bound the event query by it: an event committed between
-        // the two reads has a larger sequence and is returned next time, never skipped.
-        let newest = try await reader.query("SELECT COALESCE(MAX(seq), 0) AS seq FROM revocation_events").first?.int("seq") ?? 0
-        let rows = try await reader.query(
-            "SELECT * FROM revocation_events WHERE seq > ? AND seq <= ? AND until > ? ORDER BY seq LIMIT ?",
-            [.int64(cursor ?? 0), .int64(newest), .date(now), .integer(limit)])
-        let events = try rows.map { row -> RevocationEvent in
-            let subject = try row.string("subject")
-            let kind: RevocationEvent.Kind
-            switch try row.string("type") {
-            case "session": kind = .session(sid: subject)
-            case "user": kind = .user(sub: subject, tokenVersion: try row.int("token_version"))
-            case "token": kind = .token(jti: subject)
-            case let other: throw StorageError(description: "unknown revocation event type \(other)")
+        try await readers.read { db in
+            try db.snapshot {
+                // The newest sequence bounds the page: an event committed later has a larger sequence
+                // and is returned next time, never skipped.
+                let newest = try db.query("SELECT COALESCE(MAX(seq), 0) AS seq FROM revocation_events").first?.int("seq") ?? 0
+                let rows = try db.query(
+                    "SELECT * FROM revocation_events WHERE seq > ? AND seq <= ? AND until > ? ORDER BY seq LIMIT ?",
+                    [.integer(cursor ?? 0), .integer(newest), .date(now), .int(limit)])
+                let events = try rows.map { row -> RevocationEvent in
+                    let subject = try row.string("subject")
+                    let kind: RevocationEvent.Kind
+                    switch try row.string("type") {
+                    case "session": kind = .session(sid: subject)
+                    case "user": kind = .user(sub: subject, tokenVersion: try row.int("token_version"))
+                    case "token": kind = .token(jti: subject)
+                    case let other: throw StorageError(description: "unknown revocation event type \(other)")
+                    }
+                    return RevocationEvent(sequence: try row.int("seq"), kind: kind, until: try row.date("until"))
+                }
+                // A full page continues after its last event; otherwise everything up to `newest` has
+                // been seen (events skipped there had expired). A cursor beyond `newest` (from another
+                // database) moves back to it, so nothing written later is missed.
+                let next = events.count == limit ? events[events.count - 1].sequence : newest
+                return (events, next)
             }
-            return RevocationEvent(sequence: try row.int("seq"), kind: kind, until: try row.date("until"))
         }
-        // A full page continues after its last event; otherwise everything up to `newest` has been
-        // seen (events skipped there had expired). A cursor beyond `newest` (from another database)
-        // moves back to it, so nothing written later is missed.
-        let next = events.count == limit ? events[events.count - 1].sequence : newest
-        return (events, next)
     }
 
     public func prune(now: Date, idleLifetime: TimeInterval, limit: Int) async throws -> PruneResult {
-        try await writer.transaction { db in
-            let sessions = try await db.query(
+        try await writer.write { db in
+            let sessions = try db.query(
                 """
                 DELETE FROM sessions WHERE id IN (
                     SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR absolute_expires_at <= ? OR last_refreshed_at <= ?
                     LIMIT ?)
                 RETURNING id
                 """,
-                [.date(now), .date(now.addingTimeInterval(-idleLifetime)), .integer(limit)]).count
-            let events = try await db.query(
+                [.date(now), .date(now.addingTimeInterval(-idleLifetime)), .int(limit)]).count
+            let events = try db.query(
                 "DELETE FROM revocation_events WHERE seq IN (SELECT seq FROM revocation_events WHERE until <= ? LIMIT ?) RETURNING seq",
-                [.date(now), .integer(limit)]).count
+                [.date(now), .int(limit)]).count
             return PruneResult(sessions: sessions, events: events)
         }
     }
 
     public func userRecord(userID: String) async throws -> UserRecord? {
-        try await Self.userRecord(userID: userID, on: reader)
+        try await readers.read { db in try db.snapshot { try Self.userRecord(userID: userID, on: db) } }
     }
 
     public func signingKeys() async throws -> [StoredSigningKey] {
-        try await reader.query("SELECT * FROM signing_keys ORDER BY created_at DESC, kid").map { row in
-            StoredSigningKey(
-                keyID: try row.string("kid"), algorithm: try row.string("alg"),
-                sealedPrivateKey: try row.blob("sealed_private_key"), createdAt: try row.date("created_at"))
+        try await readers.read { db in
+            try db.query("SELECT * FROM signing_keys ORDER BY created_at DESC, kid").map { row in
+                StoredSigningKey(
+                    keyID: try row.string("kid"), algorithm: try row.string("alg"),
+                    sealedPrivateKey: try row.blob("sealed_private_key"), createdAt: try row.date("created_at"))
+            }
         }
     }
 
     public func insertSigningKey(_ key: StoredSigningKey) async throws {
-        try await writer.transaction { db in
-            _ = try await db.query(
+        try await writer.write { db -> Void in
+            try db.query(
                 "INSERT INTO signing_keys (kid, alg, sealed_private_key, created_at) VALUES (?, ?, ?, ?)",
-                [.text(key.keyID), .text(key.algorithm), .bytes(key.sealedPrivateKey), .date(key.createdAt)])
+                [.text(key.keyID), .text(key.algorithm), .blob(key.sealedPrivateKey), .date(key.createdAt)])
         }
     }
 
     // MARK: Row mapping
 
-    private static func userRecord(userID: String, on db: SQLiteConnection) async throws -> UserRecord? {
-        guard let row = try await db.query("SELECT * FROM users WHERE id = ?", [.text(userID)]).first else { return nil }
+    private static func userRecord(userID: String, on db: Database) throws -> UserRecord? {
+        guard let row = try db.query("SELECT * FROM users WHERE id = ?", [.text(userID)]).first else { return nil }
         let user = User(
             id: try row.string("id"), anon: try row.bool("anon"), createdAt: try row.date("created_at"),
             tokenVersion: try row.int("token_version"))
-        let identities = try await db.query(
+        let identities = try db.query(
             "SELECT provider, subject FROM identities WHERE user_id = ? ORDER BY provider, subject", [.text(userID)]
         ).map { IdentitySummary(provider: try $0.string("provider"), subject: try $0.string("subject")) }
-        let entitlements = try await db.query(
+        let entitlements = try db.query(
             "SELECT name, expires_at FROM entitlements WHERE user_id = ? ORDER BY name", [.text(userID)]
-        ).map { Entitlement(name: try $0.string("name"), expiresAt: $0.optionalDate("expires_at")) }
+        ).map { Entitlement(name: try $0.string("name"), expiresAt: try $0.optionalDate("expires_at")) }
         return UserRecord(user: user, identities: identities, entitlements: entitlements)
     }
 
-    private static func revoke(sessionIDs: [String], reason: String, now: Date, eventUntil: Date, on db: SQLiteConnection) async throws {
+    private static func revoke(sessionIDs: [String], reason: String, now: Date, eventUntil: Date, on db: Database) throws {
         for id in sessionIDs {
-            _ = try await db.query(
+            try db.query(
                 "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL",
                 [.date(now), .text(reason), .text(id)])
-            try await insertEvent(type: "session", subject: id, tokenVersion: nil, until: eventUntil, now: now, on: db)
+            try insertEvent(type: "session", subject: id, tokenVersion: nil, until: eventUntil, now: now, on: db)
         }
     }
 
     private static func insertEvent(
-        type: String, subject: String, tokenVersion: Int64?, until: Date, now: Date, on db: SQLiteConnection
-    ) async throws {
-        _ = try await db.query(
+        type: String, subject: String, tokenVersion: Int64?, until: Date, now: Date, on db: Database
+    ) throws {
+        try db.query(
             "INSERT INTO revocation_events (type, subject, token_version, until, created_at) VALUES (?, ?, ?, ?, ?)",
-            [.text(type), .text(subject), tokenVersion.map { .int64($0) } ?? .null, .date(until), .date(now)])
+            [.text(type), .text(subject), .optionalInteger(tokenVersion), .date(until), .date(now)])
     }
 
-    private static func insert(_ session: Session, on db: SQLiteConnection) async throws {
-        _ = try await db.query(
+    private static func insert(_ session: Session, on db: Database) throws {
+        try db.query(
             """
             INSERT INTO sessions (id, user_id, device_id, platform, amr, client_id, created_at, last_refreshed_at,
                                   generation, absolute_expires_at, revoked_at)
@@ -399,17 +400,17 @@ public final class SQLiteStore: TegataStore, Service {
             """,
             [.text(session.id), .text(session.userID), .optionalText(session.deviceID), .text(session.platform),
              .text(try encodeAMR(session.amr)), .text(session.clientID), .date(session.createdAt),
-             .date(session.lastRefreshedAt), .int64(session.generation), .date(session.absoluteExpiresAt),
+             .date(session.lastRefreshedAt), .integer(session.generation), .date(session.absoluteExpiresAt),
              .optionalDate(session.revokedAt)])
     }
 
-    private static func session(from row: SQLiteRow) throws -> Session {
+    private static func session(from row: Row) throws -> Session {
         Session(
-            id: try row.string("id"), userID: try row.string("user_id"), deviceID: row.optionalString("device_id"),
+            id: try row.string("id"), userID: try row.string("user_id"), deviceID: try row.optionalString("device_id"),
             platform: try row.string("platform"), amr: try decodeAMR(try row.string("amr")),
             clientID: try row.string("client_id"), createdAt: try row.date("created_at"),
             lastRefreshedAt: try row.date("last_refreshed_at"), generation: try row.int("generation"),
-            absoluteExpiresAt: try row.date("absolute_expires_at"), revokedAt: row.optionalDate("revoked_at"))
+            absoluteExpiresAt: try row.date("absolute_expires_at"), revokedAt: try row.optionalDate("revoked_at"))
     }
 
     private static func encodeAMR(_ amr: [String]) throws -> String {

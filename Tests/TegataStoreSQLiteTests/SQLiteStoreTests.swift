@@ -72,9 +72,9 @@ func command(_ deviceID: String, secret: String, now: Date = Date(timeIntervalSi
         let wrong = try await store.deviceSignIn(try command("device-01", secret: String(repeating: "b", count: 32)))
         #expect(wrong == .wrongSecret)
 
-        let state = try #require(try await store.authState(sessionID: first.id, jti: "some-jti"))
+        let state = try #require(try await store.authState(sessionID: first.id, jti: "some-jti", withUser: false))
         #expect(state.session == first && state.userTokenVersion == 0 && !state.tokenRevoked)
-        #expect(try await store.authState(sessionID: "no-such-session", jti: nil) == nil)
+        #expect(try await store.authState(sessionID: "no-such-session", jti: nil, withUser: false) == nil)
         #expect(try await store.userRecord(userID: record.user.id) == record)
         #expect(try await store.userRecord(userID: "nobody") == nil)
     }

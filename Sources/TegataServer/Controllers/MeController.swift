@@ -11,8 +11,8 @@ struct MeController {
     func register(on router: Router<TegataRequestContext>) {
         let authenticator = services.authenticator
         router.get("/v1/me") { request, _ in
-            let (claims, _) = try await authenticator.authenticate(try request.bearerToken())
-            guard let record = try await services.store.userRecord(userID: claims.sub) else {
+            let (_, _, user) = try await authenticator.authenticate(try request.bearerToken(), withUser: true)
+            guard let record = user else {
                 throw TegataError.invalidToken("the user of this access token no longer exists")
             }
             let body = MeResponse(

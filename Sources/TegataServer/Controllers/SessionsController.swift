@@ -15,7 +15,7 @@ struct SessionsController {
         let limit = services.configuration.maxBodySize
 
         router.post("/v1/logout") { request, context in
-            let (claims, _) = try await authenticator.authenticate(try request.bearerToken())
+            let (claims, _, _) = try await authenticator.authenticate(try request.bearerToken())
             let body = try await request.decodeOptionalJSON(LogoutRequest.self, limit: limit)
             guard let scope = SessionService.LogoutScope(rawValue: body?.scope ?? "local") else {
                 throw TegataError.invalidRequest("scope must be local, global or others")
@@ -26,7 +26,7 @@ struct SessionsController {
         }
 
         router.get("/v1/sessions") { request, _ in
-            let (claims, _) = try await authenticator.authenticate(try request.bearerToken())
+            let (claims, _, _) = try await authenticator.authenticate(try request.bearerToken())
             let list = try await sessions.sessions(of: claims).map { session in
                 SessionInfo(
                     id: session.id, platform: session.platform, deviceID: session.deviceID, amr: session.amr,
@@ -36,14 +36,14 @@ struct SessionsController {
         }
 
         router.delete("/v1/sessions/{id}") { request, context in
-            let (claims, _) = try await authenticator.authenticate(try request.bearerToken())
+            let (claims, _, _) = try await authenticator.authenticate(try request.bearerToken())
             let id = try context.parameters.require("id")
             try await sessions.revokeSession(id: id, of: claims)
             return Response(status: .noContent)
         }
 
         router.delete("/v1/me") { request, context in
-            let (claims, _) = try await authenticator.authenticate(try request.bearerToken())
+            let (claims, _, _) = try await authenticator.authenticate(try request.bearerToken())
             try await sessions.deleteAccount(claims)
             context.logger.info("account deleted", metadata: ["user_id": "\(claims.sub)"])
             return Response(status: .noContent)
