@@ -17,7 +17,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
-        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -30,12 +29,11 @@ let package = Package(
     targets: [
         // JSON shapes on the wire shared by server and SDK. Foundation only.
         .target(name: "TegataWire", swiftSettings: swiftSettings),
-        // Access-token claims, claim validation, the key ring. Shared by server and verifier.
+        // Access-token claims, claim validation, the key ring (ES256 JWS on swift-crypto). Shared by server and verifier.
         .target(
             name: "TegataTokens",
             dependencies: [
                 "TegataWire",
-                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

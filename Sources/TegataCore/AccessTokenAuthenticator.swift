@@ -41,7 +41,7 @@ public struct AccessTokenAuthenticator: Sendable {
             if let cached = cache.claims(for: token) {
                 claims = cached
             } else {
-                claims = try await keyRing.verifySignature(token)
+                claims = try keyRing.verifySignature(token)
                 cache.insert(token, claims: claims, now: clock.now())
             }
             try validator.validate(claims, now: clock.now())

@@ -38,7 +38,7 @@ public struct TokenIssuer: Sendable {
     /// A full token response for `session` of `record` at `now`.
     public func tokenResponse(for record: UserRecord, session: Session, now: Date) async throws -> TokenResponse {
         let claims = claims(for: record, session: session, now: now)
-        let accessToken = try await keyRing.sign(claims)
+        let accessToken = try keyRing.sign(claims)
         let refreshExpiresIn = session.refreshExpiry(policy: policy.sessions).timeIntervalSince(now)
         return TokenResponse(
             accessToken: accessToken, expiresIn: Int(claims.exp - claims.iat),

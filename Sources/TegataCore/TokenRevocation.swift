@@ -36,7 +36,7 @@ public struct TokenRevocation: Sendable {
         }
         // A signature check only: an expired access token needs no revocation, and its issuer and
         // audience are ours if our key signed it.
-        guard let claims = try? await keyRing.verifySignature(token) else { return }
+        guard let claims = try? keyRing.verifySignature(token) else { return }
         let expiry = Date(timeIntervalSince1970: TimeInterval(claims.exp)).addingTimeInterval(policy.leeway)
         guard expiry > now else { return }
         try await store.revokeAccessToken(jti: claims.jti, until: expiry, now: now)

@@ -106,20 +106,19 @@ final class Database {
         sqlite_nio_sqlite3_close_v2(handle)
     }
 
-    /// Runs one or more statements without parameters or results (pragmas, transaction control).
+    /// Runs one statement without parameters, ignoring its rows (pragmas, transaction control).
+    /// Prepared once and kept, like every statement: `BEGIN`, `SAVEPOINT` and `COMMIT` run for every job.
     func execute(_ sql: String) throws {
-        let status = sqlite_nio_sqlite3_exec(handle, sql, nil, nil, nil)
-        guard status == SQLITE_OK else { throw error(status, doing: sql) }
+        try query(sql)
     }
 
     /// Runs one statement and returns its rows.
     @discardableResult
     func query(_ sql: String, _ bindings: [SQLValue] = []) throws -> [Row] {
         let statement = try prepared(sql)
-        defer {
-            sqlite_nio_sqlite3_reset(statement.handle)
-            sqlite_nio_sqlite3_clear_bindings(statement.handle)
-        }
+        // Every parameter is bound on every use, so no `sqlite3_clear_bindings`: it would mark
+        // statements with parameter-dependent plans as expired and make SQLite re-prepare them.
+        defer { sqlite_nio_sqlite3_reset(statement.handle) }
         try bind(bindings, to: statement)
         var rows: [Row] = []
         while true {
@@ -137,26 +136,46 @@ final class Database {
     /// disk, an I/O error), and the caller has to know.
     var isAutocommit: Bool { sqlite_nio_sqlite3_get_autocommit(handle) != 0 }
 
+    /// How often SQLite had to prepare the cached statement for `sql` again (0 when it is reused as is).
+    func reprepareCount(_ sql: String) -> Int {
+        statements[sql].map { Int(sqlite_nio_sqlite3_stmt_status($0.handle, SQLITE_STMTSTATUS_REPREPARE, 0)) } ?? 0
+    }
+
     // MARK: Internals
 
     private struct Statement {
         let handle: OpaquePointer
         let columnNames: [String]
+        let parameterCount: Int
     }
 
     private func prepared(_ sql: String) throws -> Statement {
         if let statement = statements[sql] { return statement }
         var raw: OpaquePointer?
-        let status = sqlite_nio_sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+        var rest = ""
+        let status = sql.withCString { text in
+            var tail: UnsafePointer<CChar>?
+            let status = sqlite_nio_sqlite3_prepare_v3(handle, text, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, &tail)
+            rest = tail.map { String(cString: $0) } ?? ""
+            return status
+        }
         guard status == SQLITE_OK, let raw else { throw error(status, doing: sql) }
+        guard rest.allSatisfy({ $0.isWhitespace || $0 == ";" }) else {
+            sqlite_nio_sqlite3_finalize(raw)
+            throw StorageError(description: "one statement at a time: \(sql)")
+        }
         let count = sqlite_nio_sqlite3_column_count(raw)
         let names = (0..<count).map { String(cString: sqlite_nio_sqlite3_column_name(raw, $0)) }
-        let statement = Statement(handle: raw, columnNames: names)
+        let statement = Statement(
+            handle: raw, columnNames: names, parameterCount: Int(sqlite_nio_sqlite3_bind_parameter_count(raw)))
         statements[sql] = statement
         return statement
     }
 
     private func bind(_ values: [SQLValue], to statement: Statement) throws {
+        guard values.count == statement.parameterCount else {
+            throw StorageError(description: "\(values.count) values for \(statement.parameterCount) parameters")
+        }
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)

@@ -1,8 +1,7 @@
-import JWTKit
 import TegataWire
 
 /// The claims of a Tegata access token (RFC 9068). Times are whole Unix seconds.
-public struct AccessTokenClaims: JWTPayload, Equatable {
+public struct AccessTokenClaims: Codable, Sendable, Equatable {
     /// Issuer.
     public var iss: String
     /// The user id.
@@ -80,8 +79,4 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
         tv = try c.decode(Int64.self, forKey: .tv)
         ent = try c.decodeIfPresent([String: EntitlementGrant].self, forKey: .ent)
     }
-
-    /// Time and audience checks need the injected clock, so they live in ``AccessTokenValidator``;
-    /// jwt-kit calls this after the signature check and it has nothing left to check.
-    public func verify(using algorithm: some JWTAlgorithm) async throws {}
 }

@@ -1,33 +1,94 @@
 import Foundation
 
-/// Base64url without padding (RFC 7515 §2), as JOSE uses it.
+/// Base64url without padding (RFC 7515 §2), as JOSE uses it. Byte-level: it is on every token's path.
 public enum Base64URL {
+    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// The 6-bit value of each byte, or 0xFF for bytes outside the alphabet.
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(index) }
+        return table
+    }()
+
     /// Encodes bytes as unpadded base64url.
     public static func encode(_ bytes: some DataProtocol) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        if let encoded = bytes.withContiguousStorageIfAvailable({ encode(buffer: $0) }) { return encoded }
+        return Array(bytes).withUnsafeBufferPointer { encode(buffer: $0) }
     }
 
-    /// Decodes unpadded (or padded) base64url; nil for anything else, including the standard alphabet's `+` and `/`.
-    public static func decode(_ string: some StringProtocol) -> Data? {
-        var base64 = ""
-        base64.reserveCapacity(string.utf8.count + 3)
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "A"..."Z", "a"..."z", "0"..."9": base64.unicodeScalars.append(scalar)
-            case "-": base64 += "+"
-            case "_": base64 += "/"
-            default: return nil
+    private static func encode(buffer input: UnsafeBufferPointer<UInt8>) -> String {
+        let length = (input.count * 4 + 2) / 3
+        return String(unsafeUninitializedCapacity: length) { output in
+            alphabet.withUnsafeBufferPointer { alphabet in
+                var out = 0
+                var index = 0
+                while index + 3 <= input.count {
+                    let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+                    output[out] = alphabet[Int(chunk >> 18 & 63)]
+                    output[out + 1] = alphabet[Int(chunk >> 12 & 63)]
+                    output[out + 2] = alphabet[Int(chunk >> 6 & 63)]
+                    output[out + 3] = alphabet[Int(chunk & 63)]
+                    index += 3
+                    out += 4
+                }
+                switch input.count - index {
+                case 1:
+                    let chunk = UInt32(input[index]) << 16
+                    output[out] = alphabet[Int(chunk >> 18 & 63)]
+                    output[out + 1] = alphabet[Int(chunk >> 12 & 63)]
+                    out += 2
+                case 2:
+                    let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8
+                    output[out] = alphabet[Int(chunk >> 18 & 63)]
+                    output[out + 1] = alphabet[Int(chunk >> 12 & 63)]
+                    output[out + 2] = alphabet[Int(chunk >> 6 & 63)]
+                    out += 3
+                default:
+                    break
+                }
+                return out
             }
         }
-        switch base64.utf8.count % 4 {
-        case 0: break
-        case 2: base64 += "=="
-        case 3: base64 += "="
-        default: return nil
+    }
+
+    /// Decodes unpadded base64url; nil for anything else: padding, the standard alphabet's `+` and
+    /// `/`, whitespace, a length no encoding has, or leftover bits that are not zero (so every byte
+    /// string has exactly one accepted spelling).
+    public static func decode(_ string: some StringProtocol) -> Data? {
+        decode(utf8: string.utf8)
+    }
+
+    /// Decodes the UTF-8 bytes of unpadded base64url, with the same rules as ``decode(_:)``.
+    public static func decode(utf8 bytes: some Collection<UInt8>) -> Data? {
+        if let decoded = bytes.withContiguousStorageIfAvailable({ decode(buffer: $0) }) { return decoded }
+        return Array(bytes).withUnsafeBufferPointer { decode(buffer: $0) }
+    }
+
+    private static func decode(buffer input: UnsafeBufferPointer<UInt8>) -> Data? {
+        let remainder = input.count % 4
+        guard remainder != 1 else { return nil }
+        var output = Data(count: input.count / 4 * 3 + (remainder == 0 ? 0 : remainder - 1))
+        let valid = output.withUnsafeMutableBytes { (output: UnsafeMutableRawBufferPointer) -> Bool in
+            values.withUnsafeBufferPointer { values in
+                var accumulator: UInt32 = 0
+                var bits = 0
+                var out = 0
+                for byte in input {
+                    let value = values[Int(byte)]
+                    guard value != 0xFF else { return false }
+                    accumulator = accumulator << 6 | UInt32(value)
+                    bits += 6
+                    if bits >= 8 {
+                        bits -= 8
+                        output[out] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
+                        out += 1
+                        accumulator &= (1 << UInt32(bits)) - 1
+                    }
+                }
+                return accumulator == 0
+            }
         }
-        return Data(base64Encoded: base64)
+        return valid ? output : nil
     }
 }

@@ -15,7 +15,7 @@ import Testing
     @Test func firstStartGeneratesKeysThatSurviveARestart() async throws {
         let harness = Harness()
         let (kid, tokens) = try await harness.withApp { client, services in
-            (await services.keyRing.currentKeyID, try await client.signIn())
+            (services.keyRing.currentKeyID, try await client.signIn())
         }
         let keyFile = (harness.directory as NSString).appendingPathComponent("master.key")
         let attributes = try FileManager.default.attributesOfItem(atPath: keyFile)
@@ -23,7 +23,7 @@ import Testing
         #expect(harness.logs.all.contains { $0.contains("warning") && $0.contains("development master key") })
 
         let restarted = try await harness.withApp { client, services in
-            #expect(await services.keyRing.currentKeyID == kid)
+            #expect(services.keyRing.currentKeyID == kid)
             #expect(try await client.me(tokens.accessToken).status == .ok, "tokens survive a restart")
             return try await client.signIn()
         }
@@ -33,7 +33,7 @@ import Testing
     @Test func privateKeysAreStoredEncryptedUnderTheMasterKey() async throws {
         let master = Data((0..<32).map { UInt8($0 &* 7) })
         let harness = Harness { $0.masterKey = .inline(master) }
-        let kid = try await harness.withApp { _, services in await services.keyRing.currentKeyID }
+        let kid = try await harness.withApp { _, services in services.keyRing.currentKeyID }
         #expect(!FileManager.default.fileExists(atPath: (harness.directory as NSString).appendingPathComponent("master.key")))
         let raw = try await SQLiteConnection.open(storage: .file(path: harness.databasePath))
         let row = try #require(try await raw.query("SELECT kid, sealed_private_key FROM signing_keys").first)

@@ -39,7 +39,7 @@ import Testing
                 #expect(jwks.keys.count == 1)
                 let key = jwks.keys[0]
                 #expect(key.kty == "EC" && key.crv == "P-256" && key.alg == "ES256" && key.use == "sig")
-                #expect(key.kid == (await services.keyRing.currentKeyID).rawValue)
+                #expect(key.kid == services.keyRing.currentKeyID.rawValue)
                 #expect(!response.text.contains("\"d\""), "never the private part")
             }
         }

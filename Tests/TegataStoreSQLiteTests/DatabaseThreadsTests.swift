@@ -29,9 +29,30 @@ import Testing
         let row = try #require(try db.query("SELECT * FROM v").first)
         #expect(row.names == ["a", "b", "c", "d", "e", "f", "g", "h"])
         #expect(row.values == values)
-        // A reused (cached) statement starts from clean bindings.
-        try db.query("INSERT INTO v (a) VALUES (?)", [.int(7)])
-        #expect(try db.query("SELECT a, b FROM v WHERE a = 7").first?.values == [.integer(7), .null])
+        // Statements are cached and reused as they are, with every parameter bound each time.
+        let lookup = "SELECT b FROM v WHERE a IS ? AND e = ?"
+        for round in 0..<5 {
+            #expect(try db.query(lookup, [.null, .text("nul\u{0}inside é")]).count == 1)
+            #expect(try db.query(lookup, [.int(round), .text("x")]).isEmpty)
+        }
+        #expect(db.reprepareCount(lookup) == 0)
+        #expect(throws: StorageError.self) { try db.query(lookup, [.null]) }
+        #expect(throws: StorageError.self) { try db.query(lookup, [.null, .null, .null]) }
+    }
+
+    @Test func theStoresQueriesAreNotPreparedAgainOnEveryUse() async throws {
+        let path = temporaryDatabasePath()
+        await (try await SQLiteStore.open(path: path, logger: quietLogger)).close()
+        let db = try Database(path: path)
+        // The shapes of the hot-path reads (clearing bindings between uses made SQLite re-prepare these).
+        let queries = [
+            "SELECT name, expires_at FROM entitlements WHERE user_id = ? ORDER BY name",
+            "SELECT provider, subject FROM identities WHERE user_id = ? ORDER BY provider, subject",
+        ]
+        for sql in queries {
+            for round in 0..<5 { try db.query(sql, [.text("user-\(round)")]) }
+            #expect(db.reprepareCount(sql) == 0, "\(sql)")
+        }
     }
 
     @Test func sqlErrorsAreThrownWithoutTheBoundValues() throws {
@@ -43,6 +64,9 @@ import Testing
         #expect(error?.description.contains("UNIQUE") == true)
         #expect(error?.description.contains("secret-value-1") == false)
         #expect(throws: StorageError.self) { try db.query("SELEKT nonsense") }
+        // A second statement would be silently skipped: refused instead.
+        #expect(throws: StorageError.self) { try db.execute("INSERT INTO t VALUES ('x'); DROP TABLE t") }
+        #expect(try db.query("SELECT COUNT(*) AS n FROM t").first?.int("n") == 1)
     }
 
     /// Records how each job of a batch ended, and whether its row was visible to another connection

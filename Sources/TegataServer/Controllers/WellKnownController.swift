@@ -12,7 +12,7 @@ struct WellKnownController {
         router.get("/.well-known/openid-configuration") { _, _ in try await discovery() }
         router.get("/.well-known/oauth-authorization-server") { _, _ in try await discovery() }
         router.get("/.well-known/jwks.json") { _, _ in
-            try JSONResponse.make(await services.keyRing.jwks, headers: cacheHeaders)
+            try JSONResponse.make(services.keyRing.jwks, headers: cacheHeaders)
         }
     }
 

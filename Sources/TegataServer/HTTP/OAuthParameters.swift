@@ -33,23 +33,17 @@ struct OAuthParameters {
     }
 
     static func parseForm(_ body: Data) throws -> OAuthParameters {
-        guard let text = String(data: body, encoding: .utf8) else {
-            throw TegataError.invalidRequest("the form is not UTF-8")
-        }
         var parameters = OAuthParameters()
-        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else {
-                throw TegataError.invalidRequest("the form is not valid x-www-form-urlencoded")
+        for pair in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
+            let rawValue = equals == pair.endIndex ? pair[equals...] : pair[pair.index(after: equals)...]
+            guard let name = FormURLEncoding.decode(pair[..<equals]), let value = FormURLEncoding.decode(rawValue) else {
+                throw TegataError.invalidRequest("the form is not valid x-www-form-urlencoded UTF-8")
             }
             if parameters.values[name] != nil { parameters.repeated.insert(name) }
             parameters.values[name] = value
         }
         return parameters
-    }
-
-    private static func decode(_ component: Substring) -> String? {
-        component.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }
 
     /// The parameter's value, or nil when absent or empty.
@@ -88,8 +82,8 @@ extension Request {
         guard parts.count == 2, parts[0].lowercased() == "basic",
               let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
               let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":"),
-              let id = text[..<colon].replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
-              let secret = text[text.index(after: colon)...].replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+              let id = FormURLEncoding.decode(text.utf8[..<colon]),
+              let secret = FormURLEncoding.decode(text.utf8[text.index(after: colon)...])
         else { throw TegataError.invalidClient("client authentication must be HTTP Basic") }
         return (id, secret)
     }

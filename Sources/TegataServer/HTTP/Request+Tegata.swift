@@ -58,10 +58,14 @@ extension Request {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw TegataError.invalidToken("the Authorization header must be \"Bearer <access token>\"")
         }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
-        guard !token.isEmpty, token.utf8.count <= 8 * 1024 else {
-            throw TegataError.invalidToken("the access token is malformed")
-        }
-        return token
+        // Optional whitespace around the token (RFC 9110 §5.6.3), trimmed without Foundation: this is
+        // on every authenticated request.
+        let isWhitespace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        let bytes = parts[1].utf8
+        guard let first = bytes.firstIndex(where: { !isWhitespace($0) }),
+              let last = bytes.lastIndex(where: { !isWhitespace($0) }),
+              bytes.distance(from: first, to: last) < 8 * 1024
+        else { throw TegataError.invalidToken("the access token is malformed") }
+        return String(parts[1][first...last])
     }
 }

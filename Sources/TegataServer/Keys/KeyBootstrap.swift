@@ -68,7 +68,7 @@ enum KeyBootstrap {
             do {
                 let key = try SigningKey(pem: String(decoding: data, as: UTF8.self))
                 logger.info("signing with the configured key", metadata: ["kid": "\(key.id)"])
-                return try await KeyRing(signing: key)
+                return try KeyRing(signing: key)
             } catch {
                 throw ConfigurationError(key: "TEGATA_SIGNING_KEY_FILE", message: "\(file) is not a PEM P-256 (ES256) private key")
             }
@@ -85,7 +85,7 @@ enum KeyBootstrap {
             }
         }
         if let newest = keys.first {
-            return try await KeyRing(signing: newest, others: Array(keys.dropFirst()))
+            return try KeyRing(signing: newest, others: Array(keys.dropFirst()))
         }
         let key = SigningKey.generate()
         try await store.insertSigningKey(StoredSigningKey(
@@ -93,6 +93,6 @@ enum KeyBootstrap {
             sealedPrivateKey: try secrets.seal(privateKey: key.rawRepresentation, keyID: key.id.rawValue),
             createdAt: clock.now()))
         logger.info("generated a new ES256 signing key", metadata: ["kid": "\(key.id)"])
-        return try await KeyRing(signing: key)
+        return try KeyRing(signing: key)
     }
 }
