@@ -37,8 +37,8 @@ public struct DeviceSignIn: Sendable {
             credentials: credentials,
             secretMatches: { stored in secrets.verify(secret, against: stored) },
             secretHash: secrets.hash(secret),
-            newUserID: UUID().uuidString.lowercased(),
-            newSessionID: UUID().uuidString.lowercased(),
+            newUserID: RandomID.uuid(),
+            newSessionID: RandomID.uuid(),
             clientID: issuer.policy.clientID,
             now: now,
             absoluteExpiresAt: now.addingTimeInterval(issuer.policy.sessions.absoluteLifetime))

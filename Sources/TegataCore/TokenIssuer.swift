@@ -25,7 +25,7 @@ public struct TokenIssuer: Sendable {
         return AccessTokenClaims(
             iss: policy.issuer, sub: record.user.id, aud: policy.audience,
             exp: issuedAt + Int64(policy.accessTokenLifetime), nbf: issuedAt, iat: issuedAt,
-            jti: UUID().uuidString.lowercased(), sid: session.id, clientID: session.clientID, amr: session.amr,
+            jti: RandomID.uuid(), sid: session.id, clientID: session.clientID, amr: session.amr,
             anon: record.user.anon, tv: record.user.tokenVersion, ent: ent.isEmpty ? nil : ent)
     }
 

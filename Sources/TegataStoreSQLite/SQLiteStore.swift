@@ -413,11 +413,35 @@ public final class SQLiteStore: TegataStore, Service {
             absoluteExpiresAt: try row.date("absolute_expires_at"), revokedAt: try row.optionalDate("revoked_at"))
     }
 
-    private static func encodeAMR(_ amr: [String]) throws -> String {
-        String(decoding: try JSONEncoder().encode(amr), as: UTF8.self)
+    /// `amr` is stored as a JSON array of strings. Its values are short registered names (RFC 8176)
+    /// that need no escaping, so the common case is written and read without a JSON coder (this is
+    /// on every sign-in and refresh); anything else goes through the coder.
+    static func encodeAMR(_ amr: [String]) throws -> String {
+        if amr.allSatisfy(isPlainAMRValue) {
+            return "[" + amr.map { "\"" + $0 + "\"" }.joined(separator: ",") + "]"
+        }
+        return String(decoding: try JSONEncoder().encode(amr), as: UTF8.self)
     }
 
-    private static func decodeAMR(_ text: String) throws -> [String] {
-        try JSONDecoder().decode([String].self, from: Data(text.utf8))
+    static func decodeAMR(_ text: String) throws -> [String] {
+        if text.hasPrefix("[\""), text.hasSuffix("\"]") {
+            let values = text.dropFirst(2).dropLast(2).split(separator: "\",\"", omittingEmptySubsequences: false).map(String.init)
+            if values.allSatisfy(isPlainAMRValue) { return values }
+        } else if text == "[]" {
+            return []
+        }
+        return try JSONDecoder().decode([String].self, from: Data(text.utf8))
+    }
+
+    private static func isPlainAMRValue(_ value: String) -> Bool {
+        !value.isEmpty && value.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."):
+                true
+            default:
+                false
+            }
+        }
     }
 }

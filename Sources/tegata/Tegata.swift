@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import NIOPosix
 import TegataCore
 import TegataServer
 import TegataStoreSQLite
@@ -18,6 +20,14 @@ struct Tegata: AsyncParsableCommand {
             """,
         subcommands: [Serve.self, Migrate.self],
         defaultSubcommand: Serve.self)
+
+    static func main() async {
+        // Swift concurrency's global executor runs on NIO's event loops (the ones Hummingbird serves
+        // on), so a request handler's `await`s do not hop between a cooperative pool and the event
+        // loops. It has to happen before any task is started on the global executor: here, first.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await main(nil)
+    }
 }
 
 /// Options every subcommand takes.

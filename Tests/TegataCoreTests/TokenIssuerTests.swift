@@ -56,3 +56,19 @@ import Testing
         #expect(try issuer.keyRing.verifySignature(response.accessToken).sid == session.id)
     }
 }
+
+@Suite struct RandomIDTests {
+    @Test func isALowerCaseVersion4UUIDAndNeverRepeats() throws {
+        var seen = Set<String>()
+        for _ in 0..<2_000 {
+            let id = RandomID.uuid()
+            let parsed = try #require(UUID(uuidString: id))
+            #expect(parsed.uuidString.lowercased() == id)
+            let bytes = withUnsafeBytes(of: parsed.uuid) { Array($0) }
+            #expect(bytes[6] >> 4 == 4)
+            #expect(bytes[8] >> 6 == 0b10)
+            seen.insert(id)
+        }
+        #expect(seen.count == 2_000)
+    }
+}

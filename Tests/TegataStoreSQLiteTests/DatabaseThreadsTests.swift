@@ -187,3 +187,16 @@ import Testing
         }
     }
 }
+
+@Suite struct AMRColumnTests {
+    @Test func amrIsStoredAsAJSONArrayWhateverItHolds() throws {
+        for amr in [[], ["device"], ["device", "apple", "oidc.example-1"], ["with \"quote\"", "back\\slash", "é"], [""], ["a\",\"b"]] {
+            let text = try SQLiteStore.encodeAMR(amr)
+            #expect(try JSONDecoder().decode([String].self, from: Data(text.utf8)) == amr, "\(text)")
+            #expect(try SQLiteStore.decodeAMR(text) == amr, "\(text)")
+        }
+        // What another writer (or an older build) stored, spaced differently, still reads.
+        #expect(try SQLiteStore.decodeAMR(#"[ "device" , "apple" ]"#) == ["device", "apple"])
+        #expect(throws: (any Error).self) { try SQLiteStore.decodeAMR("not json") }
+    }
+}
