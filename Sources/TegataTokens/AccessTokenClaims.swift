@@ -80,3 +80,26 @@ public struct AccessTokenClaims: Codable, Sendable, Equatable {
         ent = try c.decodeIfPresent([String: EntitlementGrant].self, forKey: .ent)
     }
 }
+
+extension AccessTokenClaims: JSONWritable {
+    /// Writes the claims with keys sorted, `ent` omitted when nil.
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("amr"); writer.strings(amr)
+        writer.key("anon"); writer.bool(anon)
+        writer.key("aud"); writer.string(aud)
+        writer.key("client_id"); writer.string(clientID)
+        if let ent {
+            writer.key("ent"); writer.entitlements(ent)
+        }
+        writer.key("exp"); writer.integer(exp)
+        writer.key("iat"); writer.integer(iat)
+        writer.key("iss"); writer.string(iss)
+        writer.key("jti"); writer.string(jti)
+        writer.key("nbf"); writer.integer(nbf)
+        writer.key("sid"); writer.string(sid)
+        writer.key("sub"); writer.string(sub)
+        writer.key("tv"); writer.integer(tv)
+        writer.endObject()
+    }
+}

@@ -54,7 +54,7 @@ public final class KeyRing: Sendable {
 
     /// Signs access-token claims with the current key, header `{"alg":"ES256","kid":…,"typ":"at+jwt"}`.
     public func sign(_ claims: AccessTokenClaims) throws -> String {
-        var token = headerPrefix + Base64URL.encode(try Self.encoder().encode(claims))
+        var token = headerPrefix + Base64URL.encode(claims.jsonBytes)
         // swift-crypto hashes with SHA-256; the raw form is JOSE's R ‖ S (RFC 7518 §3.4).
         let signature = try signingKey.signature(for: Data(token.utf8))
         token += "." + Base64URL.encode(signature.rawRepresentation)

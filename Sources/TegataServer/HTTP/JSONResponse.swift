@@ -8,7 +8,8 @@ enum JSONResponse {
     static func make(
         _ value: some Encodable, status: HTTPResponse.Status = .ok, noStore: Bool = false, headers: HTTPFields = [:]
     ) throws -> Response {
-        let data = try WireCoding.makeEncoder().encode(value)
+        // The hot-path shapes write themselves (the same bytes, without JSONEncoder's cost).
+        let data = if let writable = value as? any JSONWritable { writable.jsonBytes } else { Array(try WireCoding.makeEncoder().encode(value)) }
         var fields = headers
         fields[.contentType] = "application/json"
         if noStore {
