@@ -104,7 +104,8 @@ extension TestClientProtocol {
 }
 
 /// Checks an ES256 JWS against a JWKS document with nothing but swift-crypto and JSONSerialization:
-/// independent of jwt-kit and of Tegata's own token code.
+/// independent of Tegata's own token code (not of swift-crypto, which Tegata signs with too; the
+/// PyJWT test covers a different implementation).
 func independentlyVerify(_ token: String, jwksJSON: Data) throws -> [String: Any] {
     func b64url(_ s: Substring) -> Data? {
         var t = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
