@@ -56,8 +56,15 @@ import Testing
             let tokens = try await client.signIn()
             var tampered = Array(tokens.accessToken)
             tampered[tampered.count - 5] = tampered[tampered.count - 5] == "A" ? "B" : "A"
+            // The scheme is case-insensitive and whitespace around the token is optional whitespace.
+            for header in ["bearer \(tokens.accessToken)", "Bearer  \t\(tokens.accessToken)\t "] {
+                try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: header]) { response in
+                    #expect(response.status == .ok)
+                }
+            }
             for header in ["Bearer garbage", "Bearer \(String(tampered))", "Basic dXNlcjpwYXNz", "Bearer", "bearer  ",
-                           "Bearer " + String(repeating: "a", count: 10_000)] {
+                           "Bearer " + String(repeating: "a", count: 10_000), "Bearer \(tokens.accessToken)x",
+                           "Bearer é\(tokens.accessToken)漢", "Bearer \(tokens.accessToken) \(tokens.accessToken)"] {
                 try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: header]) { response in
                     #expect(response.status == .unauthorized, "\(header.prefix(20))")
                     #expect(response.headers[.wwwAuthenticate]?.hasPrefix(#"Bearer error="invalid_token""#) == true)

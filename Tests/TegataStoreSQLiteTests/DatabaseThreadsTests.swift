@@ -8,10 +8,16 @@ import Testing
 @Suite struct DatabaseThreadsTests {
     struct Boom: Error {}
 
-    private func freshDatabase() throws -> (Database, String) {
+    /// A database path whose directory exists (the store creates it itself; raw connections do not).
+    private func pathInNewDirectory() throws -> String {
         let path = temporaryDatabasePath()
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        return path
+    }
+
+    private func freshDatabase() throws -> (Database, String) {
+        let path = try pathInNewDirectory()
         let db = try Database(path: path)
         try db.execute("PRAGMA journal_mode = WAL")
         try db.execute("CREATE TABLE t (v TEXT NOT NULL UNIQUE)")
@@ -123,9 +129,7 @@ import Testing
     }
 
     @Test func concurrentWritesAllLandAndEachGetsItsOwnResult() async throws {
-        let path = temporaryDatabasePath()
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let path = try pathInNewDirectory()
         let writer = try await DatabaseWriter.start(path: path) { db in
             try db.execute("PRAGMA journal_mode = WAL")
             try db.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER NOT NULL UNIQUE)")
@@ -160,9 +164,7 @@ import Testing
     }
 
     @Test func closingFinishesTheQueuedWritesFirst() async throws {
-        let path = temporaryDatabasePath()
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let path = try pathInNewDirectory()
         let writer = try await DatabaseWriter.start(path: path) { db in
             try db.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER NOT NULL)")
         }

@@ -66,6 +66,7 @@ extension Request {
               let last = bytes.lastIndex(where: { !isWhitespace($0) }),
               bytes.distance(from: first, to: last) < 8 * 1024
         else { throw TegataError.invalidToken("the access token is malformed") }
-        return String(parts[1][first...last])
+        // Both ends sit next to ASCII whitespace (or the ends of the value), so the slice is whole UTF-8.
+        return String(decoding: bytes[first...last], as: UTF8.self)
     }
 }
