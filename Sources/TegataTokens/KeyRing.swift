@@ -3,10 +3,9 @@ import Foundation
 import TegataWire
 
 /// The signing keys of this server: one signs, all are published and verify. ES256 compact JWS
-/// (RFC 7515) built directly on swift-crypto's P-256, with Tegata's rules enforced before any
-/// signature is checked: `alg` must be ES256, `typ` must be `at+jwt`, `kid` must name a published key
-/// (there is no default key), and `crit` is refused. Immutable, so signing and verifying need no
-/// hop to an actor: they are on every request's path.
+/// (RFC 7515) built directly on swift-crypto's P-256; verification is ``VerificationKeys``'s, with
+/// Tegata's header rules enforced before any signature is checked. Immutable, so signing and
+/// verifying need no hop to an actor: they are on every request's path.
 public final class KeyRing: Sendable {
     /// The only algorithm Tegata signs and accepts for its own tokens.
     public static let algorithm = "ES256"
@@ -17,7 +16,8 @@ public final class KeyRing: Sendable {
     private let signingKeyID: KeyID
     /// base64url of the signing key's header and the "." after it: the same for every token.
     private let headerPrefix: String
-    private let verificationKeys: [String: P256.Signing.PublicKey]
+    /// Every key of the ring, for verification.
+    public let verificationKeys: VerificationKeys
     /// The JWKS, signing key first.
     public let jwks: JWKSDocument
 
@@ -31,7 +31,7 @@ public final class KeyRing: Sendable {
             keys[key.id.rawValue] = key.privateKey.publicKey
             published.append(key.publicJWK)
         }
-        verificationKeys = keys
+        verificationKeys = VerificationKeys(keys)
         jwks = JWKSDocument(keys: [published[0]] + published.dropFirst().sorted { $0.kid < $1.kid })
         struct Header: Encodable {
             let alg: String
@@ -61,24 +61,9 @@ public final class KeyRing: Sendable {
         return token
     }
 
-    /// Verifies an access token's header and signature and decodes its claims. The caller still
-    /// validates the claims with an ``AccessTokenValidator`` at its own `now`.
+    /// Verifies an access token's header and signature against every key of the ring and decodes its
+    /// claims (see ``VerificationKeys``). The caller still validates the claims at its own `now`.
     public func verifySignature(_ token: String) throws(AccessTokenError) -> AccessTokenClaims {
-        let jws = try CompactJWS(token)
-        let header = jws.header
-        guard header.alg == Self.algorithm else { throw .unsupportedAlgorithm }
-        guard header.typ?.lowercased() == Self.accessTokenType || header.typ?.lowercased() == "application/at+jwt"
-        else { throw .wrongType }
-        guard header.crit == nil else { throw .malformed }
-        guard let kid = header.kid, let publicKey = verificationKeys[kid] else { throw .unknownKey }
-        guard let signatureBytes = Base64URL.decode(utf8: jws.signature) else { throw .malformed }
-        guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes),
-              publicKey.isValidSignature(signature, for: Data(jws.signingInput))
-        else { throw .badSignature }
-        // The signature held; claims that are not the ones Tegata issues are still refused.
-        guard let payload = Base64URL.decode(utf8: jws.payload),
-              let claims = try? JSONDecoder().decode(AccessTokenClaims.self, from: payload)
-        else { throw .malformed }
-        return claims
+        try verificationKeys.verifySignature(token)
     }
 }

@@ -160,3 +160,38 @@ private func payloadData(_ claims: AccessTokenClaims) -> Data { try! JSONEncoder
         #expect(throws: (any Error).self) { try SigningKey(pem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----") }
     }
 }
+
+@Suite struct VerificationKeysTests {
+    let key = SigningKey.generate()
+
+    private func claims() -> AccessTokenClaims {
+        AccessTokenClaims(
+            iss: "https://auth.example", sub: "user-1", aud: "https://auth.example", exp: 1_800_000_900, nbf: 1_800_000_000,
+            iat: 1_800_000_000, jti: "jti-1", sid: "sid-1", clientID: "tegata", amr: ["device"], anon: true, tv: 0, ent: nil)
+    }
+
+    @Test func aResourceServerVerifiesWithThePublishedJWKSAlone() throws {
+        let older = SigningKey.generate()
+        let ring = try KeyRing(signing: key, others: [older])
+        // Through JSON, as a resource server receives it.
+        let jwks = try JSONDecoder().decode(JWKSDocument.self, from: try JSONEncoder().encode(ring.jwks))
+        let keys = VerificationKeys(jwks: jwks)
+        #expect(keys.keyIDs == [key.id.rawValue, older.id.rawValue])
+        #expect(try keys.verifySignature(try ring.sign(claims())) == claims())
+        #expect(try keys.verifySignature(try KeyRing(signing: older).sign(claims())).sub == "user-1")
+        #expect(throws: AccessTokenError.unknownKey) { try keys.verifySignature(try KeyRing(signing: .generate()).sign(claims())) }
+    }
+
+    @Test func onlyES256SigningKeysOnTheCurveAreTaken() throws {
+        let good = key.publicJWK
+        var rsa = good; rsa.kty = "RSA"; rsa.kid = "rsa"
+        var hs = good; hs.alg = "HS256"; hs.kid = "hs"
+        var encryption = good; encryption.use = "enc"; encryption.kid = "enc"
+        var otherCurve = good; otherCurve.crv = "P-384"; otherCurve.kid = "p384"
+        var offCurve = good; offCurve.y = Base64URL.encode(Data(repeating: 1, count: 32)); offCurve.kid = "off"
+        var short = good; short.x = "AAAA"; short.kid = "short"
+        let keys = VerificationKeys(jwks: JWKSDocument(keys: [rsa, hs, encryption, otherCurve, offCurve, short, good]))
+        #expect(keys.keyIDs == [good.kid])
+        #expect(VerificationKeys(jwks: JWKSDocument(keys: [])).keyIDs.isEmpty)
+    }
+}

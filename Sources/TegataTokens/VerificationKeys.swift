@@ -1,0 +1,54 @@
+import Crypto
+import Foundation
+import TegataWire
+
+/// The public keys that verify Tegata access tokens, by `kid`: the key ring's own, or those of a
+/// JWKS document (what a resource server has). Verification enforces Tegata's rules before any
+/// signature check: `alg` must be ES256, `typ` must be `at+jwt`, `kid` must name one of these keys
+/// (there is no default key), and `crit` is refused.
+public struct VerificationKeys: Sendable {
+    private let keys: [String: P256.Signing.PublicKey]
+
+    /// Keys by id.
+    public init(_ keys: [String: P256.Signing.PublicKey]) {
+        self.keys = keys
+    }
+
+    /// The ES256 keys of a JWKS document. Entries of any other type, curve, algorithm or use, or whose
+    /// coordinates are not a point on P-256, are left out: an algorithm is allowed by the key that
+    /// carries it, never by a token's header alone.
+    public init(jwks: JWKSDocument) {
+        var keys: [String: P256.Signing.PublicKey] = [:]
+        for jwk in jwks.keys where jwk.kty == "EC" && jwk.crv == "P-256" && jwk.alg == KeyRing.algorithm && jwk.use == "sig" {
+            guard let x = Base64URL.decode(jwk.x), let y = Base64URL.decode(jwk.y), x.count == 32, y.count == 32,
+                  let key = try? P256.Signing.PublicKey(x963Representation: [0x04] + x + y)
+            else { continue }
+            keys[jwk.kid] = key
+        }
+        self.keys = keys
+    }
+
+    /// The ids of the keys.
+    public var keyIDs: Set<String> { Set(keys.keys) }
+
+    /// Verifies an access token's header and signature and decodes its claims. The caller still
+    /// validates the claims with an ``AccessTokenValidator`` at its own `now`.
+    public func verifySignature(_ token: String) throws(AccessTokenError) -> AccessTokenClaims {
+        let jws = try CompactJWS(token)
+        let header = jws.header
+        guard header.alg == KeyRing.algorithm else { throw .unsupportedAlgorithm }
+        guard header.typ?.lowercased() == KeyRing.accessTokenType || header.typ?.lowercased() == "application/at+jwt"
+        else { throw .wrongType }
+        guard header.crit == nil else { throw .malformed }
+        guard let kid = header.kid, let publicKey = keys[kid] else { throw .unknownKey }
+        guard let signatureBytes = Base64URL.decode(utf8: jws.signature) else { throw .malformed }
+        guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes),
+              publicKey.isValidSignature(signature, for: Data(jws.signingInput))
+        else { throw .badSignature }
+        // The signature held; claims that are not the ones Tegata issues are still refused.
+        guard let payload = Base64URL.decode(utf8: jws.payload),
+              let claims = try? JSONDecoder().decode(AccessTokenClaims.self, from: payload)
+        else { throw .malformed }
+        return claims
+    }
+}
