@@ -129,9 +129,6 @@ final class Database {
         }
     }
 
-    /// The number of rows the last INSERT, UPDATE or DELETE changed.
-    var changes: Int { Int(sqlite_nio_sqlite3_changes(handle)) }
-
     /// True outside a transaction: SQLite ends a transaction by itself after some errors (a full
     /// disk, an I/O error), and the caller has to know.
     var isAutocommit: Bool { sqlite_nio_sqlite3_get_autocommit(handle) != 0 }

@@ -38,15 +38,8 @@ public final class KeyRing: Sendable {
             let kid: String
             let typ: String
         }
-        let header = try Self.encoder().encode(Header(alg: Self.algorithm, kid: signing.id.rawValue, typ: Self.accessTokenType))
+        let header = try JSONEncoder().encode(Header(alg: Self.algorithm, kid: signing.id.rawValue, typ: Self.accessTokenType))
         headerPrefix = Base64URL.encode(header) + "."
-    }
-
-    /// Compact JSON with no escaped slashes in `iss`/`aud`, as every JOSE library writes them.
-    private static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
     }
 
     /// The id of the key that signs new tokens.

@@ -163,7 +163,7 @@ import Testing
         await writer.close()  // closing twice is harmless
     }
 
-    @Test func closingFinishesTheQueuedWritesFirst() async throws {
+    @Test func closingAnswersEveryWriteAndKeepsEveryOneItAnsweredAsDone() async throws {
         let path = try pathInNewDirectory()
         let writer = try await DatabaseWriter.start(path: path) { db in
             try db.execute("CREATE TABLE IF NOT EXISTS t (v INTEGER NOT NULL)")
