@@ -17,13 +17,19 @@ public struct DeviceCredentials: Sendable {
         guard (32...256).contains(secretLength),
               secret.unicodeScalars.allSatisfy({ !$0.properties.generalCategory.isControlOrUnassigned })
         else { throw .invalidRequest("device_secret must be 32 to 256 printable characters") }
-        guard (1...32).contains(platform.utf8.count),
-              platform.utf8.allSatisfy({ Self.isPlatformByte($0) }),
-              let first = platform.utf8.first, first != UInt8(ascii: "_"), first != UInt8(ascii: "-")
-        else { throw .invalidRequest("platform must be 1 to 32 characters of a-z 0-9 _ - (e.g. ios, android, web)") }
         self.deviceID = deviceID
         self.secret = DeviceSecret(secret)
-        self.platform = platform
+        self.platform = try Self.validPlatform(platform)
+    }
+
+    /// `platform` if it has the contract's shape (1–32 of `[a-z0-9_-]`, starting with a letter or
+    /// digit); `invalid_request` otherwise. Every sign-in that takes a platform checks it here.
+    public static func validPlatform(_ platform: String) throws(TegataError) -> String {
+        guard (1...32).contains(platform.utf8.count),
+              platform.utf8.allSatisfy({ isPlatformByte($0) }),
+              let first = platform.utf8.first, first != UInt8(ascii: "_"), first != UInt8(ascii: "-")
+        else { throw .invalidRequest("platform must be 1 to 32 characters of a-z 0-9 _ - (e.g. ios, android, web)") }
+        return platform
     }
 
     private static func isDeviceIDByte(_ byte: UInt8) -> Bool {

@@ -7,6 +7,17 @@ public protocol TegataStore: Sendable {
     /// new, else checks the secret; on success opens a session.
     func deviceSignIn(_ command: DeviceSignInCommand) async throws -> DeviceSignInOutcome
 
+    /// Signs in with a verified external identity, in one transaction: finds the identity's user or
+    /// creates a permanent (not anonymous) user with that identity, and opens a session.
+    func identitySignIn(_ command: IdentitySignInCommand) async throws -> IdentitySignInOutcome
+
+    /// Links an external identity to a user, in one transaction. The user stops being anonymous.
+    func linkIdentity(_ identity: ExternalIdentity, toUser userID: String, now: Date) async throws -> LinkIdentityOutcome
+
+    /// Removes a user's identity of `provider`, in one transaction — unless it is the user's last
+    /// way to sign in (no other identity and no device). A user left with no identity is anonymous again.
+    func unlinkIdentity(provider: String, fromUser userID: String) async throws -> UnlinkIdentityOutcome
+
     /// Refreshes a session in one transaction: reads it, lets `command.decide` choose, applies the
     /// decision (rotation, or revocation with a feed event) and commits before returning.
     func refresh(_ command: RefreshCommand) async throws -> RefreshOutcome
@@ -100,6 +111,82 @@ public enum DeviceSignInOutcome: Sendable, Equatable {
     case signedIn(UserRecord, Session)
     /// The device is known and the secret does not match. Nothing changed.
     case wrongSecret
+}
+
+/// What a sign-in with an external identity needs from the store.
+public struct IdentitySignInCommand: Sendable {
+    /// The verified identity.
+    public var identity: ExternalIdentity
+    /// The id for the user if one is created.
+    public var newUserID: String
+    /// The id of the session to open.
+    public var newSessionID: String
+    /// The client the session is for.
+    public var clientID: String
+    /// The platform the client declared.
+    public var platform: String
+    /// The session's `amr`.
+    public var amr: [String]
+    /// The time of the sign-in.
+    public var now: Date
+    /// The session's absolute end.
+    public var absoluteExpiresAt: Date
+
+    /// Creates a command.
+    public init(
+        identity: ExternalIdentity, newUserID: String, newSessionID: String, clientID: String, platform: String,
+        amr: [String], now: Date, absoluteExpiresAt: Date
+    ) {
+        self.identity = identity
+        self.newUserID = newUserID
+        self.newSessionID = newSessionID
+        self.clientID = clientID
+        self.platform = platform
+        self.amr = amr
+        self.now = now
+        self.absoluteExpiresAt = absoluteExpiresAt
+    }
+}
+
+/// The result of a sign-in with an external identity.
+public struct IdentitySignInOutcome: Sendable, Equatable {
+    /// The user (as of after the sign-in).
+    public var record: UserRecord
+    /// The new session.
+    public var session: Session
+    /// True when the identity was new and its user was created.
+    public var created: Bool
+
+    /// Creates an outcome.
+    public init(record: UserRecord, session: Session, created: Bool) {
+        self.record = record
+        self.session = session
+        self.created = created
+    }
+}
+
+/// The result of linking an identity.
+public enum LinkIdentityOutcome: Sendable, Equatable {
+    /// Linked now.
+    case linked(UserRecord)
+    /// It was already linked to this user; nothing changed.
+    case alreadyLinked(UserRecord)
+    /// Another user owns that identity. Nothing changed.
+    case ownedByAnotherUser
+    /// The user already has a different identity of that provider. Nothing changed.
+    case providerAlreadyLinked
+    /// No such user.
+    case noSuchUser
+}
+
+/// The result of unlinking an identity.
+public enum UnlinkIdentityOutcome: Sendable, Equatable {
+    /// Removed.
+    case unlinked(UserRecord)
+    /// The user has no identity of that provider.
+    case notLinked
+    /// It is the user's last way to sign in; nothing changed.
+    case lastWayToSignIn
 }
 
 /// A session and what decides whether its access tokens still work.

@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOCore
 import ServiceLifecycle
 import TegataCore
 import TegataStoreSQLite
@@ -25,6 +27,8 @@ public struct TegataServices: Sendable {
     public let resourceServers: ResourceServerClients
     /// Access tokens already verified (shared by every request).
     public let verifiedTokens: VerifiedTokenCache
+    /// The configured external identity providers.
+    public let providers: IdentityProviders
     /// The server's logger.
     public let logger: Logger
 
@@ -48,11 +52,15 @@ public struct TegataServices: Sendable {
             let pruner = SessionPruner(
                 store: store, clock: clock, interval: configuration.pruneInterval,
                 idleLifetime: configuration.refreshIdleTTL, logger: logger)
+            var lifecycle: [any Service] = [store, pruner]
+            let providers = makeProviders(configuration: configuration, clock: clock, logger: logger)
+            if let refresher = providers?.refresher { lifecycle.append(refresher) }
             return TegataServices(
-                configuration: configuration, store: store, lifecycle: [store, pruner], secrets: secrets, keyRing: keyRing,
+                configuration: configuration, store: store, lifecycle: lifecycle, secrets: secrets, keyRing: keyRing,
                 policy: policy, clock: clock,
                 resourceServers: ResourceServerClients(configured: configuration.introspectionClients.map { ($0.id, $0.secret) }),
                 verifiedTokens: VerifiedTokenCache(capacity: configuration.verifiedTokenCacheSize),
+                providers: providers?.registry ?? IdentityProviders([]),
                 logger: logger)
         } catch {
             await store.close()
@@ -60,8 +68,44 @@ public struct TegataServices: Sendable {
         }
     }
 
+    /// The providers with their key caches, and the service that refreshes them (nil when none is
+    /// configured: then no HTTP client is made at all).
+    private static func makeProviders(
+        configuration: TegataConfiguration, clock: any TegataClock, logger: Logger
+    ) -> (registry: IdentityProviders, refresher: ProviderKeysRefresher)? {
+        guard !configuration.providers.isEmpty else { return nil }
+        let client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: HTTPClient.Configuration(
+                redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(10))))
+        let fetcher = HTTPDocumentFetcher(client: client)
+        var keyPolicy = KeySetCache<ExternalKeySet>.Policy()
+        keyPolicy.unknownKeyRefetchInterval = configuration.providerKeysRefetchInterval
+        let providers = configuration.providers.map { provider in
+            IdentityProvider(
+                name: provider.name, amr: provider.amr,
+                rules: IDTokenRules(
+                    issuers: provider.issuers, audiences: provider.audiences, algorithms: provider.algorithms,
+                    nonceRequired: provider.nonceRequired, subjectClaim: provider.subjectClaim, leeway: configuration.clockLeeway),
+                storesEmail: provider.storeEmail,
+                keys: KeySetCache(
+                    name: provider.name, location: provider.keys, fetcher: fetcher, policy: keyPolicy,
+                    now: { clock.now() }, logger: logger, parse: { try ExternalKeySet(jwksJSON: $0) }))
+        }
+        let registry = IdentityProviders(providers)
+        return (registry, ProviderKeysRefresher(providers: registry, client: client, logger: logger))
+    }
+
     /// Issues token responses.
     public var tokenIssuer: TokenIssuer { TokenIssuer(keyRing: keyRing, secrets: secrets, policy: policy) }
+
+    /// The token-exchange grant (external ID tokens).
+    public var tokenExchange: TokenExchange {
+        TokenExchange(store: store, issuer: tokenIssuer, providers: providers, clock: clock)
+    }
+
+    /// Linking and unlinking identities.
+    public var identityLinking: IdentityLinking { IdentityLinking(store: store, providers: providers, clock: clock) }
 
     /// The refresh-token grant.
     public var refreshGrant: RefreshGrant { RefreshGrant(store: store, issuer: tokenIssuer, clock: clock) }

@@ -89,5 +89,9 @@ struct Migration: Sendable {
             "CREATE INDEX sessions_absolute_expires_at ON sessions(absolute_expires_at)",
             "CREATE INDEX sessions_last_refreshed_at ON sessions(last_refreshed_at)",
         ]),
+        Migration(version: 3, name: "identity e-mail (opt-in), one identity per provider per user", statements: [
+            "ALTER TABLE identities ADD COLUMN email TEXT",
+            "CREATE UNIQUE INDEX identities_user_provider ON identities(user_id, provider)",
+        ]),
     ]
 }

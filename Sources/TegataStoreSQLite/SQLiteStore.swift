@@ -175,6 +175,87 @@ public final class SQLiteStore: TegataStore, Service {
         }
     }
 
+    public func identitySignIn(_ command: IdentitySignInCommand) async throws -> IdentitySignInOutcome {
+        try await writer.write { db in
+            let identity = command.identity
+            let existing = try db.query(
+                "SELECT user_id FROM identities WHERE provider = ? AND subject = ?",
+                [.text(identity.provider), .text(identity.subject)])
+            let record: UserRecord
+            let created: Bool
+            if let row = existing.first {
+                guard let found = try Self.userRecord(userID: try row.string("user_id"), on: db) else {
+                    throw StorageError(description: "an identity refers to a missing user")
+                }
+                if let email = identity.email {
+                    try db.query(
+                        "UPDATE identities SET email = ? WHERE provider = ? AND subject = ?",
+                        [.text(email), .text(identity.provider), .text(identity.subject)])
+                }
+                record = found
+                created = false
+            } else {
+                let user = User(id: command.newUserID, anon: false, createdAt: command.now, tokenVersion: 0)
+                try db.query(
+                    "INSERT INTO users (id, anon, created_at, token_version) VALUES (?, 0, ?, 0)",
+                    [.text(user.id), .date(user.createdAt)])
+                try Self.insert(identity, userID: user.id, now: command.now, on: db)
+                record = UserRecord(
+                    user: user, identities: [IdentitySummary(provider: identity.provider, subject: identity.subject)],
+                    entitlements: [])
+                created = true
+            }
+            let session = Session(
+                id: command.newSessionID, userID: record.user.id, deviceID: nil, platform: command.platform,
+                amr: command.amr, clientID: command.clientID, createdAt: command.now, lastRefreshedAt: command.now,
+                generation: 0, absoluteExpiresAt: command.absoluteExpiresAt, revokedAt: nil)
+            try Self.insert(session, on: db)
+            return IdentitySignInOutcome(record: record, session: session, created: created)
+        }
+    }
+
+    public func linkIdentity(_ identity: ExternalIdentity, toUser userID: String, now: Date) async throws -> LinkIdentityOutcome {
+        try await writer.write { db in
+            let owner = try db.query(
+                "SELECT user_id FROM identities WHERE provider = ? AND subject = ?",
+                [.text(identity.provider), .text(identity.subject)]
+            ).first.map { try $0.string("user_id") }
+            if let owner, owner != userID { return .ownedByAnotherUser }
+            if owner == nil {
+                let sameProvider = try db.query(
+                    "SELECT 1 FROM identities WHERE user_id = ? AND provider = ?", [.text(userID), .text(identity.provider)])
+                guard sameProvider.isEmpty else { return .providerAlreadyLinked }
+                let updated = try db.query("UPDATE users SET anon = 0 WHERE id = ? RETURNING id", [.text(userID)])
+                guard !updated.isEmpty else { return .noSuchUser }
+                try Self.insert(identity, userID: userID, now: now, on: db)
+            }
+            guard let record = try Self.userRecord(userID: userID, on: db) else { return .noSuchUser }
+            return owner == nil ? .linked(record) : .alreadyLinked(record)
+        }
+    }
+
+    public func unlinkIdentity(provider: String, fromUser userID: String) async throws -> UnlinkIdentityOutcome {
+        try await writer.write { db in
+            let others = try db.query(
+                """
+                SELECT (SELECT COUNT(*) FROM identities WHERE user_id = ?1 AND provider = ?2) AS linked,
+                       (SELECT COUNT(*) FROM identities WHERE user_id = ?1 AND provider <> ?2) AS other_identities,
+                       (SELECT COUNT(*) FROM devices WHERE user_id = ?1) AS devices
+                """,
+                [.text(userID), .text(provider)])
+            guard let counts = others.first, try counts.int("linked") > 0 else { return .notLinked }
+            let otherIdentities = try counts.int("other_identities")
+            let devices = try counts.int("devices")
+            guard otherIdentities > 0 || devices > 0 else { return .lastWayToSignIn }
+            try db.query("DELETE FROM identities WHERE user_id = ? AND provider = ?", [.text(userID), .text(provider)])
+            if otherIdentities == 0 {
+                try db.query("UPDATE users SET anon = 1 WHERE id = ?", [.text(userID)])
+            }
+            guard let record = try Self.userRecord(userID: userID, on: db) else { return .notLinked }
+            return .unlinked(record)
+        }
+    }
+
     public func refresh(_ command: RefreshCommand) async throws -> RefreshOutcome {
         try await writer.write { db in
             let row = try db.query("SELECT * FROM sessions WHERE id = ?", [.text(command.sessionID)]).first
@@ -372,6 +453,12 @@ public final class SQLiteStore: TegataStore, Service {
             "SELECT name, expires_at FROM entitlements WHERE user_id = ? ORDER BY name", [.text(userID)]
         ).map { Entitlement(name: try $0.string("name"), expiresAt: try $0.optionalDate("expires_at")) }
         return UserRecord(user: user, identities: identities, entitlements: entitlements)
+    }
+
+    private static func insert(_ identity: ExternalIdentity, userID: String, now: Date, on db: Database) throws {
+        try db.query(
+            "INSERT INTO identities (provider, subject, user_id, created_at, email) VALUES (?, ?, ?, ?, ?)",
+            [.text(identity.provider), .text(identity.subject), .text(userID), .date(now), .optionalText(identity.email)])
     }
 
     private static func revoke(sessionIDs: [String], reason: String, now: Date, eventUntil: Date, on db: Database) throws {

@@ -136,6 +136,7 @@ extension TokenResponse: JSONWritable {
         writer.beginObject()
         writer.key("access_token"); writer.string(accessToken)
         writer.key("expires_in"); writer.integer(expiresIn)
+        if let issuedTokenType { writer.key("issued_token_type"); writer.string(issuedTokenType) }
         writer.key("refresh_expires_in"); writer.integer(refreshExpiresIn)
         writer.key("refresh_token"); writer.string(refreshToken)
         writer.key("token_type"); writer.string(tokenType)

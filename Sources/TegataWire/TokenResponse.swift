@@ -14,12 +14,19 @@ public struct TokenResponse: Codable, Sendable, Equatable {
     public var refreshExpiresIn: Int
     /// The signed-in user.
     public var user: UserSummary
+    /// What `access_token` is, in a token-exchange response (RFC 8693 §2.2.1 requires it there):
+    /// `urn:ietf:params:oauth:token-type:access_token`. Absent from other grants' responses.
+    public var issuedTokenType: String?
+
+    /// The `issued_token_type` of a token-exchange response.
+    public static let accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
 
     /// Creates a token response.
     public init(
         accessToken: String, tokenType: String = "Bearer", expiresIn: Int,
-        refreshToken: String, refreshExpiresIn: Int, user: UserSummary
+        refreshToken: String, refreshExpiresIn: Int, user: UserSummary, issuedTokenType: String? = nil
     ) {
+        self.issuedTokenType = issuedTokenType
         self.accessToken = accessToken
         self.tokenType = tokenType
         self.expiresIn = expiresIn
@@ -35,6 +42,7 @@ public struct TokenResponse: Codable, Sendable, Equatable {
         case refreshToken = "refresh_token"
         case refreshExpiresIn = "refresh_expires_in"
         case user
+        case issuedTokenType = "issued_token_type"
     }
 }
 

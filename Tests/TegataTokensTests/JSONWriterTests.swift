@@ -23,9 +23,11 @@ import Testing
     @Test func tokenResponses() throws {
         for (text, date) in zip(Self.awkward, Self.dates + Self.dates) {
             for anon in [true, false] {
-                try expectSameBytes(TokenResponse(
-                    accessToken: "a.b.c" + text, tokenType: "Bearer", expiresIn: 900, refreshToken: text,
-                    refreshExpiresIn: -1, user: UserSummary(id: text, anon: anon, createdAt: date)))
+                for issued in [nil, TokenResponse.accessTokenType] {
+                    try expectSameBytes(TokenResponse(
+                        accessToken: "a.b.c" + text, tokenType: "Bearer", expiresIn: 900, refreshToken: text,
+                        refreshExpiresIn: -1, user: UserSummary(id: text, anon: anon, createdAt: date), issuedTokenType: issued))
+                }
             }
         }
     }

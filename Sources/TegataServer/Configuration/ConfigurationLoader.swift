@@ -27,8 +27,11 @@ extension TegataConfiguration {
         "host", "port", "issuer", "audience", "client_id", "database_url", "master_key", "master_key_file",
         "signing_key_file", "access_token_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "refresh_reuse_grace",
         "introspection_clients", "prune_interval", "sqlite_synchronous", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
-        "log_format",
+        "log_format", "providers", "provider_keys_refetch_interval",
     ]
+
+    /// Keys whose value is structured (a mapping in a file; JSON or YAML text in the environment).
+    static let structuredKeys: Set<String> = ["providers"]
 
     /// Keys whose values are secret and never appear in messages.
     static let secretKeys: Set<String> = ["master_key", "introspection_clients"]
@@ -78,6 +81,9 @@ extension TegataConfiguration {
             case let bool as Bool: values[name] = bool ? "true" : "false"
             case let int as Int: values[name] = String(int)
             case let double as Double: values[name] = String(double)
+            case let structured where structuredKeys.contains(name) && JSONSerialization.isValidJSONObject(structured):
+                let data = try JSONSerialization.data(withJSONObject: structured, options: [.sortedKeys])
+                values[name] = String(decoding: data, as: UTF8.self)
             default:
                 throw ConfigurationError(key: environmentName(of: name), message: "must be a single value")
             }
@@ -177,6 +183,12 @@ extension TegataConfiguration {
             config.logFormat = parsed
         }
         if let client = try nonEmpty("client_id") { config.clientID = client }
+        if let providers = try nonEmpty("providers") {
+            config.providers = try ProviderConfiguration.parseAll(providers, fail: { fail("providers", $0) })
+        }
+        if let interval = try duration("provider_keys_refetch_interval", range: 1...86_400) {
+            config.providerKeysRefetchInterval = interval
+        }
 
         let defaultIssuer = "http://\(Self.urlHost(config.host)):\(config.port)"
         if let issuer = try nonEmpty("issuer") {

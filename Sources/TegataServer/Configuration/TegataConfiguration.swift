@@ -46,6 +46,11 @@ public struct TegataConfiguration: Sendable {
     public var maxBodySize: Int = 64 * 1024
     /// `Cache-Control: max-age` of the JWKS and discovery documents (`TEGATA_JWKS_MAX_AGE`).
     public var jwksMaxAge: TimeInterval = 300
+    /// External identity providers for the token exchange and identity links (`TEGATA_PROVIDERS`).
+    public var providers: [ProviderConfiguration] = []
+    /// At most one refetch of a provider's keys per this interval when a token names an unknown `kid`
+    /// (`TEGATA_PROVIDER_KEYS_REFETCH_INTERVAL`).
+    public var providerKeysRefetchInterval: TimeInterval = 60
     /// Log level (`TEGATA_LOG_LEVEL`).
     public var logLevel: Logger.Level = .info
     /// Log format (`TEGATA_LOG_FORMAT`).

@@ -5,13 +5,17 @@ import TegataCore
 import TegataTokens
 import TegataWire
 
-/// `/oauth/token` (refresh grant), `/oauth/revoke` (RFC 7009), `/oauth/introspect` (RFC 7662).
+/// `/oauth/token` (refresh and token-exchange grants), `/oauth/revoke` (RFC 7009), `/oauth/introspect` (RFC 7662).
 struct OAuthController {
     let services: TegataServices
+
+    /// RFC 8693 §2.1.
+    static let tokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
 
     func register(on router: Router<TegataRequestContext>) {
         let limit = services.configuration.maxBodySize
         let refreshGrant = services.refreshGrant
+        let tokenExchange = services.tokenExchange
         let revocation = services.tokenRevocation
         let introspection = services.introspection
         let clients = services.resourceServers
@@ -22,6 +26,16 @@ struct OAuthController {
             switch grantType {
             case "refresh_token":
                 let tokens = try await refreshGrant.refresh(try parameters.required("refresh_token"))
+                return try JSONResponse.make(tokens, noStore: true)
+            case Self.tokenExchangeGrant:
+                let presentation = try parameters.idTokenPresentation()
+                if let requested = try parameters.optional("requested_token_type"), requested != TokenResponse.accessTokenType {
+                    throw TegataError.invalidRequest("requested_token_type must be \(TokenResponse.accessTokenType)")
+                }
+                guard try parameters.optional("actor_token") == nil else {
+                    throw TegataError.invalidRequest("delegation (actor_token) is not supported")
+                }
+                let tokens = try await tokenExchange.exchange(presentation, platform: try parameters.optional("platform"))
                 return try JSONResponse.make(tokens, noStore: true)
             default:
                 throw TegataError.unsupportedGrantType("this server does not support that grant_type")

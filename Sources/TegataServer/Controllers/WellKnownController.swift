@@ -26,7 +26,8 @@ struct WellKnownController {
             issuer: issuer, jwksURI: issuer + "/.well-known/jwks.json",
             tokenEndpoint: issuer + "/oauth/token", revocationEndpoint: issuer + "/oauth/revoke",
             introspectionEndpoint: issuer + "/oauth/introspect",
-            grantTypesSupported: ["refresh_token"], signingAlgorithms: [KeyRing.algorithm])
+            grantTypesSupported: ["refresh_token"] + (services.providers.isEmpty ? [] : [OAuthController.tokenExchangeGrant]),
+            signingAlgorithms: [KeyRing.algorithm])
         return try JSONResponse.make(document, headers: cacheHeaders)
     }
 }

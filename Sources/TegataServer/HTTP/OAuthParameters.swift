@@ -61,6 +61,16 @@ struct OAuthParameters {
     }
 }
 
+extension OAuthParameters {
+    /// The parameters of a token exchange or identity link: `subject_token`, `subject_token_type`,
+    /// `provider` and the optional raw `nonce`.
+    func idTokenPresentation() throws -> IDTokenPresentation {
+        IDTokenPresentation(
+            subjectToken: try required("subject_token"), subjectTokenType: try required("subject_token_type"),
+            provider: try required("provider"), nonce: try optional("nonce"))
+    }
+}
+
 extension Request {
     /// The whole body, at most `limit` bytes (`payload_too_large` beyond).
     func collectBody(limit: Int) async throws -> Data {

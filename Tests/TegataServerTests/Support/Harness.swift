@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import SQLiteNIO
 import Synchronization
 import TegataCore
 import TegataServer
@@ -130,4 +131,17 @@ func independentlyVerify(_ token: String, jwksJSON: Data) throws -> [String: Any
     guard var claims = try JSONSerialization.jsonObject(with: payloadData) as? [String: Any] else { throw Failure(why: "payload") }
     claims["__header"] = header
     return claims
+}
+
+/// Opens the harness's database file directly (not through Tegata's store) for `body`.
+func withRawDatabase<T: Sendable>(_ path: String, _ body: (SQLiteConnection) async throws -> T) async throws -> T {
+    let raw = try await SQLiteConnection.open(storage: .file(path: path))
+    do {
+        let result = try await body(raw)
+        try await raw.close()
+        return result
+    } catch {
+        try? await raw.close()
+        throw error
+    }
 }

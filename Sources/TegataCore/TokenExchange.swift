@@ -1,0 +1,86 @@
+import Foundation
+import TegataWire
+
+/// The token-exchange grant (RFC 8693): an external provider's ID token signs its user in, creating
+/// the user on first sight.
+public struct TokenExchange: Sendable {
+    /// Users, identities and sessions.
+    public let store: any TegataStore
+    /// Makes the token response.
+    public let issuer: TokenIssuer
+    /// The configured providers.
+    public let providers: IdentityProviders
+    /// The clock.
+    public let clock: any TegataClock
+
+    /// Creates the grant.
+    public init(store: any TegataStore, issuer: TokenIssuer, providers: IdentityProviders, clock: any TegataClock) {
+        self.store = store
+        self.issuer = issuer
+        self.providers = providers
+        self.clock = clock
+    }
+
+    /// The platform recorded for a session when the client names none.
+    public static let defaultPlatform = "unknown"
+
+    /// Verifies the ID token and signs its user in with a new session. `invalid_request` for a bad
+    /// token or parameter (RFC 8693 §2.2.2).
+    public func exchange(_ presentation: IDTokenPresentation, platform: String?) async throws -> TokenResponse {
+        let platform = try DeviceCredentials.validPlatform(platform ?? Self.defaultPlatform)
+        let now = clock.now()
+        let identity = try await presentation.verify(with: providers, now: now)
+        let amr = try providers.provider(named: identity.provider).amr
+        let outcome = try await store.identitySignIn(IdentitySignInCommand(
+            identity: identity, newUserID: RandomID.uuid(), newSessionID: RandomID.uuid(),
+            clientID: issuer.policy.clientID, platform: platform, amr: [amr], now: now,
+            absoluteExpiresAt: now.addingTimeInterval(issuer.policy.sessions.absoluteLifetime)))
+        var response = try await issuer.tokenResponse(for: outcome.record, session: outcome.session, now: now)
+        response.issuedTokenType = TokenResponse.accessTokenType
+        return response
+    }
+}
+
+/// Linking and unlinking the signed-in user's external identities.
+public struct IdentityLinking: Sendable {
+    /// Users and identities.
+    public let store: any TegataStore
+    /// The configured providers.
+    public let providers: IdentityProviders
+    /// The clock.
+    public let clock: any TegataClock
+
+    /// Creates the service.
+    public init(store: any TegataStore, providers: IdentityProviders, clock: any TegataClock) {
+        self.store = store
+        self.providers = providers
+        self.clock = clock
+    }
+
+    /// Links the identity of a verified ID token to `userID`. Returns the user afterwards and whether
+    /// the link is new. `conflict` when another user owns the identity, or when the user already has
+    /// another identity of that provider.
+    public func link(_ presentation: IDTokenPresentation, toUser userID: String) async throws -> (record: UserRecord, created: Bool) {
+        let now = clock.now()
+        let identity = try await presentation.verify(with: providers, now: now)
+        switch try await store.linkIdentity(identity, toUser: userID, now: now) {
+        case .linked(let record): return (record, true)
+        case .alreadyLinked(let record): return (record, false)
+        case .ownedByAnotherUser: throw TegataError.conflict("this identity is already linked to another account")
+        case .providerAlreadyLinked:
+            throw TegataError.conflict("this account already has an identity of provider \(identity.provider); unlink it first")
+        case .noSuchUser: throw TegataError.invalidToken("the user of this access token no longer exists")
+        }
+    }
+
+    /// Unlinks the user's identity of `provider`. `not_found` if there is none; `conflict` if it is
+    /// the user's last way to sign in.
+    public func unlink(provider: String, fromUser userID: String) async throws -> UserRecord {
+        switch try await store.unlinkIdentity(provider: provider, fromUser: userID) {
+        case .unlinked(let record): return record
+        case .notLinked: throw TegataError.notFound("this account has no identity of that provider")
+        case .lastWayToSignIn:
+            throw TegataError.conflict("this identity is the account's last way to sign in; link another one first")
+        }
+    }
+}

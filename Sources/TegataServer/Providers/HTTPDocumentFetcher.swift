@@ -1,0 +1,35 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TegataTokens
+
+/// Fetches key sets and discovery documents with AsyncHTTPClient: a bounded time, a bounded body,
+/// no redirects followed to another scheme, and only a 200 answer counts.
+struct HTTPDocumentFetcher: DocumentFetching {
+    let client: HTTPClient
+    /// Longest wait for one document.
+    var timeout: TimeAmount = .seconds(10)
+    /// Largest body accepted.
+    var maximumBodySize = 512 * 1024
+
+    struct FetchError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    func get(_ url: String) async throws -> FetchedDocument {
+        var request = HTTPClientRequest(url: url)
+        request.method = .GET
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "tegata")
+        let response = try await client.execute(request, timeout: timeout)
+        guard response.status == .ok else {
+            throw FetchError(description: "GET \(url) answered \(response.status.code)")
+        }
+        let body = try await response.body.collect(upTo: maximumBodySize)
+        return FetchedDocument(
+            body: Data(body.readableBytesView),
+            maxAge: FetchedDocument.lifetime(
+                cacheControl: response.headers.first(name: "Cache-Control"), age: response.headers.first(name: "Age")))
+    }
+}
