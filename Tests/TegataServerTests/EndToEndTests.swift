@@ -141,6 +141,31 @@ final class TegataProcess: Sendable {
         #expect(try await again.waitForExit() == 0, "graceful shutdown on SIGINT")
     }
 
+    @Test func theRealServerExchangesAProviderTokenFromItsEnvironmentConfiguration() async throws {
+        let key = ProviderSigningKey.ec(ProviderKeys.ec1, kid: "line-e2e")
+        try await FakeProvider.with(keys: [key]) { provider in
+            let port = try TegataProcess.freePort()
+            var env = environment(port: port)
+            env["TEGATA_PROVIDERS"] = #"{"line": {"audiences": ["1234567890"], "jwks_url": "\#(provider.jwksURL)"}}"#
+            let server = try TegataProcess(environment: env, port: port)
+            try await server.waitUntilServing()
+            let idToken = key.sign(ProviderClaims.line(now: Date()))
+            let tokens = try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+                let response = try await client.execute(.init(
+                    "/oauth/token", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                    body: form(["grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token": idToken,
+                                "subject_token_type": "urn:ietf:params:oauth:token-type:id_token", "provider": "line"])))
+                #expect(response.status == .ok, "\(String(buffer: response.body ?? ByteBuffer()))")
+                return try WireCoding.makeDecoder().decode(TokenResponse.self, from: Data(String(buffer: response.body!).utf8))
+            }
+            #expect(tokens.user.anon == false)
+            #expect(provider.jwksFetches >= 1)
+            kill(server.process.processIdentifier, SIGTERM)
+            #expect(try await server.waitForExit() == 0, "graceful shutdown, the HTTP client included")
+            #expect(!server.log.contains(idToken.prefix(60)), "the ID token is never logged")
+        }
+    }
+
     @Test func aBadConfigurationStopsStartUpNamingTheKey() async throws {
         var env = environment(port: 1)
         env["TEGATA_ACCESS_TOKEN_TTL"] = "forever"
