@@ -18,6 +18,7 @@ enum SQLValue: Sendable, Equatable {
     static func optionalText(_ text: String?) -> SQLValue { text.map { .text($0) } ?? .null }
     static func optionalInteger(_ value: Int64?) -> SQLValue { value.map { .integer($0) } ?? .null }
     static func int(_ value: Int) -> SQLValue { .integer(Int64(value)) }
+    static func bool(_ value: Bool) -> SQLValue { .integer(value ? 1 : 0) }
 }
 
 /// One result row. Columns are found by name; a missing or mistyped column is a storage error

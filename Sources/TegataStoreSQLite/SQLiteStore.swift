@@ -151,10 +151,7 @@ public final class SQLiteStore: TegataStore, Service {
                 record = found
                 registered = false
             } else {
-                let user = User(id: command.newUserID, anon: true, createdAt: command.now, tokenVersion: 0)
-                try db.query(
-                    "INSERT INTO users (id, anon, created_at, token_version) VALUES (?, 1, ?, 0)",
-                    [.text(user.id), .date(user.createdAt)])
+                let user = try Self.insertUser(id: command.newUserID, anon: true, now: command.now, on: db)
                 try db.query(
                     """
                     INSERT INTO devices (id, user_id, secret_hash, platform, created_at, last_sign_in_at)
@@ -195,10 +192,7 @@ public final class SQLiteStore: TegataStore, Service {
                 record = found
                 created = false
             } else {
-                let user = User(id: command.newUserID, anon: false, createdAt: command.now, tokenVersion: 0)
-                try db.query(
-                    "INSERT INTO users (id, anon, created_at, token_version) VALUES (?, 0, ?, 0)",
-                    [.text(user.id), .date(user.createdAt)])
+                let user = try Self.insertUser(id: command.newUserID, anon: false, now: command.now, on: db)
                 try Self.insert(identity, userID: user.id, now: command.now, on: db)
                 record = UserRecord(
                     user: user, identities: [IdentitySummary(provider: identity.provider, subject: identity.subject)],
@@ -453,6 +447,14 @@ public final class SQLiteStore: TegataStore, Service {
             "SELECT name, expires_at FROM entitlements WHERE user_id = ? ORDER BY name", [.text(userID)]
         ).map { Entitlement(name: try $0.string("name"), expiresAt: try $0.optionalDate("expires_at")) }
         return UserRecord(user: user, identities: identities, entitlements: entitlements)
+    }
+
+    /// Creates a user at token version 0.
+    private static func insertUser(id: String, anon: Bool, now: Date, on db: Database) throws -> User {
+        try db.query(
+            "INSERT INTO users (id, anon, created_at, token_version) VALUES (?, ?, ?, 0)",
+            [.text(id), .bool(anon), .date(now)])
+        return User(id: id, anon: anon, createdAt: now, tokenVersion: 0)
     }
 
     private static func insert(_ identity: ExternalIdentity, userID: String, now: Date, on db: Database) throws {
