@@ -5,7 +5,7 @@ import Foundation
 /// A signature algorithm Tegata accepts on an external provider's ID token. Only asymmetric
 /// algorithms exist here: `none` and the HMAC family (`HS256`…) can never be configured or accepted,
 /// because a provider's keys are public and an HMAC "signed" with a public key proves nothing.
-public enum ExternalAlgorithm: String, Sendable, CaseIterable, Comparable {
+public enum ExternalAlgorithm: String, Sendable, CaseIterable {
     /// RSASSA-PKCS1-v1_5 with SHA-256 (Apple, Google).
     case rs256 = "RS256"
     /// RSASSA-PKCS1-v1_5 with SHA-384.
@@ -18,9 +18,6 @@ public enum ExternalAlgorithm: String, Sendable, CaseIterable, Comparable {
     case es256 = "ES256"
     /// ECDSA on P-384 with SHA-384.
     case es384 = "ES384"
-
-    /// Orders by name, for stable listings.
-    public static func < (lhs: ExternalAlgorithm, rhs: ExternalAlgorithm) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// The public keys of an external provider's JWKS document (RFC 7517), ready to verify signatures.
