@@ -49,8 +49,15 @@ public protocol TegataStore: Sendable {
     /// `limit`, and the cursor to continue from.
     func revocationEvents(after cursor: Int64?, now: Date, limit: Int) async throws -> (events: [RevocationEvent], cursor: Int64)
 
-    /// Deletes ended sessions and feed events that no longer matter, at most `limit` of each.
-    func prune(now: Date, idleLifetime: TimeInterval, limit: Int) async throws -> PruneResult
+    /// Deletes ended sessions and feed events that no longer matter, and payment-event ids received
+    /// before `webhookEventsBefore`, at most `limit` of each.
+    func prune(now: Date, idleLifetime: TimeInterval, webhookEventsBefore: Date, limit: Int) async throws -> PruneResult
+
+    /// Applies a verified payment event in one transaction: records its id (a known id changes
+    /// nothing: ``BillingOutcome/duplicate``), applies its customer links and its subscription change
+    /// unless newer state is already stored (``BillingOutcome/stale``), and recomputes the
+    /// entitlements of every user whose state changed.
+    func applyBillingEvent(_ event: BillingEvent, now: Date) async throws -> BillingOutcome
 
     /// The user with its identities and entitlements; nil if there is no such user.
     func userRecord(userID: String) async throws -> UserRecord?
@@ -245,11 +252,14 @@ public struct PruneResult: Sendable, Equatable {
     public var sessions: Int
     /// Feed events deleted.
     public var events: Int
+    /// Payment-event ids deleted.
+    public var webhookEvents: Int
 
     /// Creates a result.
-    public init(sessions: Int, events: Int) {
+    public init(sessions: Int, events: Int, webhookEvents: Int = 0) {
         self.sessions = sessions
         self.events = events
+        self.webhookEvents = webhookEvents
     }
 }
 

@@ -13,6 +13,7 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     OAuthController(services: services).register(on: router)
     SessionsController(services: services).register(on: router)
     RevocationsController(services: services).register(on: router)
+    WebhooksController(services: services).register(on: router)
     HealthController(services: services).register(on: router)
     return router
 }

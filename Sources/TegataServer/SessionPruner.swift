@@ -32,17 +32,24 @@ struct SessionPruner: Service {
         var total = PruneResult(sessions: 0, events: 0)
         do {
             while true {
-                let result = try await store.prune(now: clock.now(), idleLifetime: idleLifetime, limit: Self.batch)
+                let now = clock.now()
+                let result = try await store.prune(
+                    now: now, idleLifetime: idleLifetime,
+                    webhookEventsBefore: now.addingTimeInterval(-BillingEvent.idRetention), limit: Self.batch)
                 total.sessions += result.sessions
                 total.events += result.events
-                if result.sessions < Self.batch && result.events < Self.batch { break }
+                total.webhookEvents += result.webhookEvents
+                if result.sessions < Self.batch && result.events < Self.batch && result.webhookEvents < Self.batch { break }
                 await Task.yield()
             }
         } catch {
             logger.error("pruning failed", metadata: ["error": "\(error)"])
         }
-        if total.sessions > 0 || total.events > 0 {
-            logger.info("pruned", metadata: ["sessions": "\(total.sessions)", "revocation_events": "\(total.events)"])
+        if total.sessions > 0 || total.events > 0 || total.webhookEvents > 0 {
+            logger.info(
+                "pruned",
+                metadata: ["sessions": "\(total.sessions)", "revocation_events": "\(total.events)",
+                           "webhook_events": "\(total.webhookEvents)"])
         }
     }
 }

@@ -93,5 +93,61 @@ struct Migration: Sendable {
             "ALTER TABLE identities ADD COLUMN email TEXT",
             "CREATE UNIQUE INDEX identities_user_provider ON identities(user_id, provider)",
         ]),
+        // Payment state from webhooks. The `entitlements` table (version 1) stays what tokens read: it
+        // is recomputed for a user from these tables whenever an event changes that user's state.
+        Migration(version: 4, name: "billing: webhook events, customers, subscriptions, grants, transfers", statements: [
+            """
+            CREATE TABLE billing_events (
+                source TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                type TEXT NOT NULL,
+                occurred_at INTEGER NOT NULL,
+                received_at INTEGER NOT NULL,
+                outcome TEXT NOT NULL,
+                PRIMARY KEY (source, event_id)
+            ) STRICT
+            """,
+            "CREATE INDEX billing_events_received_at ON billing_events(received_at)",
+            """
+            CREATE TABLE billing_customers (
+                source TEXT NOT NULL,
+                customer TEXT NOT NULL,
+                user_id TEXT,
+                linked_at INTEGER NOT NULL,
+                PRIMARY KEY (source, customer)
+            ) STRICT
+            """,
+            "CREATE INDEX billing_customers_user_id ON billing_customers(user_id)",
+            """
+            CREATE TABLE billing_subscriptions (
+                source TEXT NOT NULL,
+                subscription TEXT NOT NULL,
+                customer TEXT NOT NULL,
+                last_event_at INTEGER NOT NULL,
+                final INTEGER NOT NULL,
+                PRIMARY KEY (source, subscription)
+            ) STRICT
+            """,
+            "CREATE INDEX billing_subscriptions_customer ON billing_subscriptions(source, customer)",
+            """
+            CREATE TABLE billing_grants (
+                source TEXT NOT NULL,
+                subscription TEXT NOT NULL,
+                name TEXT NOT NULL,
+                expires_at INTEGER,
+                PRIMARY KEY (source, subscription, name),
+                FOREIGN KEY (source, subscription) REFERENCES billing_subscriptions(source, subscription) ON DELETE CASCADE
+            ) STRICT
+            """,
+            """
+            CREATE TABLE billing_transfers (
+                source TEXT NOT NULL,
+                customer TEXT NOT NULL,
+                to_customer TEXT NOT NULL,
+                transferred_at INTEGER NOT NULL,
+                PRIMARY KEY (source, customer)
+            ) STRICT
+            """,
+        ]),
     ]
 }

@@ -19,7 +19,7 @@ public enum SQLiteSynchronous: String, Sendable {
 /// and a few reader threads (see `DatabaseThreads.swift`). A `Service`: it closes its connections
 /// when the server shuts down.
 public final class SQLiteStore: TegataStore, Service {
-    private let writer: DatabaseWriter
+    let writer: DatabaseWriter
     private let readers: DatabaseReaders
     private let logger: Logger
     /// The database file.
@@ -359,7 +359,9 @@ public final class SQLiteStore: TegataStore, Service {
         try await writer.write { db in
             let rows = try db.query("DELETE FROM users WHERE id = ? RETURNING token_version", [.text(id)])
             guard let version = try rows.first?.int("token_version") else { return false }
-            // Devices, identities, sessions and entitlements go with the user (ON DELETE CASCADE).
+            // Devices, identities, sessions and entitlements go with the user (ON DELETE CASCADE); its
+            // payment links go too, so the provider's customer no longer points at anyone.
+            try db.query("DELETE FROM billing_customers WHERE user_id = ?", [.text(id)])
             try Self.insertEvent(type: "user", subject: id, tokenVersion: version + 1, until: eventUntil, now: now, on: db)
             return true
         }
@@ -394,7 +396,7 @@ public final class SQLiteStore: TegataStore, Service {
         }
     }
 
-    public func prune(now: Date, idleLifetime: TimeInterval, limit: Int) async throws -> PruneResult {
+    public func prune(now: Date, idleLifetime: TimeInterval, webhookEventsBefore: Date, limit: Int) async throws -> PruneResult {
         try await writer.write { db in
             let sessions = try db.query(
                 """
@@ -407,7 +409,13 @@ public final class SQLiteStore: TegataStore, Service {
             let events = try db.query(
                 "DELETE FROM revocation_events WHERE seq IN (SELECT seq FROM revocation_events WHERE until <= ? LIMIT ?) RETURNING seq",
                 [.date(now), .int(limit)]).count
-            return PruneResult(sessions: sessions, events: events)
+            let webhookEvents = try db.query(
+                """
+                DELETE FROM billing_events WHERE rowid IN (SELECT rowid FROM billing_events WHERE received_at < ? LIMIT ?)
+                RETURNING 1 AS deleted
+                """,
+                [.date(webhookEventsBefore), .int(limit)]).count
+            return PruneResult(sessions: sessions, events: events, webhookEvents: webhookEvents)
         }
     }
 

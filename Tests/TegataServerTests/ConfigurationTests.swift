@@ -126,4 +126,28 @@ import Testing
         expectError(["TEGATA_MASTER_KEY": short], key: "TEGATA_MASTER_KEY", notContaining: short)
         expectError(["TEGATA_MASTER_KEY": "not base64 at all!!"], key: "TEGATA_MASTER_KEY", notContaining: "not base64 at all!!")
     }
+
+    @Test func paymentWebhookSettings() throws {
+        let config = try load([
+            "TEGATA_STRIPE_WEBHOOK_SECRET": "whsec_0123456789abcdef",
+            "TEGATA_STRIPE_ENTITLEMENTS": #"{"price_pro_monthly": ["pro"], "prod_club": "membership"}"#,
+            "TEGATA_REVENUECAT_WEBHOOK_AUTH": "Bearer rc-0123456789abcdef",
+        ])
+        #expect(config.stripeWebhookSecret == "whsec_0123456789abcdef")
+        #expect(config.stripeEntitlements == ["price_pro_monthly": ["pro"], "prod_club": ["membership"]])
+        #expect(config.revenueCatWebhookAuth == "Bearer rc-0123456789abcdef")
+        let yaml = try load(["TEGATA_STRIPE_ENTITLEMENTS": "price_a: [pro, 'vip:gold']\nprod_b: membership\n"])
+        #expect(yaml.stripeEntitlements == ["price_a": ["pro", "vip:gold"], "prod_b": ["membership"]])
+        #expect(try load([:]).stripeWebhookSecret == nil && load([:]).revenueCatWebhookAuth == nil)
+    }
+
+    @Test func badPaymentWebhookSettingsAreNamedAndSecretsNeverEchoed() {
+        expectError(["TEGATA_STRIPE_WEBHOOK_SECRET": "whsec_short"], key: "TEGATA_STRIPE_WEBHOOK_SECRET", notContaining: "whsec_short")
+        expectError(["TEGATA_REVENUECAT_WEBHOOK_AUTH": "Bearer tiny"], key: "TEGATA_REVENUECAT_WEBHOOK_AUTH", notContaining: "tiny")
+        expectError(["TEGATA_REVENUECAT_WEBHOOK_AUTH": ""], key: "TEGATA_REVENUECAT_WEBHOOK_AUTH")
+        expectError(["TEGATA_STRIPE_ENTITLEMENTS": "[pro]"], key: "TEGATA_STRIPE_ENTITLEMENTS")
+        expectError(["TEGATA_STRIPE_ENTITLEMENTS": #"{"price_a": []}"#], key: "TEGATA_STRIPE_ENTITLEMENTS")
+        expectError(["TEGATA_STRIPE_ENTITLEMENTS": #"{"price_a": ["has space"]}"#], key: "TEGATA_STRIPE_ENTITLEMENTS")
+        expectError(["TEGATA_STRIPE_ENTITLEMENTS": #"{"price_a": {"name": "pro"}}"#], key: "TEGATA_STRIPE_ENTITLEMENTS")
+    }
 }

@@ -196,7 +196,7 @@ extension TestClientProtocol {
             #expect(try await client.feed().events.count == 1)
             harness.clock.advance(by: 1)
             #expect(try await client.feed().events.isEmpty)
-            let pruned = try await services.store.prune(now: harness.clock.now(), idleLifetime: 30 * 86_400, limit: 100)
+            let pruned = try await services.store.prune(now: harness.clock.now(), idleLifetime: 30 * 86_400, webhookEventsBefore: .distantPast, limit: 100)
             #expect(pruned == PruneResult(sessions: 1, events: 1))
         }
     }
@@ -235,7 +235,7 @@ extension TestClientProtocol {
             harness.clock.advance(by: 500)
             let rotated = try await client.refreshed(live.refreshToken)
             harness.clock.advance(by: 100)
-            let result = try await services.store.prune(now: harness.clock.now(), idleLifetime: 600, limit: 100)
+            let result = try await services.store.prune(now: harness.clock.now(), idleLifetime: 600, webhookEventsBefore: .distantPast, limit: 100)
             #expect(result.sessions == 2)
             #expect(try await client.refresh(idle.refreshToken).status == .badRequest)
             let list = try await client.authorized("/v1/sessions", .get, token: try await client.refreshed(rotated.refreshToken).accessToken)
@@ -250,9 +250,9 @@ extension TestClientProtocol {
                 let s = try await client.signIn("device-\(1000 + index)")
                 _ = try await client.logout(s.accessToken, scope: "local")
             }
-            #expect(try await services.store.prune(now: harness.clock.now(), idleLifetime: 86_400, limit: 3).sessions == 3)
-            #expect(try await services.store.prune(now: harness.clock.now(), idleLifetime: 86_400, limit: 3).sessions == 3)
-            #expect(try await services.store.prune(now: harness.clock.now(), idleLifetime: 86_400, limit: 3).sessions == 1)
+            #expect(try await services.store.prune(now: harness.clock.now(), idleLifetime: 86_400, webhookEventsBefore: .distantPast, limit: 3).sessions == 3)
+            #expect(try await services.store.prune(now: harness.clock.now(), idleLifetime: 86_400, webhookEventsBefore: .distantPast, limit: 3).sessions == 3)
+            #expect(try await services.store.prune(now: harness.clock.now(), idleLifetime: 86_400, webhookEventsBefore: .distantPast, limit: 3).sessions == 1)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TegataCore
 import TegataStoreSQLite
 import Yams
 
@@ -27,14 +28,15 @@ extension TegataConfiguration {
         "host", "port", "issuer", "audience", "client_id", "database_url", "master_key", "master_key_file",
         "signing_key_file", "access_token_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "refresh_reuse_grace",
         "introspection_clients", "prune_interval", "sqlite_synchronous", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
-        "log_format", "providers", "provider_keys_refetch_interval",
+        "log_format", "providers", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
+        "revenuecat_webhook_auth",
     ]
 
     /// Keys whose value is structured (a mapping in a file; JSON or YAML text in the environment).
-    static let structuredKeys: Set<String> = ["providers"]
+    static let structuredKeys: Set<String> = ["providers", "stripe_entitlements"]
 
     /// Keys whose values are secret and never appear in messages.
-    static let secretKeys: Set<String> = ["master_key", "introspection_clients"]
+    static let secretKeys: Set<String> = ["master_key", "introspection_clients", "stripe_webhook_secret", "revenuecat_webhook_auth"]
 
     /// The environment-variable name of a key.
     public static func environmentName(of key: String) -> String { "TEGATA_" + key.uppercased() }
@@ -189,6 +191,22 @@ extension TegataConfiguration {
         if let interval = try duration("provider_keys_refetch_interval", range: 1...86_400) {
             config.providerKeysRefetchInterval = interval
         }
+        if let secret = try nonEmpty("stripe_webhook_secret") {
+            guard secret.count >= 16 else {
+                throw fail("stripe_webhook_secret", "must be the endpoint's signing secret from Stripe (whsec_…)")
+            }
+            config.stripeWebhookSecret = secret
+        }
+        if let mapping = try nonEmpty("stripe_entitlements") {
+            config.stripeEntitlements = try Self.parseStripeEntitlements(mapping, fail: { fail("stripe_entitlements", $0) })
+        }
+        if let auth = values["revenuecat_webhook_auth"] {
+            // Compared byte for byte with what RevenueCat sends, so it is taken untrimmed.
+            guard auth.count >= 16 else {
+                throw fail("revenuecat_webhook_auth", "must be at least 16 characters (the exact Authorization value set on RevenueCat's dashboard)")
+            }
+            config.revenueCatWebhookAuth = auth
+        }
 
         let defaultIssuer = "http://\(Self.urlHost(config.host)):\(config.port)"
         if let issuer = try nonEmpty("issuer") {
@@ -231,6 +249,29 @@ extension TegataConfiguration {
             throw fail("PostgreSQL is not supported by this version yet; use sqlite://<path>")
         }
         throw fail("must be sqlite://<path> (got a URL with another scheme)")
+    }
+
+    /// `{"price_… or prod_…": ["name", …] or "name"}` as JSON or YAML; names as ``Entitlement/isValidName(_:)``.
+    static func parseStripeEntitlements(_ text: String, fail: (String) -> ConfigurationError) throws -> [String: [String]] {
+        let example = "e.g. {\"price_1PmonthlyPro\": [\"pro\"], \"prod_Membership\": \"membership\"}"
+        guard let parsed = try? Yams.load(yaml: text), let mapping = parsed as? [String: Any] else {
+            throw fail("must be a mapping of Stripe price or product ids to entitlement names, as JSON or YAML, " + example)
+        }
+        var result: [String: [String]] = [:]
+        for id in mapping.keys.sorted() {
+            let names: [String]
+            switch mapping[id] {
+            case let name as String: names = [name]
+            case let list as [Any] where list.allSatisfy({ $0 is String }): names = list.compactMap { $0 as? String }
+            default: throw fail("\(id): must be an entitlement name or a list of names")
+            }
+            guard !id.isEmpty, !names.isEmpty else { throw fail("\(id): must name at least one entitlement") }
+            if let bad = names.first(where: { !Entitlement.isValidName($0) }) {
+                throw fail("\(id): \"\(bad.prefix(80))\" is not an entitlement name (1 to 64 of A-Z a-z 0-9 . _ : -)")
+            }
+            result[id] = names
+        }
+        return result
     }
 
     /// `id:secret,id:secret`: ids of `[A-Za-z0-9._-]`, secrets of at least 16 characters.

@@ -51,6 +51,14 @@ public struct TegataConfiguration: Sendable {
     /// At most one refetch of a provider's keys per this interval when a token names an unknown `kid`
     /// (`TEGATA_PROVIDER_KEYS_REFETCH_INTERVAL`).
     public var providerKeysRefetchInterval: TimeInterval = 60
+    /// The signing secret of the Stripe webhook endpoint (`TEGATA_STRIPE_WEBHOOK_SECRET`, `whsec_…`).
+    /// Unset: `POST /v1/webhooks/stripe` answers 404. Never printed.
+    public var stripeWebhookSecret: String?
+    /// Which Stripe price or product ids grant which entitlement names (`TEGATA_STRIPE_ENTITLEMENTS`).
+    public var stripeEntitlements: [String: [String]] = [:]
+    /// The exact `Authorization` value RevenueCat sends (`TEGATA_REVENUECAT_WEBHOOK_AUTH`). Unset:
+    /// `POST /v1/webhooks/revenuecat` answers 404. Never printed.
+    public var revenueCatWebhookAuth: String?
     /// Log level (`TEGATA_LOG_LEVEL`).
     public var logLevel: Logger.Level = .info
     /// Log format (`TEGATA_LOG_FORMAT`).

@@ -1,0 +1,63 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import TegataCore
+import TegataWire
+
+/// `POST /v1/webhooks/stripe` and `POST /v1/webhooks/revenuecat`: payment events that set
+/// entitlements. Each endpoint answers 404 unless its secret is configured.
+struct WebhooksController {
+    let services: TegataServices
+    /// Webhook bodies may be larger than API bodies (an invoice with many lines): this much is read.
+    static let bodyLimit = 1024 * 1024
+    static let stripeSignature = HTTPField.Name("Stripe-Signature")!
+
+    func register(on router: Router<TegataRequestContext>) {
+        let store = services.store
+        let clock = services.clock
+        let limit = max(services.configuration.maxBodySize, Self.bodyLimit)
+
+        let stripe = services.configuration.stripeWebhookSecret.map { StripeSignature(secret: $0) }
+        let stripeEvents = StripeEvents(entitlements: services.configuration.stripeEntitlements)
+        router.post("/v1/webhooks/stripe") { request, context in
+            guard let stripe else { throw TegataError.notFound("the Stripe webhook is not configured") }
+            let body = try await request.collectBody(limit: limit)
+            try stripe.verify(header: request.headers[Self.stripeSignature], payload: body, now: clock.now())
+            let event = try stripeEvents.parse(body)
+            return try await Self.apply(event, store: store, now: clock.now(), logger: context.logger)
+        }
+
+        let revenueCat = services.configuration.revenueCatWebhookAuth.map { RevenueCatAuthorization(expected: $0) }
+        let revenueCatEvents = RevenueCatEvents()
+        router.post("/v1/webhooks/revenuecat") { request, context in
+            guard let revenueCat else { throw TegataError.notFound("the RevenueCat webhook is not configured") }
+            guard revenueCat.matches(request.headers[.authorization]) else {
+                throw TegataError.invalidClient("the Authorization header does not match the configured value")
+            }
+            let body = try await request.collectBody(limit: limit)
+            let event = try revenueCatEvents.parse(body)
+            return try await Self.apply(event, store: store, now: clock.now(), logger: context.logger)
+        }
+    }
+
+    private static func apply(_ event: BillingEvent?, store: any TegataStore, now: Date, logger: Logger) async throws -> Response {
+        guard let event, !event.isInert else {
+            if let event {
+                logger.debug("payment event ignored", metadata: ["source": "\(event.source)", "event_id": "\(event.id)", "type": "\(event.type)"])
+            }
+            return try JSONResponse.make(WebhookReceipt(result: BillingOutcome.ignored.rawValue))
+        }
+        let outcome = try await store.applyBillingEvent(event, now: now)
+        var metadata: Logger.Metadata = [
+            "source": "\(event.source)", "event_id": "\(event.id)", "type": "\(event.type)", "result": "\(outcome.rawValue)",
+        ]
+        if !event.droppedNames.isEmpty {
+            metadata["dropped_entitlements"] = "\(event.droppedNames.map { String($0.prefix(64)) })"
+            logger.warning("payment event names entitlements that are not valid names; they were dropped", metadata: metadata)
+        } else {
+            logger.info("payment event", metadata: metadata)
+        }
+        return try JSONResponse.make(WebhookReceipt(result: outcome.rawValue))
+    }
+}
