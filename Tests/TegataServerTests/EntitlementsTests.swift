@@ -253,6 +253,23 @@ func expiresAt(_ ent: [String: Any]?, _ name: String) -> Int64? {
         }
     }
 
+    @Test func prunedEventIdsStillCannotUndoNewerState() async throws {
+        let harness = billingHarness()
+        try await harness.withApp { client, services in
+            var tokens = try await client.signIn()
+            let meta = ["tegata_user_id": tokens.user.id]
+            let old = stripeEvent("evt_old", "customer.subscription.updated", created: now, object: subscriptionObject(status: "past_due", periodEnd: periodEnd, metadata: meta))
+            _ = try await client.stripe(old)
+            _ = try await client.stripe(stripeEvent("evt_new", "customer.subscription.updated", created: now + 10, object: subscriptionObject(periodEnd: periodEnd, metadata: meta)))
+            let pruned = try await services.store.prune(
+                now: harness.clock.now(), idleLifetime: 86_400, webhookEventsBefore: harness.clock.now().addingTimeInterval(1), limit: 100)
+            #expect(pruned.webhookEvents == 2)
+            // The old event's id is forgotten, so its redelivery is not a duplicate, but it is still older.
+            #expect(try client.delivered(try await client.stripe(old, signedAt: now + 20)) == "stale")
+            #expect(expiresAt(try await client.entitlementsAfterRefresh(&tokens), "pro") == periodEnd)
+        }
+    }
+
     @Test func deletingTheAccountDropsItsPaymentLinks() async throws {
         try await billingHarness().withApp { client, services in
             let tokens = try await client.signIn()

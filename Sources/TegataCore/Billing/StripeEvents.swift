@@ -20,7 +20,7 @@ public struct StripeSignature: Sendable {
     /// tolerance of `now`. The texts never repeat the header or the body.
     public func verify(header: String?, payload: some Collection<UInt8>, now: Date) throws(TegataError) {
         guard let header, header.utf8.count <= 8 * 1024 else {
-            throw TegataError.invalidRequest("the Stripe-Signature header is missing")
+            throw TegataError.invalidRequest("the Stripe-Signature header is missing or too long")
         }
         var timestamp: Int64?
         var signatures: [Data] = []
