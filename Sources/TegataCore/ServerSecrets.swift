@@ -11,6 +11,8 @@ public struct ServerSecrets: Sendable {
     public let refreshTokenKey: SymmetricKey
     /// Encrypts private signing keys (AES-256-GCM) before they are stored.
     public let keyEncryptionKey: SymmetricKey
+    /// Keys the MAC inside web-session cookies.
+    public let sessionCookieKey: SymmetricKey
 
     /// The length of a master key in bytes.
     public static let masterKeyLength = 32
@@ -24,6 +26,7 @@ public struct ServerSecrets: Sendable {
         deviceSecretKey = derive("device-secret-hash v1")
         refreshTokenKey = derive("refresh-token-mac v1")
         keyEncryptionKey = derive("signing-key-encryption v1")
+        sessionCookieKey = derive("session-cookie-mac v1")
     }
 
     /// The keyed hash stored for a device secret.

@@ -27,6 +27,10 @@ public protocol TegataStore: Sendable {
     /// user record, read in the same snapshot. Nil if the session (or its user) no longer exists.
     func authState(sessionID: String, jti: String?, withUser: Bool) async throws -> AuthState?
 
+    /// Marks a live (not revoked) session as used at `now`, so it does not reach its idle end while a
+    /// web session cookie keeps it in use. False if there is no such session.
+    func touchSession(id: String, now: Date) async throws -> Bool
+
     /// The user's sessions that are still live at `now`, oldest first.
     func liveSessions(userID: String, now: Date, idleLifetime: TimeInterval) async throws -> [Session]
 

@@ -347,6 +347,14 @@ public final class SQLiteStore: TegataStore, Service {
         }
     }
 
+    public func touchSession(id: String, now: Date) async throws -> Bool {
+        try await writer.write { db in
+            try !db.query(
+                "UPDATE sessions SET last_refreshed_at = MAX(last_refreshed_at, ?) WHERE id = ? AND revoked_at IS NULL RETURNING id",
+                [.date(now), .text(id)]).isEmpty
+        }
+    }
+
     public func revokeAccessToken(jti: String, until: Date, now: Date) async throws {
         try await writer.write { db in
             let existing = try db.query("SELECT 1 FROM revocation_events WHERE type = 'token' AND subject = ?", [.text(jti)])

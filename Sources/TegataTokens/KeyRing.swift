@@ -54,6 +54,21 @@ public final class KeyRing: Sendable {
         return token
     }
 
+    /// Signs any other JWT payload with the current key, header `{"alg":"ES256","kid":…,"typ":"JWT"}`
+    /// (tokens for other services, such as Centrifugo's). Its `typ` is not `at+jwt`, so Tegata and its
+    /// verifier never take such a token for an access token.
+    public func signJWT(payload: [UInt8]) throws -> String {
+        struct Header: Encodable {
+            let alg: String
+            let kid: String
+            let typ: String
+        }
+        let header = try JSONEncoder().encode(Header(alg: Self.algorithm, kid: signingKeyID.rawValue, typ: "JWT"))
+        var token = Base64URL.encode(header) + "." + Base64URL.encode(payload)
+        token += "." + Base64URL.encode(try signingKey.signature(for: Data(token.utf8)).rawRepresentation)
+        return token
+    }
+
     /// Verifies an access token's header and signature against every key of the ring and decodes its
     /// claims (see ``VerificationKeys``). The caller still validates the claims at its own `now`.
     public func verifySignature(_ token: String) throws(AccessTokenError) -> AccessTokenClaims {
