@@ -6,6 +6,7 @@ import TegataCore
 /// Builds the router with every Tegata route. Tests and the application share it.
 public func buildRouter(services: TegataServices) -> Router<TegataRequestContext> {
     let router = Router(context: TegataRequestContext.self)
+    router.add(middleware: CORSMiddleware(origins: BrowserOrigins(allowed: Set(services.configuration.allowedOrigins))))
     router.add(middleware: ErrorMiddleware())
     WellKnownController(services: services).register(on: router)
     DeviceAuthController(services: services).register(on: router)
@@ -14,6 +15,8 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     SessionsController(services: services).register(on: router)
     RevocationsController(services: services).register(on: router)
     WebhooksController(services: services).register(on: router)
+    WebSessionController(services: services).register(on: router)
+    RealtimeController(services: services).register(on: router)
     HealthController(services: services).register(on: router)
     return router
 }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import Logging
 import NIOCore
@@ -121,6 +122,25 @@ public struct TegataServices: Sendable {
     /// RFC 7662 introspection.
     public var introspection: Introspection {
         Introspection(authenticator: authenticator, store: store, secrets: secrets, policy: policy, clock: clock)
+    }
+
+    /// Cookie mode for web apps.
+    public var webSessions: WebSessions {
+        WebSessions(
+            authenticator: authenticator, store: store, secrets: secrets, policy: policy,
+            cookieLifetime: configuration.sessionCookieTTL, clock: clock)
+    }
+
+    /// Centrifugo tokens, if configured.
+    public var realtimeTokens: RealtimeTokens? {
+        guard let signing = configuration.realtimeSigning else { return nil }
+        let method: RealtimeTokens.Signing
+        switch signing {
+        case .hmac(let secret): method = .hmac(SymmetricKey(data: Data(secret.utf8)))
+        case .es256: method = .serverKey(keyRing)
+        }
+        return RealtimeTokens(
+            signing: method, lifetime: configuration.realtimeTokenTTL, namespaces: Set(configuration.realtimeNamespaces), clock: clock)
     }
 
     /// Authenticates access tokens at Tegata's own endpoints.

@@ -150,4 +150,39 @@ import Testing
         expectError(["TEGATA_STRIPE_ENTITLEMENTS": #"{"price_a": ["has space"]}"#], key: "TEGATA_STRIPE_ENTITLEMENTS")
         expectError(["TEGATA_STRIPE_ENTITLEMENTS": #"{"price_a": {"name": "pro"}}"#], key: "TEGATA_STRIPE_ENTITLEMENTS")
     }
+
+    @Test func webAndRealtimeSettings() throws {
+        let config = try load([
+            "TEGATA_ISSUER": "https://auth.example.com", "TEGATA_SESSION_COOKIE_NAME": "__Host-sid", "TEGATA_SESSION_COOKIE_SAMESITE": "Strict",
+            "TEGATA_SESSION_COOKIE_TTL": "1d", "TEGATA_ALLOWED_ORIGINS": "https://App.Example.com, https://admin.example.com:8443, http://localhost:3000",
+            "TEGATA_REALTIME_HMAC_SECRET": "0123456789abcdef0123456789abcdef", "TEGATA_REALTIME_TOKEN_TTL": "5m",
+            "TEGATA_REALTIME_NAMESPACES": "chat, scores",
+        ])
+        #expect(config.effectiveSessionCookieName == "__Host-sid" && config.sessionCookieSameSite == .strict && config.sessionCookieTTL == 86_400)
+        #expect(config.sessionCookieSecure)
+        #expect(config.allowedOrigins == ["https://app.example.com", "https://admin.example.com:8443", "http://localhost:3000"])
+        #expect(config.realtimeSigning == .hmac(secret: "0123456789abcdef0123456789abcdef") && config.realtimeTokenTTL == 300)
+        #expect(config.realtimeNamespaces == ["chat", "scores"])
+        #expect(!"\(config.realtimeSigning!)".contains("0123456789abcdef"))
+        #expect(try load(["TEGATA_REALTIME_SIGNING": "es256"]).realtimeSigning == .es256)
+        let local = try load([:])
+        #expect(!local.sessionCookieSecure && local.effectiveSessionCookieName == "tegata_session" && local.realtimeSigning == nil)
+        #expect(try load(["TEGATA_ISSUER": "http://auth.internal"]).sessionCookieSecure, "plain http off loopback stays Secure")
+        #expect(!(try load(["TEGATA_ISSUER": "http://localhost:8080"]).sessionCookieSecure))
+    }
+
+    @Test func badWebAndRealtimeSettingsAreNamed() {
+        expectError(["TEGATA_SESSION_COOKIE_SAMESITE": "sometimes"], key: "TEGATA_SESSION_COOKIE_SAMESITE")
+        expectError(["TEGATA_SESSION_COOKIE_SAMESITE": "none"], key: "TEGATA_SESSION_COOKIE_SAMESITE")
+        expectError(["TEGATA_SESSION_COOKIE_NAME": "__Host-sid"], key: "TEGATA_SESSION_COOKIE_NAME")
+        expectError(["TEGATA_SESSION_COOKIE_NAME": "a;b"], key: "TEGATA_SESSION_COOKIE_NAME")
+        expectError(["TEGATA_SESSION_COOKIE_TTL": "10s"], key: "TEGATA_SESSION_COOKIE_TTL")
+        for origin in ["app.example.com", "https://app.example.com/", "https://app.example.com/path", "ftp://x.example", "*"] {
+            expectError(["TEGATA_ALLOWED_ORIGINS": origin], key: "TEGATA_ALLOWED_ORIGINS")
+        }
+        expectError(["TEGATA_REALTIME_HMAC_SECRET": "short-secret"], key: "TEGATA_REALTIME_HMAC_SECRET", notContaining: "short-secret")
+        expectError(["TEGATA_REALTIME_SIGNING": "hmac"], key: "TEGATA_REALTIME_SIGNING")
+        expectError(["TEGATA_REALTIME_SIGNING": "rs256"], key: "TEGATA_REALTIME_SIGNING")
+        expectError(["TEGATA_REALTIME_NAMESPACES": "chat:room"], key: "TEGATA_REALTIME_NAMESPACES")
+    }
 }

@@ -29,14 +29,15 @@ extension TegataConfiguration {
         "signing_key_file", "access_token_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "refresh_reuse_grace",
         "introspection_clients", "prune_interval", "sqlite_synchronous", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
         "log_format", "providers", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
-        "revenuecat_webhook_auth",
+        "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "allowed_origins",
+        "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces",
     ]
 
     /// Keys whose value is structured (a mapping in a file; JSON or YAML text in the environment).
     static let structuredKeys: Set<String> = ["providers", "stripe_entitlements"]
 
     /// Keys whose values are secret and never appear in messages.
-    static let secretKeys: Set<String> = ["master_key", "introspection_clients", "stripe_webhook_secret", "revenuecat_webhook_auth"]
+    static let secretKeys: Set<String> = ["master_key", "introspection_clients", "stripe_webhook_secret", "revenuecat_webhook_auth", "realtime_hmac_secret"]
 
     /// The environment-variable name of a key.
     public static func environmentName(of key: String) -> String { "TEGATA_" + key.uppercased() }
@@ -207,6 +208,56 @@ extension TegataConfiguration {
             }
             config.revenueCatWebhookAuth = auth
         }
+        if let ttl = try duration("session_cookie_ttl", range: 60...(365 * 86_400)) { config.sessionCookieTTL = ttl }
+        if let mode = try nonEmpty("session_cookie_samesite") {
+            guard let parsed = SameSite(rawValue: mode.lowercased()) else {
+                throw fail("session_cookie_samesite", "must be lax, strict or none" + shown("session_cookie_samesite", mode))
+            }
+            config.sessionCookieSameSite = parsed
+        }
+        if let name = try nonEmpty("session_cookie_name") {
+            // RFC 6265 §4.1.1 token characters.
+            guard name.utf8.count <= 64, name.utf8.allSatisfy({ (0x21...0x7e).contains($0) && !"()<>@,;:\\\"/[]?={}".utf8.contains($0) }) else {
+                throw fail("session_cookie_name", "must be 1 to 64 cookie-name characters (letters, digits, and !#$%&'*+-.^_`|~)" + shown("session_cookie_name", name))
+            }
+            config.sessionCookieName = name
+        }
+        if let origins = try nonEmpty("allowed_origins") {
+            config.allowedOrigins = try origins.split(separator: ",").map { entry in
+                let origin = entry.trimmingCharacters(in: .whitespaces)
+                guard let normalized = Self.normalizedOrigin(origin) else {
+                    throw fail("allowed_origins", "\"\(origin.prefix(80))\" is not an origin such as https://app.example.com (scheme, host, optional port; no path)")
+                }
+                return normalized
+            }
+        }
+        let realtimeSecret = try nonEmpty("realtime_hmac_secret")
+        if let secret = realtimeSecret, secret.utf8.count < 32 {
+            throw fail("realtime_hmac_secret", "must be at least 32 characters (the same value as Centrifugo's client.token.hmac_secret_key)")
+        }
+        switch try nonEmpty("realtime_signing")?.lowercased() {
+        case nil:
+            config.realtimeSigning = realtimeSecret.map { .hmac(secret: $0) }
+        case "hmac"?:
+            guard let secret = realtimeSecret else {
+                throw fail("realtime_signing", "hmac needs TEGATA_REALTIME_HMAC_SECRET")
+            }
+            config.realtimeSigning = .hmac(secret: secret)
+        case "es256"?:
+            config.realtimeSigning = .es256
+        case let other?:
+            throw fail("realtime_signing", "must be hmac or es256" + shown("realtime_signing", other))
+        }
+        if let ttl = try duration("realtime_token_ttl", range: 30...86_400) { config.realtimeTokenTTL = ttl }
+        if let namespaces = try nonEmpty("realtime_namespaces") {
+            config.realtimeNamespaces = try namespaces.split(separator: ",").map { entry in
+                let name = entry.trimmingCharacters(in: .whitespaces)
+                guard !name.isEmpty, name.utf8.count <= 64, name.utf8.allSatisfy({ (0x21...0x7e).contains($0) && $0 != UInt8(ascii: ":") && $0 != UInt8(ascii: "#") }) else {
+                    throw fail("realtime_namespaces", "\"\(name.prefix(80))\" is not a Centrifugo namespace name")
+                }
+                return name
+            }
+        }
 
         let defaultIssuer = "http://\(Self.urlHost(config.host)):\(config.port)"
         if let issuer = try nonEmpty("issuer") {
@@ -220,6 +271,12 @@ extension TegataConfiguration {
             config.issuer = defaultIssuer
         }
         config.audience = try nonEmpty("audience") ?? config.issuer
+        if config.sessionCookieSameSite == .none && !config.sessionCookieSecure {
+            throw fail("session_cookie_samesite", "none needs a Secure cookie, which a plain-http loopback issuer cannot have")
+        }
+        if let name = config.sessionCookieName, !config.sessionCookieSecure, name.hasPrefix("__Host-") || name.hasPrefix("__Secure-") {
+            throw fail("session_cookie_name", "a __Host- or __Secure- name needs a Secure cookie, which a plain-http loopback issuer cannot have")
+        }
         self = config
     }
 
@@ -272,6 +329,16 @@ extension TegataConfiguration {
             result[id] = names
         }
         return result
+    }
+
+    /// `scheme://host[:port]` in lowercase without a default port, or nil if `text` is not an origin.
+    static func normalizedOrigin(_ text: String) -> String? {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "https" || scheme == "http",
+              let host = url.host?.lowercased(), !host.isEmpty, url.path.isEmpty || url.path == "/", url.query == nil,
+              url.fragment == nil, url.user == nil, !text.hasSuffix("/")
+        else { return nil }
+        let port = url.port.flatMap { ($0 == 443 && scheme == "https") || ($0 == 80 && scheme == "http") ? nil : $0 }
+        return "\(scheme)://\(urlHost(host))" + (port.map { ":\($0)" } ?? "")
     }
 
     /// `id:secret,id:secret`: ids of `[A-Za-z0-9._-]`, secrets of at least 16 characters.

@@ -59,6 +59,23 @@ public struct TegataConfiguration: Sendable {
     /// The exact `Authorization` value RevenueCat sends (`TEGATA_REVENUECAT_WEBHOOK_AUTH`). Unset:
     /// `POST /v1/webhooks/revenuecat` answers 404. Never printed.
     public var revenueCatWebhookAuth: String?
+    /// The web-session cookie's name (`TEGATA_SESSION_COOKIE_NAME`); nil: `__Host-tegata_session`,
+    /// or `tegata_session` when the cookie cannot be Secure (a plain-http loopback issuer).
+    public var sessionCookieName: String?
+    /// The cookie's `SameSite` (`TEGATA_SESSION_COOKIE_SAMESITE`).
+    public var sessionCookieSameSite: SameSite = .lax
+    /// How long a web-session cookie lives after its last renewal (`TEGATA_SESSION_COOKIE_TTL`).
+    public var sessionCookieTTL: TimeInterval = 7 * 86_400
+    /// Web origins allowed to make credentialed cross-origin requests and cookie-authenticated
+    /// unsafe requests (`TEGATA_ALLOWED_ORIGINS`).
+    public var allowedOrigins: [String] = []
+    /// How realtime (Centrifugo) tokens are signed (`TEGATA_REALTIME_SIGNING`, `TEGATA_REALTIME_HMAC_SECRET`);
+    /// nil: the realtime endpoints answer 404.
+    public var realtimeSigning: RealtimeSigning?
+    /// Realtime token lifetime (`TEGATA_REALTIME_TOKEN_TTL`).
+    public var realtimeTokenTTL: TimeInterval = 600
+    /// Channel namespaces that subscription tokens are issued for (`TEGATA_REALTIME_NAMESPACES`).
+    public var realtimeNamespaces: [String] = []
     /// Log level (`TEGATA_LOG_LEVEL`).
     public var logLevel: Logger.Level = .info
     /// Log format (`TEGATA_LOG_FORMAT`).
@@ -93,6 +110,48 @@ public struct TegataConfiguration: Sendable {
         case inline(Data)
         /// A key file; generated with mode 0600 if missing (development).
         case developmentFile(path: String)
+    }
+
+    /// The cookie's `SameSite` attribute.
+    public enum SameSite: String, Sendable {
+        /// Sent on same-site requests and top-level navigations (the default).
+        case lax
+        /// Sent on same-site requests only.
+        case strict
+        /// Sent on cross-site requests too (needs Secure).
+        case none
+
+        /// The attribute value.
+        public var attribute: String { rawValue.prefix(1).uppercased() + rawValue.dropFirst() }
+    }
+
+    /// How realtime tokens are signed.
+    public enum RealtimeSigning: Sendable, Equatable, CustomStringConvertible {
+        /// HS256 with a secret Centrifugo shares.
+        case hmac(secret: String)
+        /// ES256 with the server's key, published in the JWKS.
+        case es256
+
+        /// Never shows the secret.
+        public var description: String {
+            switch self {
+            case .hmac: "hmac(<redacted>)"
+            case .es256: "es256"
+            }
+        }
+    }
+
+    /// Whether the session cookie carries `Secure`: always, except for a plain-http issuer on a
+    /// loopback host (local development), where a browser would never send it back.
+    public var sessionCookieSecure: Bool {
+        guard let url = URL(string: issuer), url.scheme?.lowercased() == "http" else { return true }
+        let host = (url.host ?? "").lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return !(host == "localhost" || host == "::1" || host.hasPrefix("127."))
+    }
+
+    /// The session cookie's name.
+    public var effectiveSessionCookieName: String {
+        sessionCookieName ?? (sessionCookieSecure ? "__Host-tegata_session" : "tegata_session")
     }
 
     /// Log line format.

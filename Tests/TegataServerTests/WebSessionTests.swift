@@ -1,0 +1,229 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import TegataCore
+import TegataServer
+import TegataWire
+import Testing
+
+/// A harness whose issuer is public https (so the cookie is Secure and `__Host-`), with one web origin.
+func webHarness(_ adjust: @escaping (inout TegataConfiguration) -> Void = { _ in }) -> Harness {
+    Harness {
+        $0.issuer = "https://auth.example.com"
+        $0.audience = $0.issuer
+        $0.allowedOrigins = ["https://app.example.com"]
+        adjust(&$0)
+    }
+}
+
+/// A parsed `Set-Cookie` header.
+struct SetCookie {
+    let name: String
+    let value: String
+    let attributes: [String: String]
+
+    init?(_ header: String?) {
+        guard let header else { return nil }
+        let parts = header.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let first = parts.first, let equals = first.firstIndex(of: "=") else { return nil }
+        name = String(first[..<equals])
+        value = String(first[first.index(after: equals)...])
+        var attributes: [String: String] = [:]
+        for part in parts.dropFirst() {
+            let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
+            attributes[pair[0].lowercased()] = pair.count == 2 ? pair[1] : ""
+        }
+        self.attributes = attributes
+    }
+
+    var maxAge: Int? { attributes["max-age"].flatMap { Int($0) } }
+}
+
+extension TestClientProtocol {
+    func openWebSession(_ accessToken: String) async throws -> (SetCookie, TestResponse) {
+        let response = try await execute(uri: "/v1/session", method: .post, headers: [.authorization: "Bearer \(accessToken)"])
+        #expect(response.status == .ok, "\(response.text)")
+        return (try #require(SetCookie(response.headers[.setCookie])), response)
+    }
+
+    func webSession(_ cookie: SetCookie?, extra: HTTPFields = [:]) async throws -> TestResponse {
+        var headers = extra
+        if let cookie { headers[.cookie] = "theme=dark; \(cookie.name)=\(cookie.value)" }
+        return try await execute(uri: "/v1/session", method: .get, headers: headers)
+    }
+
+    func endWebSession(_ cookie: SetCookie, origin: String? = "https://app.example.com", referer: String? = nil) async throws -> TestResponse {
+        var headers: HTTPFields = [.cookie: "\(cookie.name)=\(cookie.value)"]
+        if let origin { headers[.origin] = origin }
+        if let referer { headers[.referer] = referer }
+        return try await execute(uri: "/v1/session", method: .delete, headers: headers)
+    }
+}
+
+@Suite struct WebSessionTests {
+    @Test func postingAnAccessTokenSetsAnHttpOnlySecureHostCookie() async throws {
+        let harness = webHarness()
+        try await harness.withApp { client, _ in
+            let tokens = try await client.signIn()
+            let (cookie, response) = try await client.openWebSession(tokens.accessToken)
+            #expect(cookie.name == "__Host-tegata_session")
+            #expect(cookie.value.count == SessionCookieToken.encodedLength && !cookie.value.contains(sid(of: tokens.accessToken)))
+            #expect(cookie.attributes["httponly"] == "" && cookie.attributes["secure"] == "")
+            #expect(cookie.attributes["samesite"] == "Lax" && cookie.attributes["path"] == "/")
+            #expect(cookie.attributes["domain"] == nil)
+            #expect(cookie.maxAge == 7 * 86_400)
+            #expect(response.headers[.cacheControl] == "no-store")
+            let body = try response.decode(WebSessionResponse.self)
+            #expect(body.user.id == tokens.user.id)
+            #expect(body.expiresAt == harness.clock.now().addingTimeInterval(7 * 86_400))
+        }
+    }
+
+    @Test func aPlainHTTPLoopbackIssuerDropsSecureAndTheHostPrefix() async throws {
+        try await Harness { $0.sessionCookieSameSite = .strict }.withApp { client, _ in
+            let (cookie, _) = try await client.openWebSession(try await client.signIn().accessToken)
+            #expect(cookie.name == "tegata_session" && cookie.attributes["secure"] == nil && cookie.attributes["samesite"] == "Strict")
+        }
+        try await webHarness { $0.sessionCookieName = "__Host-app_sid"; $0.sessionCookieSameSite = .none }.withApp { client, _ in
+            let (cookie, _) = try await client.openWebSession(try await client.signIn().accessToken)
+            #expect(cookie.name == "__Host-app_sid" && cookie.attributes["secure"] == "" && cookie.attributes["samesite"] == "None")
+        }
+    }
+
+    @Test func readingRenewsTheCookieAndKeepsTheSessionFromIdling() async throws {
+        let harness = webHarness { $0.refreshIdleTTL = 2 * 86_400 }
+        try await harness.withApp { client, _ in
+            let tokens = try await client.signIn()
+            var (cookie, _) = try await client.openWebSession(tokens.accessToken)
+            for _ in 0..<3 {
+                // 1.5 days at a time: past the 2-day idle end of the session unless reads renew it.
+                harness.clock.advance(by: 1.5 * 86_400)
+                let response = try await client.webSession(cookie)
+                #expect(response.status == .ok, "\(response.text)")
+                let renewed = try #require(SetCookie(response.headers[.setCookie]))
+                #expect(renewed.value != cookie.value && renewed.maxAge == 7 * 86_400)
+                #expect(try response.decode(WebSessionResponse.self).expiresAt == harness.clock.now().addingTimeInterval(7 * 86_400))
+                cookie = renewed
+            }
+        }
+    }
+
+    @Test func renewalNeverPassesTheSessionsAbsoluteEnd() async throws {
+        let harness = webHarness { $0.refreshIdleTTL = 3 * 86_400; $0.refreshAbsoluteTTL = 3 * 86_400 }
+        try await harness.withApp { client, _ in
+            var (cookie, _) = try await client.openWebSession(try await client.signIn().accessToken)
+            #expect(cookie.maxAge == 3 * 86_400)
+            harness.clock.advance(by: 2 * 86_400 + 3_600)
+            let late = try await client.webSession(cookie)
+            cookie = try #require(SetCookie(late.headers[.setCookie]))
+            #expect(cookie.maxAge == 86_400 - 3_600)
+            harness.clock.advance(by: 86_400 - 3_600)
+            let ended = try await client.webSession(cookie)
+            #expect(ended.status == .unauthorized)
+        }
+    }
+
+    @Test func aMissingExpiredOrForgedCookieSays401SignInAgainAndClearsIt() async throws {
+        let harness = webHarness()
+        try await harness.withApp { client, _ in
+            let tokens = try await client.signIn()
+            let (cookie, _) = try await client.openWebSession(tokens.accessToken)
+            var tampered = Array(cookie.value)
+            tampered[10] = tampered[10] == "A" ? "B" : "A"
+            let cases: [(String, SetCookie?)] = [
+                ("missing", nil),
+                ("forged", SetCookie("\(cookie.name)=\(String(tampered))")),
+                ("an access token", SetCookie("\(cookie.name)=\(tokens.accessToken)")),
+                ("another cookie's name", SetCookie("tegata_session=\(cookie.value)")),
+            ]
+            for (label, presented) in cases {
+                let response = try await client.webSession(presented)
+                #expect(response.status == .unauthorized, "\(label)")
+                #expect(response.errorBody?.error == .invalidToken && response.errorBody?.errorDescription?.contains("sign in again") == true, "\(label)")
+                #expect(response.headers[.location] == nil)
+                #expect(SetCookie(response.headers[.setCookie])?.maxAge == 0, "\(label)")
+            }
+            harness.clock.advance(by: 7 * 86_400)
+            let expired = try await client.webSession(cookie)
+            #expect(expired.status == .unauthorized && SetCookie(expired.headers[.setCookie])?.maxAge == 0)
+        }
+    }
+
+    @Test func noRenewalForARevokedSessionAMovedTokenVersionOrADeletedUser() async throws {
+        try await webHarness().withApp { client, _ in
+            let a = try await client.signIn("device-a-0001")
+            let (cookieA, _) = try await client.openWebSession(a.accessToken)
+            #expect(try await client.logout(a.accessToken, scope: "local").status == .noContent)
+            #expect(try await client.webSession(cookieA).status == .unauthorized)
+
+            let b = try await client.signIn("device-b-0001")
+            let (cookieB, _) = try await client.openWebSession(b.accessToken)
+            let other = try await client.signIn("device-b-0001")
+            #expect(try await client.logout(other.accessToken, scope: "global").status == .noContent)
+            #expect(try await client.webSession(cookieB).status == .unauthorized)
+
+            let c = try await client.signIn("device-c-0001")
+            let (cookieC, _) = try await client.openWebSession(c.accessToken)
+            #expect(try await client.authorized("/v1/me", .delete, token: c.accessToken).status == .noContent)
+            #expect(try await client.webSession(cookieC).status == .unauthorized)
+        }
+    }
+
+    @Test func deleteRevokesTheSessionAndClearsTheCookieButOnlyFromAnAllowedOrigin() async throws {
+        try await webHarness().withApp { client, _ in
+            let tokens = try await client.signIn()
+            let (cookie, _) = try await client.openWebSession(tokens.accessToken)
+            for (origin, referer) in [(nil, nil), ("https://evil.example", nil), ("null", nil), (nil, "https://evil.example/page"),
+                                      ("https://app.example.com.evil.example", nil), ("http://app.example.com", nil)] as [(String?, String?)] {
+                let refused = try await client.endWebSession(cookie, origin: origin, referer: referer)
+                #expect(refused.status == .forbidden && refused.errorBody?.error == .forbidden, "\(origin ?? "-") \(referer ?? "-")")
+            }
+            #expect(try await client.webSession(cookie).status == .ok, "refused requests changed nothing")
+            let ended = try await client.endWebSession(cookie, origin: nil, referer: "https://app.example.com/settings?x=1")
+            #expect(ended.status == .noContent)
+            #expect(SetCookie(ended.headers[.setCookie])?.maxAge == 0)
+            #expect(try await client.webSession(cookie).status == .unauthorized)
+            #expect(try await client.me(tokens.accessToken).status == .unauthorized, "the session's access tokens die with it")
+        }
+    }
+
+    @Test func aCookieNeverAuthenticatesTheBearerEndpoints() async throws {
+        try await webHarness().withApp { client, _ in
+            let tokens = try await client.signIn()
+            let (cookie, _) = try await client.openWebSession(tokens.accessToken)
+            let headers: HTTPFields = [.cookie: "\(cookie.name)=\(cookie.value)", .origin: "https://app.example.com"]
+            for (uri, method) in [("/v1/me", HTTPRequest.Method.get), ("/v1/logout", .post), ("/v1/sessions", .get),
+                                  ("/v1/session", .post), ("/v1/realtime/token", .post)] {
+                let response = try await client.execute(uri: uri, method: method, headers: headers)
+                #expect(response.status == .unauthorized || response.status == .notFound, "\(uri)")
+            }
+            #expect(try await client.webSession(cookie).status == .ok)
+        }
+    }
+
+    @Test func corsAnswersOnlyAllowedOriginsWithCredentials() async throws {
+        try await webHarness().withApp { client, _ in
+            let preflight = try await client.execute(uri: "/v1/session", method: .options, headers: [
+                .origin: "https://app.example.com", .accessControlRequestMethod: "DELETE",
+            ])
+            #expect(preflight.status == .noContent)
+            #expect(preflight.headers[.accessControlAllowOrigin] == "https://app.example.com")
+            #expect(preflight.headers[.accessControlAllowCredentials] == "true")
+            #expect(preflight.headers[.accessControlAllowMethods]?.contains("DELETE") == true)
+            let foreign = try await client.execute(uri: "/v1/session", method: .options, headers: [
+                .origin: "https://evil.example", .accessControlRequestMethod: "DELETE",
+            ])
+            #expect(foreign.status == .forbidden && foreign.headers[.accessControlAllowOrigin] == nil)
+
+            let tokens = try await client.signIn()
+            let allowed = try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: "Bearer \(tokens.accessToken)", .origin: "https://app.example.com"])
+            #expect(allowed.status == .ok && allowed.headers[.accessControlAllowOrigin] == "https://app.example.com" && allowed.headers[.vary] == "Origin")
+            let other = try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: "Bearer \(tokens.accessToken)", .origin: "https://evil.example"])
+            #expect(other.status == .ok && other.headers[.accessControlAllowOrigin] == nil && other.headers[.accessControlAllowCredentials] == nil)
+            let errorResponse = try await client.execute(uri: "/v1/me", method: .get, headers: [.origin: "https://app.example.com"])
+            #expect(errorResponse.status == .unauthorized && errorResponse.headers[.accessControlAllowOrigin] == "https://app.example.com")
+        }
+    }
+}
