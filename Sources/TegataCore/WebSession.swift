@@ -24,32 +24,25 @@ public struct SessionCookieToken: Sendable, Equatable {
 
     private static let version: UInt8 = 1
     private static let bodyLength = 1 + 16 + 8 + 8
-    private static let macLength = 32
     /// The length of an encoded value: 65 bytes, 87 base64url characters.
     public static let encodedLength = 87
 
     /// The cookie value.
     public func encode(with key: SymmetricKey) -> String {
         var body = Data([Self.version])
-        withUnsafeBytes(of: sessionID.uuid) { body.append(contentsOf: $0) }
-        withUnsafeBytes(of: tokenVersion.bigEndian) { body.append(contentsOf: $0) }
-        withUnsafeBytes(of: Int64(expiresAt.timeIntervalSince1970).bigEndian) { body.append(contentsOf: $0) }
-        return Base64URL.encode(body + Data(HMAC<SHA256>.authenticationCode(for: body, using: key)))
+        MACToken.append(sessionID, to: &body)
+        MACToken.append(tokenVersion, to: &body)
+        MACToken.append(Int64(expiresAt.timeIntervalSince1970), to: &body)
+        return MACToken.seal(body, with: key)
     }
 
     /// Parses and authenticates a cookie value; nil if this server did not make it.
     public static func decode(_ value: String, with key: SymmetricKey) -> SessionCookieToken? {
-        guard value.utf8.count == encodedLength, let bytes = Base64URL.decode(value), bytes.count == bodyLength + macLength
+        guard let raw = MACToken.open(value, encodedLength: encodedLength, bodyLength: bodyLength, version: version, with: key)
         else { return nil }
-        let body = bytes.prefix(bodyLength)
-        guard HMAC<SHA256>.isValidAuthenticationCode(bytes.suffix(macLength), authenticating: body, using: key) else { return nil }
-        let raw = Array(body)
-        guard raw[0] == version else { return nil }
-        let uuid = UUID(uuid: (raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7], raw[8],
-                               raw[9], raw[10], raw[11], raw[12], raw[13], raw[14], raw[15], raw[16]))
-        func int64(_ range: Range<Int>) -> Int64 { raw[range].reduce(0) { $0 << 8 | Int64($1) } }
         return SessionCookieToken(
-            sessionID: uuid, tokenVersion: int64(17..<25), expiresAt: Date(timeIntervalSince1970: TimeInterval(int64(25..<33))))
+            sessionID: MACToken.uuid(raw, at: 1), tokenVersion: MACToken.int64(raw, at: 17),
+            expiresAt: Date(timeIntervalSince1970: TimeInterval(MACToken.int64(raw, at: 25))))
     }
 }
 
