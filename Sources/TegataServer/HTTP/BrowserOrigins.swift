@@ -9,6 +9,7 @@ struct BrowserOrigins: Sendable {
 
     /// The request's origin if it is allowed: `Origin`, else the origin of `Referer`.
     func allowedOrigin(of request: Request) -> String? {
+        guard !allowed.isEmpty else { return nil }  // nothing to parse when no origin is allowed
         if let origin = request.headers[.origin] {
             return TegataConfiguration.normalizedOrigin(origin).flatMap { allowed.contains($0) ? $0 : nil }
         }
