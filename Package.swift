@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "TegataServer", targets: ["TegataServer"]),
         .library(name: "TegataTokens", targets: ["TegataTokens"]),
         .library(name: "TegataWire", targets: ["TegataWire"]),
+        .library(name: "TegataClient", targets: ["TegataClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -82,6 +83,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Swift SDK for apps. Foundation only (FoundationNetworking on Linux).
+        .target(name: "TegataClient", dependencies: ["TegataWire"], swiftSettings: swiftSettings),
         // The executable: parses arguments and configuration, nothing else.
         .executableTarget(
             name: "tegata",
@@ -90,6 +93,40 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Test helpers shared by the server and client tests: a fake identity provider on a real socket.
+        .target(
+            name: "TegataTestSupport",
+            dependencies: [
+                "TegataServer", "TegataTokens",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/TegataTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        // A TegataClient in its own process, for the test of several processes sharing one store.
+        .executableTarget(
+            name: "tegata-client-probe",
+            dependencies: ["TegataClient"],
+            path: "Tests/TegataClientProbe",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TegataClientTests",
+            dependencies: [
+                "TegataClient", "TegataServer", "TegataCore", "TegataWire", "TegataTestSupport",
+                "tegata-client-probe",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -121,7 +158,7 @@ let package = Package(
             dependencies: [
                 "TegataServer",
                 "tegata",
-                "TegataCore", "TegataTokens", "TegataWire", "TegataStoreSQLite",
+                "TegataCore", "TegataTokens", "TegataWire", "TegataStoreSQLite", "TegataTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),

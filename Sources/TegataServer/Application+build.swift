@@ -29,8 +29,11 @@ public func buildApplication(
     return buildApplication(services: services)
 }
 
-/// Builds the application around already-made services.
-public func buildApplication(services: TegataServices) -> some ApplicationProtocol {
+/// Builds the application around already-made services. `onServerRunning` gets the bound port
+/// (useful with port 0).
+public func buildApplication(
+    services: TegataServices, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
     let configuration = services.configuration
     return Application(
         router: buildRouter(services: services),
@@ -40,6 +43,7 @@ public func buildApplication(services: TegataServices) -> some ApplicationProtoc
             services.logger.notice(
                 "tegata is serving",
                 metadata: ["address": "\(channel.localAddress?.description ?? "?")", "issuer": "\(configuration.issuer)"])
+            await onServerRunning(channel.localAddress?.port ?? 0)
         },
         logger: services.logger)
 }

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import NIOCore
 import Synchronization
 import TegataStoreSQLite
+import TegataTestSupport
 import TegataWire
 import Testing
 

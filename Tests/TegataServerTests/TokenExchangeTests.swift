@@ -8,6 +8,7 @@ import SQLiteNIO
 import TegataCore
 import TegataServer
 import TegataTokens
+import TegataTestSupport
 import TegataWire
 import Testing
 

@@ -10,26 +10,26 @@ import TegataServer
 import TegataTokens
 
 /// Keys generated once per test run (RSA generation is slow), shared by every fake provider.
-enum ProviderKeys {
-    static let rsa1 = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
-    static let rsa2 = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
-    static let attackerRSA = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
-    static let ec1 = P256.Signing.PrivateKey()
-    static let ec2 = P256.Signing.PrivateKey()
+public enum ProviderKeys {
+    public static let rsa1 = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
+    public static let rsa2 = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
+    public static let attackerRSA = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
+    public static let ec1 = P256.Signing.PrivateKey()
+    public static let ec2 = P256.Signing.PrivateKey()
 }
 
 /// A signing key of a fake provider, with its `kid`.
-enum ProviderSigningKey: Sendable {
+public enum ProviderSigningKey: Sendable {
     case rsa(_RSA.Signing.PrivateKey, kid: String)
     case ec(P256.Signing.PrivateKey, kid: String)
 
-    var kid: String {
+    public var kid: String {
         switch self {
         case .rsa(_, let kid), .ec(_, let kid): kid
         }
     }
 
-    var alg: String {
+    public var alg: String {
         switch self {
         case .rsa: "RS256"
         case .ec: "ES256"
@@ -37,7 +37,7 @@ enum ProviderSigningKey: Sendable {
     }
 
     /// The public JWK, written the way the providers publish them.
-    var jwk: [String: Any] {
+    public var jwk: [String: Any] {
         switch self {
         case .rsa(let key, let kid):
             let primitives = try! key.publicKey.getKeyPrimitives()
@@ -51,7 +51,7 @@ enum ProviderSigningKey: Sendable {
     }
 
     /// A compact JWS of `claims` signed with this key; `header` entries override the defaults.
-    func sign(_ claims: [String: Any], header extra: [String: Any] = [:]) -> String {
+    public func sign(_ claims: [String: Any], header extra: [String: Any] = [:]) -> String {
         var header: [String: Any] = ["alg": alg, "kid": kid, "typ": "JWT"]
         header.merge(extra) { $1 }
         let input = JOSE.segment(header) + "." + JOSE.segment(claims)
@@ -67,27 +67,27 @@ enum ProviderSigningKey: Sendable {
 }
 
 /// Building JOSE pieces by hand, so tests can also build what no library would.
-enum JOSE {
-    static func segment(_ object: [String: Any]) -> String {
+public enum JOSE {
+    public static func segment(_ object: [String: Any]) -> String {
         Base64URL.encode(try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
     }
 
     /// An HMAC-SHA256 "signed" token: the algorithm-confusion attack when `secret` is a public key.
-    static func hs256(_ claims: [String: Any], secret: Data, kid: String) -> String {
+    public static func hs256(_ claims: [String: Any], secret: Data, kid: String) -> String {
         let input = segment(["alg": "HS256", "kid": kid, "typ": "JWT"]) + "." + segment(claims)
         let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: secret))
         return input + "." + Base64URL.encode(Data(mac))
     }
 
     /// An unsigned token (`alg: none`).
-    static func unsigned(_ claims: [String: Any], kid: String) -> String {
+    public static func unsigned(_ claims: [String: Any], kid: String) -> String {
         segment(["alg": "none", "kid": kid]) + "." + segment(claims) + "."
     }
 }
 
 /// An identity provider on a real socket in the test process: it serves a JWKS (and an OpenID
 /// discovery document), counts the fetches, and can rotate its keys, change its `Cache-Control` or go down.
-final class FakeProvider: Sendable {
+public final class FakeProvider: Sendable {
     private struct State {
         var published: [ProviderSigningKey]
         var cacheControl = "public, max-age=3600"
@@ -98,21 +98,21 @@ final class FakeProvider: Sendable {
 
     private let state: Mutex<State>
     private let boundPort = Mutex(0)
-    var port: Int { boundPort.withLock { $0 } }
+    public var port: Int { boundPort.withLock { $0 } }
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
-    var jwksURL: String { baseURL + "/keys" }
-    var discoveryURL: String { baseURL + "/.well-known/openid-configuration" }
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var jwksURL: String { baseURL + "/keys" }
+    public var discoveryURL: String { baseURL + "/.well-known/openid-configuration" }
 
     private init(keys: [ProviderSigningKey]) {
         state = Mutex(State(published: keys))
     }
 
-    var jwksFetches: Int { state.withLock { $0.jwksFetches } }
-    var discoveryFetches: Int { state.withLock { $0.discoveryFetches } }
-    func publish(_ keys: [ProviderSigningKey]) { state.withLock { $0.published = keys } }
-    func setDown(_ down: Bool) { state.withLock { $0.down = down } }
-    func setCacheControl(_ value: String) { state.withLock { $0.cacheControl = value } }
+    public var jwksFetches: Int { state.withLock { $0.jwksFetches } }
+    public var discoveryFetches: Int { state.withLock { $0.discoveryFetches } }
+    public func publish(_ keys: [ProviderSigningKey]) { state.withLock { $0.published = keys } }
+    public func setDown(_ down: Bool) { state.withLock { $0.down = down } }
+    public func setCacheControl(_ value: String) { state.withLock { $0.cacheControl = value } }
 
     private func jwksResponse() throws -> Response {
         let (down, keys, cacheControl) = state.withLock { s -> (Bool, [ProviderSigningKey], String) in
@@ -137,7 +137,7 @@ final class FakeProvider: Sendable {
     }
 
     /// Runs a provider publishing `keys` for the duration of `body`.
-    static func with<T: Sendable>(
+    public static func with<T: Sendable>(
         keys: [ProviderSigningKey], _ body: @Sendable (FakeProvider) async throws -> T
     ) async throws -> T {
         let provider = FakeProvider(keys: keys)
@@ -167,9 +167,9 @@ final class FakeProvider: Sendable {
 }
 
 /// Claims shaped like each provider's real ID tokens (from their documentation), at `now`.
-enum ProviderClaims {
+public enum ProviderClaims {
     /// Sign in with Apple (https://developer.apple.com/documentation/signinwithapple/authenticating-users-with-sign-in-with-apple).
-    static func apple(subject: String = "001234.0123456789abcdef0123456789abcdef.0123", audience: String = "com.example.game",
+    public static func apple(subject: String = "001234.0123456789abcdef0123456789abcdef.0123", audience: String = "com.example.game",
                       nonce: String?, now: Date) -> [String: Any] {
         var claims: [String: Any] = [
             "iss": "https://appleid.apple.com", "aud": audience, "sub": subject,
@@ -182,7 +182,7 @@ enum ProviderClaims {
     }
 
     /// Google (https://developers.google.com/identity/openid-connect/openid-connect#an-id-tokens-payload).
-    static func google(subject: String = "110169484474386276334", audience: String = "1234.apps.googleusercontent.com",
+    public static func google(subject: String = "110169484474386276334", audience: String = "1234.apps.googleusercontent.com",
                        issuer: String = "https://accounts.google.com", now: Date) -> [String: Any] {
         ["iss": issuer, "azp": audience, "aud": audience, "sub": subject, "email": "jsmith@example.com",
          "email_verified": true, "at_hash": "HK6E_P6Dh8Y93mRNtsDB1Q", "name": "J Smith",
@@ -190,7 +190,7 @@ enum ProviderClaims {
     }
 
     /// LINE (https://developers.line.biz/en/docs/line-login/verify-id-token/#payload).
-    static func line(subject: String = "U1234567890abcdef1234567890abcdef", audience: String = "1234567890",
+    public static func line(subject: String = "U1234567890abcdef1234567890abcdef", audience: String = "1234567890",
                      now: Date) -> [String: Any] {
         ["iss": "https://access.line.me", "sub": subject, "aud": audience,
          "exp": Int(now.timeIntervalSince1970) + 3600, "iat": Int(now.timeIntervalSince1970),

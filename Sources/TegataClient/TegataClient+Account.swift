@@ -1,0 +1,199 @@
+import Foundation
+import TegataWire
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Which sessions `signOut(scope:)` ends.
+public enum SignOutScope: String, Sendable {
+    /// This session only.
+    case local
+    /// Every session of the user, on every device.
+    case global
+}
+
+extension TegataClient {
+    // MARK: Sign-in
+
+    /// Signs in with this installation's device credentials, generating and storing them first on
+    /// first use (before they are sent, so a lost answer never loses the account). The first call
+    /// creates an anonymous user; later calls sign the same user in again.
+    @discardableResult
+    public func signInWithDevice() async throws -> UserSummary {
+        let epoch = self.epoch
+        let lock = try await lockStore()
+        defer { lock.unlock() }
+        if let stored = try loadStore(), !storeIsBehind { credentials = stored }
+        let device: DeviceCredentials
+        if let existing = credentials.device {
+            device = existing
+        } else {
+            device = DeviceCredentials.generate()
+            credentials.device = device
+            persist()
+            guard !storeIsBehind else { throw TegataClientError.storage("cannot store the new device credentials") }
+        }
+        let reply = try await signInReply(epoch: epoch) { [api, configuration] in
+            await api.deviceSignIn(device, platform: configuration.platform)
+        }
+        let previous = credentials.session
+        let session = try await adopt(reply, epoch: epoch, startsSession: true)
+        credentials.device?.userID = session.user.id
+        persist()
+        await revokeReplaced(previous, by: session)
+        return session.user
+    }
+
+    /// Signs in with an external provider's ID token (RFC 8693 token exchange): `provider` is the
+    /// name configured on the server (`apple`, `google`, `line`, …), `nonce` the raw nonce the app
+    /// passed to the provider (its SHA-256 is in the token). Creates the user on first sight.
+    @discardableResult
+    public func signIn(idToken: String, provider: String, nonce: String?) async throws -> UserSummary {
+        let epoch = self.epoch
+        let lock = try await lockStore()
+        defer { lock.unlock() }
+        if let stored = try loadStore(), !storeIsBehind { credentials = stored }
+        let presentation = IDTokenPresentation(idToken: idToken, provider: provider, nonce: nonce)
+        let reply = try await signInReply(epoch: epoch) { [api] in await api.exchange(presentation) }
+        let previous = credentials.session
+        let session = try await adopt(reply, epoch: epoch, startsSession: true)
+        await revokeReplaced(previous, by: session)
+        return session.user
+    }
+
+    /// Links an external identity to the signed-in user (same parameters as `signIn(idToken:…)`).
+    /// An anonymous device user becomes permanent and keeps its id and data. Returns the user as
+    /// `/v1/me` describes it. An identity linked to another user: `.rejected` with status 409.
+    @discardableResult
+    public func linkIdentity(idToken: String, provider: String, nonce: String?) async throws -> MeResponse {
+        let presentation = IDTokenPresentation(idToken: idToken, provider: provider, nonce: nonce)
+        let request = api.form("/v1/me/identities", presentation.parameters(grantType: nil))
+        let me = try await tegataRequest(request).decode(MeResponse.self)
+        await updateUser(from: me)
+        return me
+    }
+
+    /// The signed-in user as `GET /v1/me` describes it (identities and entitlements included).
+    public func me() async throws -> MeResponse {
+        let me = try await tegataRequest(api.request("GET", "/v1/me")).decode(MeResponse.self)
+        await updateUser(from: me)
+        return me
+    }
+
+    private func signInReply(epoch: Int, _ operation: @Sendable () async -> TegataAPI.Outcome) async throws -> TegataAPI.Reply {
+        switch try await attempt(epoch: epoch, operation) {
+        case .success(let reply): return reply
+        case .rejected(let error): throw error
+        }
+    }
+
+    /// Revokes the session a sign-in replaced, so it does not linger at the server.
+    private func revokeReplaced(_ previous: SessionCredentials?, by session: SessionCredentials) async {
+        guard let refreshToken = previous?.refreshToken, refreshToken != session.refreshToken else { return }
+        _ = await api.revoke(refreshToken)
+    }
+
+    private func updateUser(from me: MeResponse) async {
+        guard let lock = try? await lockStore() else { return }
+        defer { lock.unlock() }
+        try? syncWithStore()
+        guard let session = credentials.session, session.user.id == me.id else { return }
+        let user = UserSummary(id: me.id, anon: me.anon, createdAt: me.createdAt)
+        guard user != session.user else { return }
+        credentials.session?.user = user
+        persist()
+        setState(.signedIn(user))
+    }
+
+    // MARK: Sign-out and deletion
+
+    /// Signs out. Locally this always happens first and at once: the session is forgotten, the
+    /// state becomes `.signedOut`, and nothing under way will store a result. Then the server is
+    /// told (`.local`: this session is revoked; `.global`: every session of the user ends).
+    ///
+    /// A device user's device credentials are kept, so `signInWithDevice()` returns to the same
+    /// anonymous account; once the user is permanent (an identity is linked) they are forgotten,
+    /// so the next device sign-in does not enter that account without the user.
+    ///
+    /// - Throws: `.unavailable` or `.rejected` when the server could not be told. The local
+    ///   sign-out has happened anyway; the session then ends at its idle lifetime.
+    public func signOut(scope: SignOutScope = .local) async throws {
+        epoch += 1
+        renewal = nil
+        var ending = credentials.session
+        if let lock = try? await lockStore() {
+            if let stored = try? storage.load() {
+                if let session = stored.session { ending = session }
+                credentials.device = stored.device
+            }
+            forget(keepingDevice: ending?.user.anon ?? true)
+            lock.unlock()
+        } else {
+            forget(keepingDevice: ending?.user.anon ?? true)
+        }
+        setState(.signedOut)
+        guard let session = ending, let refreshToken = session.refreshToken else { return }
+        switch scope {
+        case .local:
+            try Self.requireSuccess(await api.revoke(refreshToken))
+        case .global:
+            var token = session.accessToken
+            if TokenTiming.needsRenewal(session, now: now(), margin: configuration.refreshMargin) {
+                // Spend the refresh token once more, only to get a token for the logout call.
+                let reply = try Self.requireSuccess(await api.refresh(refreshToken))
+                token = try reply.decode(TokenResponse.self).accessToken
+            }
+            var request = api.json("POST", "/v1/logout", ["scope": "global"])
+            request = Self.authorize(request, with: token)
+            try Self.requireSuccess(await api.send(request))
+        }
+    }
+
+    /// Ends every other session of the user (`POST /v1/logout` with scope `others`); this one stays.
+    public func signOutOtherSessions() async throws {
+        _ = try await tegataRequest(api.json("POST", "/v1/logout", ["scope": "others"]))
+    }
+
+    /// Deletes the account at the server: every session and token of the user stops working. Then
+    /// forgets every credential, device credentials included.
+    public func deleteAccount() async throws {
+        _ = try await tegataRequest(api.request("DELETE", "/v1/me"))
+        epoch += 1
+        renewal = nil
+        let lock = try? await lockStore()
+        forget(keepingDevice: false)
+        lock?.unlock()
+        setState(.signedOut)
+    }
+
+    private func forget(keepingDevice: Bool) {
+        credentials = StoredCredentials(device: keepingDevice ? credentials.device : nil, session: nil)
+        persist()
+    }
+
+    // MARK: Helpers
+
+    /// Sends an authorised request to Tegata itself (retrying once after a 401, like `send(_:)`)
+    /// and classifies the answer.
+    func tegataRequest(_ request: URLRequest) async throws -> TegataAPI.Reply {
+        let (data, response): (Data, HTTPURLResponse)
+        do {
+            (data, response) = try await send(request)
+        } catch let error as TegataClientError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw TegataClientError.unavailable("the server could not be reached (\(type(of: error)))")
+        }
+        return try Self.requireSuccess(TegataAPI.classify(data: data, response: response, receivedAt: now()))
+    }
+
+    @discardableResult
+    static func requireSuccess(_ outcome: TegataAPI.Outcome) throws -> TegataAPI.Reply {
+        switch outcome {
+        case .success(let reply): return reply
+        case .rejected(let error), .transient(let error, _): throw error
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// How a `TegataClient` talks to its server and when it renews tokens.
+public struct TegataClientConfiguration: Sendable {
+    /// The Tegata server's base URL (its issuer URL), e.g. `https://auth.example.com`.
+    public var baseURL: URL
+    /// The `platform` sent with device sign-ins (`ios`, `android`, `web`, `macos`, `linux`, …).
+    public var platform: String
+    /// Renew the access token when less than this is left (at most half its lifetime). Default 60 s.
+    public var refreshMargin: TimeInterval = 60
+    /// Whether a device user whose session ended is signed in again with this device's credentials
+    /// before the client gives up with `signInRequired`. Default true.
+    public var reauthenticateWithDevice = true
+    /// How many times a request that failed for a transient reason (no answer, 5xx, 408, 429) is
+    /// retried, with exponential backoff and jitter. Default 2 (three tries in all).
+    public var maxRetries = 2
+    /// The first retry's delay; each further retry doubles it. Default 0.5 s.
+    public var retryDelay: Duration = .milliseconds(500)
+    /// The longest `Retry-After` the client waits for; a longer one fails at once. Default 30 s.
+    public var maxRetryAfter: TimeInterval = 30
+    /// The timeout of each request to Tegata. Default 30 s.
+    public var requestTimeout: TimeInterval = 30
+
+    /// A configuration for the server at `baseURL`.
+    public init(baseURL: URL, platform: String = TegataClientConfiguration.defaultPlatform) {
+        self.baseURL = baseURL
+        self.platform = platform
+    }
+
+    /// The platform this code runs on, as Tegata names platforms.
+    public static var defaultPlatform: String {
+        #if os(iOS)
+        "ios"
+        #elseif os(macOS)
+        "macos"
+        #elseif os(tvOS)
+        "tvos"
+        #elseif os(watchOS)
+        "watchos"
+        #elseif os(visionOS)
+        "visionos"
+        #elseif os(Android)
+        "android"
+        #elseif os(Linux)
+        "linux"
+        #elseif os(Windows)
+        "windows"
+        #else
+        "other"
+        #endif
+    }
+}
