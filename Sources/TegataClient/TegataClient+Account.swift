@@ -121,17 +121,18 @@ extension TegataClient {
         epoch += 1
         renewal = nil
         var ending = credentials.session
+        forgetInMemory(keepingDevice: ending?.user.anon ?? true)
+        setState(.signedOut)
+        // The store may hold a newer refresh token (another process rotated it): revoke that one.
         if let lock = try? await lockStore() {
-            if let stored = try? storage.load() {
-                if let session = stored.session { ending = session }
-                credentials.device = stored.device
+            if let stored = try? storage.load(), let session = stored.session, session.user.id == ending?.user.id {
+                ending = session
             }
-            forget(keepingDevice: ending?.user.anon ?? true)
+            persist()
             lock.unlock()
         } else {
-            forget(keepingDevice: ending?.user.anon ?? true)
+            persist()
         }
-        setState(.signedOut)
         guard let session = ending, let refreshToken = session.refreshToken else { return }
         switch scope {
         case .local:
@@ -160,15 +161,17 @@ extension TegataClient {
         _ = try await tegataRequest(api.request("DELETE", "/v1/me"))
         epoch += 1
         renewal = nil
-        let lock = try? await lockStore()
-        forget(keepingDevice: false)
-        lock?.unlock()
+        forgetInMemory(keepingDevice: false)
         setState(.signedOut)
+        let lock = try? await lockStore()
+        persist()
+        lock?.unlock()
     }
 
-    private func forget(keepingDevice: Bool) {
+    /// Clears the session (and the device credentials unless `keepingDevice`) in memory; the
+    /// caller persists.
+    private func forgetInMemory(keepingDevice: Bool) {
         credentials = StoredCredentials(device: keepingDevice ? credentials.device : nil, session: nil)
-        persist()
     }
 
     // MARK: Helpers

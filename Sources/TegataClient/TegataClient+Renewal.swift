@@ -56,6 +56,7 @@ extension TegataClient {
                 // The device now belongs to a new, empty user: the account was deleted. Do not
                 // switch the app to it silently.
                 _ = await api.revoke(response.refreshToken)
+                try check(epoch)
             case .rejected:
                 break
             }
@@ -99,18 +100,20 @@ extension TegataClient {
 
     /// Runs `operation`, retrying transient failures at most `maxRetries` times with exponential
     /// backoff (or the server's `Retry-After`, when it is short enough). Throws `.unavailable` when
-    /// the retries are spent and `.signedOut` when a sign-out happened meanwhile.
+    /// the retries are spent and `.signedOut` when a sign-out happened meanwhile (a success is
+    /// returned even then: `adopt` discards it and revokes the session it opened).
     func attempt(epoch: Int, _ operation: @Sendable () async -> TegataAPI.Outcome) async throws -> Attempt {
         var failures = 0
         while true {
             let outcome = await operation()
-            try check(epoch)
             switch outcome {
             case .success(let reply):
-                return .success(reply)
+                return .success(reply)  // `adopt` checks the epoch, and revokes what it will not store
             case .rejected(let error):
+                try check(epoch)
                 return .rejected(error)
             case .transient(let error, let retryAfter):
+                try check(epoch)
                 guard failures < configuration.maxRetries else { throw error }
                 if let retryAfter, retryAfter > configuration.maxRetryAfter { throw error }
                 let backoff = configuration.retryDelay * (1 << failures)

@@ -1,0 +1,186 @@
+import Foundation
+import Hummingbird
+import Logging
+import SQLiteNIO
+import Synchronization
+import TegataClient
+import TegataCore
+import TegataServer
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A real Tegata server on a loopback socket in the test process, on the system clock, with its data
+/// in a directory that outlives it (so a test can stop it and start it again on the same port).
+struct LiveTegata: Sendable {
+    let directory: String
+    let port: Int
+    var baseURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
+
+    static func makeDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("tegata-client-test-\(UUID().uuidString)").path
+    }
+
+    /// Runs a server for the duration of `body`.
+    static func with<T: Sendable>(
+        directory: String = makeDirectory(), port: Int = 0,
+        _ configure: @Sendable (inout TegataConfiguration) -> Void = { _ in },
+        _ body: @Sendable (LiveTegata) async throws -> T
+    ) async throws -> T {
+        var configuration = TegataConfiguration(dataDirectory: directory)
+        configuration.host = "127.0.0.1"
+        configuration.port = port
+        configuration.issuer = "http://127.0.0.1:8080"
+        configuration.audience = configuration.issuer
+        configure(&configuration)
+        var logger = Logger(label: "tegata-client-test")
+        logger.logLevel = .critical
+        let services = try await TegataServices.make(configuration: configuration, clock: SystemClock(), logger: logger)
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
+        let app = buildApplication(services: services) { port in
+            readyContinuation.yield(port)
+            readyContinuation.finish()
+        }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.runService(gracefulShutdownSignals: []) }
+            defer { group.cancelAll() }
+            var iterator = ready.makeAsyncIterator()
+            guard let bound = await iterator.next() else { throw CancellationError() }
+            return try await body(LiveTegata(directory: directory, port: bound))
+        }
+    }
+
+    /// Reads the database directly (not through Tegata's store).
+    func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        let raw = try await SQLiteConnection.open(storage: .file(path: (directory as NSString).appendingPathComponent("tegata.sqlite")))
+        do {
+            let rows = try await raw.query(sql, binds)
+            try await raw.close()
+            return rows
+        } catch {
+            try? await raw.close()
+            throw error
+        }
+    }
+
+    /// How many times the session was rotated (its refresh-token generation).
+    func generation(ofSession id: String) async throws -> Int {
+        try await query("SELECT generation FROM sessions WHERE id = ?", [.text(id)]).first?.column("generation")?.integer ?? -1
+    }
+
+    /// The session ids of a user, with whether each is revoked.
+    func sessions(ofUser id: String) async throws -> [(id: String, revoked: Bool)] {
+        try await query("SELECT id, revoked_at FROM sessions WHERE user_id = ? ORDER BY created_at", [.text(id)]).map {
+            ($0.column("id")?.string ?? "", !($0.column("revoked_at")?.isNull ?? true))
+        }
+    }
+
+    /// A plain request to the server, not through the client.
+    func raw(_ method: String, _ path: String, token: String? = nil, form: [String: String]? = nil, json: [String: Any]? = nil) async throws -> (Int, [String: Any]) {
+        var request = URLRequest(url: baseURL.appendingPathComponent(String(path.dropFirst())))
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let form {
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+                .joined(separator: "&").utf8)
+        }
+        if let json {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = try JSONSerialization.data(withJSONObject: json)
+        }
+        let (data, response) = try await URLSessionTransport().send(request)
+        return (response.statusCode, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+    }
+}
+
+/// The system clock moved by an offset the test sets: the device's clock, not the server's.
+final class DeviceClock: Sendable {
+    private let offset = Mutex<TimeInterval>(0)
+    func advance(by seconds: TimeInterval) { offset.withLock { $0 += seconds } }
+    var now: @Sendable () -> Date { { [self] in Date().addingTimeInterval(offset.withLock { $0 }) } }
+}
+
+/// The real URLSession transport with a request count per path, and faults a test switches on:
+/// losing the answer to a request the server did handle, or holding an answer until released.
+final class CountingTransport: TegataTransport {
+    private struct State {
+        var counts: [String: Int] = [:]
+        var dropAnswers: [String: Int] = [:]
+        var holds: [String: [CheckedContinuation<Void, Never>]] = [:]
+        var holdPaths: Set<String> = []
+    }
+
+    private let state = Mutex(State())
+    private let inner = URLSessionTransport()
+
+    func count(_ path: String) -> Int { state.withLock { $0.counts[path] ?? 0 } }
+    var total: Int { state.withLock { $0.counts.values.reduce(0, +) } }
+
+    /// The next `times` answers to `path` are lost after the server handled the request.
+    func dropAnswers(to path: String, times: Int = 1) { state.withLock { $0.dropAnswers[path] = times } }
+
+    /// Answers to `path` are held until `release(path)`.
+    func hold(_ path: String) { state.withLock { _ = $0.holdPaths.insert(path) } }
+    func held(_ path: String) -> Int { state.withLock { $0.holds[path]?.count ?? 0 } }
+    func release(_ path: String) {
+        let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.holdPaths.remove(path)
+            return state.holds.removeValue(forKey: path) ?? []
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    func send(_ request: URLRequest) async throws -> (Data, HTTPURLResponse) {
+        let path = request.url?.path ?? ""
+        state.withLock { $0.counts[path, default: 0] += 1 }
+        let answer = try await inner.send(request)
+        let drop = state.withLock { state -> Bool in
+            guard let left = state.dropAnswers[path], left > 0 else { return false }
+            state.dropAnswers[path] = left - 1
+            return true
+        }
+        if drop { throw URLError(.networkConnectionLost) }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let wait = state.withLock { state -> Bool in
+                guard state.holdPaths.contains(path) else { return false }
+                state.holds[path, default: []].append(continuation)
+                return true
+            }
+            if !wait { continuation.resume() }
+        }
+        return answer
+    }
+}
+
+/// Waits until `condition` holds, checking every 10 ms, for at most `seconds`.
+func eventually(_ seconds: Double = 10, _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return false
+}
+
+extension TegataClient {
+    /// A client of `server` with test-friendly retry delays.
+    static func make(
+        _ server: LiveTegata, storage: any CredentialStorage = InMemoryCredentialStorage(), transport: CountingTransport = CountingTransport(),
+        clock: DeviceClock = DeviceClock(), _ adjust: (inout TegataClientConfiguration) -> Void = { _ in }
+    ) -> TegataClient {
+        var configuration = TegataClientConfiguration(baseURL: server.baseURL, platform: "ios")
+        configuration.retryDelay = .milliseconds(20)
+        adjust(&configuration)
+        return TegataClient(configuration: configuration, storage: storage, transport: transport, now: clock.now)
+    }
+}
+
+/// The `sid` claim of an access token.
+func sessionID(of token: String) -> String {
+    let parts = token.split(separator: ".")
+    var base64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+    base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+    let claims = try! JSONSerialization.jsonObject(with: Data(base64Encoded: base64)!) as! [String: Any]
+    return claims["sid"] as! String
+}
