@@ -49,10 +49,12 @@ import FoundationNetworking
         try await LiveTegata.with { server in
             let clock = DeviceClock()
             let transport = CountingTransport()
-            let client = TegataClient.make(server, transport: transport, clock: clock)
+            let storage = CountingStorage()
+            let client = TegataClient.make(server, storage: storage, transport: transport, clock: clock)
             try await client.signInWithDevice()
             let first = try await client.accessToken()
             let sid = sessionID(of: first)
+            let locksBefore = storage.locks
             #expect(try await server.generation(ofSession: sid) == 0)
 
             clock.advance(by: 901)  // past the 900 s access token's expiry on the device's clock
@@ -62,6 +64,8 @@ import FoundationNetworking
             }
             #expect(tokens.count == 1 && !tokens.contains(first))
             #expect(transport.count("/oauth/token") == 1)
+            // The callers joined one renewal in memory; they did not queue at the store's lock.
+            #expect(storage.locks - locksBefore == 1)
             #expect(try await server.generation(ofSession: sid) == 1)
         }
     }

@@ -153,6 +153,20 @@ final class CountingTransport: TegataTransport {
     }
 }
 
+/// An in-memory store that counts how often its lock is taken.
+final class CountingStorage: CredentialStorage {
+    private let inner = InMemoryCredentialStorage()
+    private let counter = Mutex(0)
+    var locks: Int { counter.withLock { $0 } }
+    func load() throws -> StoredCredentials? { try inner.load() }
+    func save(_ credentials: StoredCredentials) throws { try inner.save(credentials) }
+    func delete() throws { try inner.delete() }
+    func lock() async throws -> any CredentialStorageLock {
+        counter.withLock { $0 += 1 }
+        return try await inner.lock()
+    }
+}
+
 /// Waits until `condition` holds, checking every 10 ms, for at most `seconds`.
 func eventually(_ seconds: Double = 10, _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
