@@ -212,12 +212,16 @@ import FoundationNetworking
             let client = TegataClient.make(server, storage: storage, transport: transport)
             let user = try await client.signInWithDevice()
             #expect(try await server.raw("DELETE", "/v1/me", token: try await client.accessToken()).0 == 204)
+            let stored = try #require(try storage.load())
             let before = transport.total
 
             let error = await #expect(throws: TegataClientError.self) {
                 _ = try await client.send(URLRequest(url: server.baseURL.appendingPathComponent("v1/me")))
             }
             #expect(error?.code == .signInRequired)
+            for secret in [stored.device?.secret, stored.session?.refreshToken, stored.session?.accessToken] {
+                #expect(!String(describing: error).contains(try #require(secret)))
+            }
             // One call each: the request, the refresh, the device sign-in (which met a new, empty
             // user, so the client did not switch to it) and the revocation of that session.
             #expect(transport.total - before == 4)
