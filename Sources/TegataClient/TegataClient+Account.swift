@@ -80,6 +80,19 @@ extension TegataClient {
         return me
     }
 
+    /// A Centrifugo connection token for the signed-in user (`POST /v1/realtime/token`). Pass it
+    /// to the Centrifugo client's token getter, which calls again when Centrifugo asks to refresh.
+    public func realtimeConnectionToken() async throws -> RealtimeTokenResponse {
+        try await tegataRequest(api.request("POST", "/v1/realtime/token")).decode(RealtimeTokenResponse.self)
+    }
+
+    /// A Centrifugo subscription token for `channel` (`POST /v1/realtime/subscription-token`). A
+    /// channel the server's policy does not allow: `.rejected` with status 403.
+    public func realtimeSubscriptionToken(channel: String) async throws -> RealtimeTokenResponse {
+        let request = api.json("POST", "/v1/realtime/subscription-token", SubscriptionTokenRequest(channel: channel))
+        return try await tegataRequest(request).decode(RealtimeTokenResponse.self)
+    }
+
     private func signInReply(epoch: Int, _ operation: @Sendable () async -> TegataAPI.Outcome) async throws -> TegataAPI.Reply {
         switch try await attempt(epoch: epoch, operation) {
         case .success(let reply): return reply

@@ -205,4 +205,24 @@ import FoundationNetworking
             }
         }
     }
+
+    @Test func realtimeTokensComeThroughTheSignedInSession() async throws {
+        try await LiveTegata.with({
+            $0.realtimeSigning = .hmac(secret: "centrifugo-shared-secret-0123456789abcdef")
+            $0.realtimeNamespaces = ["chat"]
+        }) { server in
+            let client = TegataClient.make(server)
+            await #expect(throws: TegataClientError.self) { _ = try await client.realtimeConnectionToken() }
+            let user = try await client.signInWithDevice()
+            let connection = try await client.realtimeConnectionToken()
+            #expect(connection.expiresIn == 600)
+            #expect(claims(of: connection.token)["sub"] as? String == user.id)
+            let subscription = try await client.realtimeSubscriptionToken(channel: "chat:#\(user.id)")
+            #expect(claims(of: subscription.token)["channel"] as? String == "chat:#\(user.id)")
+            let error = await #expect(throws: TegataClientError.self) {
+                _ = try await client.realtimeSubscriptionToken(channel: "chat:#someone-else")
+            }
+            #expect(error?.status == 403 && error?.serverError?.error == .forbidden)
+        }
+    }
 }

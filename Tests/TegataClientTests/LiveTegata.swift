@@ -190,11 +190,17 @@ extension TegataClient {
     }
 }
 
-/// The `sid` claim of an access token.
-func sessionID(of token: String) -> String {
-    let parts = token.split(separator: ".")
+/// The payload of a JWT, unchecked.
+func claims(of token: String) -> [String: Any] {
+    let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 3 else { return [:] }
     var base64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
     base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-    let claims = try! JSONSerialization.jsonObject(with: Data(base64Encoded: base64)!) as! [String: Any]
-    return claims["sid"] as! String
+    guard let data = Data(base64Encoded: base64) else { return [:] }
+    return (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+}
+
+/// The `sid` claim of an access token.
+func sessionID(of token: String) -> String {
+    claims(of: token)["sid"] as? String ?? ""
 }
