@@ -15,6 +15,25 @@ public struct StoredCredentials: Codable, Sendable, Equatable {
     }
 }
 
+extension StoredCredentials {
+    /// The bytes a store keeps: JSON, dates as seconds since 1970.
+    func encodedForStorage() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = .sortedKeys
+        do { return try encoder.encode(self) } catch { throw TegataClientError.storage("cannot encode the credentials") }
+    }
+
+    /// Decodes what `encodedForStorage()` wrote; `store` names the place in the error.
+    static func decodeFromStorage(_ data: Data, store: String) throws -> StoredCredentials {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        do { return try decoder.decode(StoredCredentials.self, from: data) } catch {
+            throw TegataClientError.storage("the \(store) is not valid")
+        }
+    }
+}
+
 /// The device id and secret an app generates once and presents at every device sign-in.
 public struct DeviceCredentials: Codable, Sendable, Equatable {
     /// The device id: 36 characters of `[0-9a-f-]`.

@@ -37,19 +37,12 @@ public struct FileCredentialStorage: CredentialStorage {
         } catch {
             throw TegataClientError.storage("cannot read the credentials file: \(error.localizedDescription)")
         }
-        do {
-            return try JSONDecoder.credentials.decode(StoredCredentials.self, from: data)
-        } catch {
-            throw TegataClientError.storage("the credentials file is not valid")
-        }
+        return try StoredCredentials.decodeFromStorage(data, store: "credentials file")
     }
 
     /// Writes the credentials to a new 0600 file, flushes it and renames it over the old one.
     public func save(_ credentials: StoredCredentials) throws {
-        let data: Data
-        do { data = try JSONEncoder.credentials.encode(credentials) } catch {
-            throw TegataClientError.storage("cannot encode the credentials")
-        }
+        let data = try credentials.encodedForStorage()
         try makeDirectory()
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp").path
@@ -150,24 +143,5 @@ public struct FileCredentialStorage: CredentialStorage {
         }
 
         deinit { unlock() }
-    }
-}
-
-extension JSONEncoder {
-    /// How stores encode credentials: dates as fractional seconds since 1970, keys sorted.
-    static var credentials: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .secondsSince1970
-        encoder.outputFormatting = .sortedKeys
-        return encoder
-    }
-}
-
-extension JSONDecoder {
-    /// How stores decode credentials.
-    static var credentials: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
-        return decoder
     }
 }

@@ -51,19 +51,12 @@ public struct KeychainCredentialStorage: CredentialStorage {
         guard status == errSecSuccess, let data = result as? Data else {
             throw TegataClientError.storage("Keychain read failed (OSStatus \(status))")
         }
-        do {
-            return try JSONDecoder.credentials.decode(StoredCredentials.self, from: data)
-        } catch {
-            throw TegataClientError.storage("the Keychain item is not valid")
-        }
+        return try StoredCredentials.decodeFromStorage(data, store: "Keychain item")
     }
 
     /// Updates the item, or adds it (this-device-only) when there is none.
     public func save(_ credentials: StoredCredentials) throws {
-        let data: Data
-        do { data = try JSONEncoder.credentials.encode(credentials) } catch {
-            throw TegataClientError.storage("cannot encode the credentials")
-        }
+        let data = try credentials.encodedForStorage()
         let update: [String: Any] = [
             kSecValueData as String: data,
             kSecAttrAccessible as String: kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly,

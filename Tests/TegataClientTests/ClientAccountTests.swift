@@ -102,16 +102,21 @@ import FoundationNetworking
         }
     }
 
+    /// One user signed in on a phone and on a tablet (through the same device credentials, with
+    /// re-auth off on the tablet, so it shows what a session without device credentials would).
+    static func twoSessionsOfOneUser(_ server: LiveTegata) async throws -> (TegataClient, TegataClient, UserSummary) {
+        let phoneStorage = InMemoryCredentialStorage()
+        let phone = TegataClient.make(server, storage: phoneStorage)
+        let user = try await phone.signInWithDevice()
+        let tabletStorage = InMemoryCredentialStorage(StoredCredentials(device: try phoneStorage.load()?.device))
+        let tablet = TegataClient.make(server, storage: tabletStorage) { $0.reauthenticateWithDevice = false }
+        #expect(try await tablet.signInWithDevice().id == user.id)
+        return (phone, tablet, user)
+    }
+
     @Test func globalSignOutEndsTheOtherDevicesSessionsToo() async throws {
         try await LiveTegata.with { server in
-            let phoneStorage = InMemoryCredentialStorage()
-            let phone = TegataClient.make(server, storage: phoneStorage)
-            let user = try await phone.signInWithDevice()
-            // The same user on a tablet, through the same device credentials (re-auth off, so the
-            // tablet shows what a non-device session would).
-            let tabletStorage = InMemoryCredentialStorage(StoredCredentials(device: try phoneStorage.load()?.device))
-            let tablet = TegataClient.make(server, storage: tabletStorage) { $0.reauthenticateWithDevice = false }
-            #expect(try await tablet.signInWithDevice().id == user.id)
+            let (phone, tablet, user) = try await Self.twoSessionsOfOneUser(server)
 
             try await phone.signOut(scope: .global)
             let error = await #expect(throws: TegataClientError.self) { try await tablet.refreshSession() }
@@ -122,12 +127,7 @@ import FoundationNetworking
 
     @Test func signingOutOtherSessionsKeepsThisOne() async throws {
         try await LiveTegata.with { server in
-            let phoneStorage = InMemoryCredentialStorage()
-            let phone = TegataClient.make(server, storage: phoneStorage)
-            let user = try await phone.signInWithDevice()
-            let tabletStorage = InMemoryCredentialStorage(StoredCredentials(device: try phoneStorage.load()?.device))
-            let tablet = TegataClient.make(server, storage: tabletStorage) { $0.reauthenticateWithDevice = false }
-            try await tablet.signInWithDevice()
+            let (phone, tablet, user) = try await Self.twoSessionsOfOneUser(server)
             try await phone.signOutOtherSessions()
             await #expect(throws: TegataClientError.self) { try await tablet.refreshSession() }
             #expect(try await phone.me().id == user.id)
