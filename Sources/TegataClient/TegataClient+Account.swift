@@ -23,7 +23,7 @@ extension TegataClient {
         let epoch = self.epoch
         let lock = try await lockStore()
         defer { lock.unlock() }
-        if let stored = try loadStore(), !storeIsBehind { credentials = stored }
+        try adoptStoreBeforeSignIn()
         let device: DeviceCredentials
         if let existing = credentials.device {
             device = existing
@@ -52,7 +52,7 @@ extension TegataClient {
         let epoch = self.epoch
         let lock = try await lockStore()
         defer { lock.unlock() }
-        if let stored = try loadStore(), !storeIsBehind { credentials = stored }
+        try adoptStoreBeforeSignIn()
         let presentation = IDTokenPresentation(idToken: idToken, provider: provider, nonce: nonce)
         let reply = try await signInReply(epoch: epoch) { [api] in await api.exchange(presentation) }
         let previous = credentials.session
@@ -91,6 +91,14 @@ extension TegataClient {
     public func realtimeSubscriptionToken(channel: String) async throws -> RealtimeTokenResponse {
         let request = api.json("POST", "/v1/realtime/subscription-token", SubscriptionTokenRequest(channel: channel))
         return try await tegataRequest(request).decode(RealtimeTokenResponse.self)
+    }
+
+    /// With the lock held, before a sign-in: takes the store's view (device credentials another
+    /// process made, its session), unless the last save failed and memory is newer.
+    private func adoptStoreBeforeSignIn() throws {
+        guard !storeIsBehind, let stored = try loadStore() else { return }
+        credentials = stored
+        if let session = stored.session { setState(.signedIn(session.user)) }
     }
 
     private func signInReply(epoch: Int, _ operation: @Sendable () async -> TegataAPI.Outcome) async throws -> TegataAPI.Reply {
