@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "TegataTokens", targets: ["TegataTokens"]),
         .library(name: "TegataWire", targets: ["TegataWire"]),
         .library(name: "TegataClient", targets: ["TegataClient"]),
+        .library(name: "TegataVerifier", targets: ["TegataVerifier"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
         // JSON shapes on the wire shared by server and SDK. Foundation only.
@@ -39,6 +41,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -83,6 +88,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // For resource servers: offline access-token verification, the JWKS cache, the revocation feed.
+        .target(
+            name: "TegataVerifier",
+            dependencies: [
+                "TegataTokens", "TegataWire",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Swift SDK for apps. Foundation only (FoundationNetworking on Linux).
         .target(name: "TegataClient", dependencies: ["TegataWire"], swiftSettings: swiftSettings),
         // The executable: parses arguments and configuration, nothing else.
@@ -100,8 +119,9 @@ let package = Package(
         .target(
             name: "TegataTestSupport",
             dependencies: [
-                "TegataServer", "TegataTokens",
+                "TegataServer", "TegataTokens", "TegataCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -127,6 +147,17 @@ let package = Package(
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TegataVerifierTests",
+            dependencies: [
+                "TegataVerifier", "TegataServer", "TegataTokens", "TegataWire", "TegataTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import SQLiteNIO
+import TegataTestSupport
 import TegataClient
 import TegataServer
 import TegataTestSupport

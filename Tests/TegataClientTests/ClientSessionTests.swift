@@ -4,6 +4,7 @@ import Logging
 import Synchronization
 import TegataClient
 import TegataServer
+import TegataTestSupport
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import TegataClient
 import TegataServer
+import TegataTestSupport
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import SQLiteNIO
+import TegataTestSupport
 import Synchronization
 import TegataClient
 import TegataCore
@@ -9,90 +10,6 @@ import TegataServer
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-
-/// A real Tegata server on a loopback socket in the test process, on the system clock, with its data
-/// in a directory that outlives it (so a test can stop it and start it again on the same port).
-struct LiveTegata: Sendable {
-    let directory: String
-    let port: Int
-    var baseURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
-
-    static func makeDirectory() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("tegata-client-test-\(UUID().uuidString)").path
-    }
-
-    /// Runs a server for the duration of `body`.
-    static func with<T: Sendable>(
-        directory: String = makeDirectory(), port: Int = 0,
-        _ configure: @Sendable (inout TegataConfiguration) -> Void = { _ in },
-        _ body: @Sendable (LiveTegata) async throws -> T
-    ) async throws -> T {
-        var configuration = TegataConfiguration(dataDirectory: directory)
-        configuration.host = "127.0.0.1"
-        configuration.port = port
-        configuration.issuer = "http://127.0.0.1:8080"
-        configuration.audience = configuration.issuer
-        configure(&configuration)
-        var logger = Logger(label: "tegata-client-test")
-        logger.logLevel = .critical
-        let services = try await TegataServices.make(configuration: configuration, clock: SystemClock(), logger: logger)
-        let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = buildApplication(services: services) { port in
-            readyContinuation.yield(port)
-            readyContinuation.finish()
-        }
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService(gracefulShutdownSignals: []) }
-            defer { group.cancelAll() }
-            var iterator = ready.makeAsyncIterator()
-            guard let bound = await iterator.next() else { throw CancellationError() }
-            return try await body(LiveTegata(directory: directory, port: bound))
-        }
-    }
-
-    /// Reads the database directly (not through Tegata's store).
-    func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
-        let raw = try await SQLiteConnection.open(storage: .file(path: (directory as NSString).appendingPathComponent("tegata.sqlite")))
-        do {
-            let rows = try await raw.query(sql, binds)
-            try await raw.close()
-            return rows
-        } catch {
-            try? await raw.close()
-            throw error
-        }
-    }
-
-    /// How many times the session was rotated (its refresh-token generation).
-    func generation(ofSession id: String) async throws -> Int {
-        try await query("SELECT generation FROM sessions WHERE id = ?", [.text(id)]).first?.column("generation")?.integer ?? -1
-    }
-
-    /// The session ids of a user, with whether each is revoked.
-    func sessions(ofUser id: String) async throws -> [(id: String, revoked: Bool)] {
-        try await query("SELECT id, revoked_at FROM sessions WHERE user_id = ? ORDER BY created_at", [.text(id)]).map {
-            ($0.column("id")?.string ?? "", !($0.column("revoked_at")?.isNull ?? true))
-        }
-    }
-
-    /// A plain request to the server, not through the client.
-    func raw(_ method: String, _ path: String, token: String? = nil, form: [String: String]? = nil, json: [String: Any]? = nil) async throws -> (Int, [String: Any]) {
-        var request = URLRequest(url: baseURL.appendingPathComponent(String(path.dropFirst())))
-        request.httpMethod = method
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        if let form {
-            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
-                .joined(separator: "&").utf8)
-        }
-        if let json {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = try JSONSerialization.data(withJSONObject: json)
-        }
-        let (data, response) = try await URLSessionTransport().send(request)
-        return (response.statusCode, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
-    }
-}
 
 /// The system clock moved by an offset the test sets: the device's clock, not the server's.
 final class DeviceClock: Sendable {

@@ -2,22 +2,28 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import TegataTokens
 
 /// Fetches key sets and discovery documents with AsyncHTTPClient: a bounded time, a bounded body,
 /// no redirects followed to another scheme, and only a 200 answer counts.
-struct HTTPDocumentFetcher: DocumentFetching {
-    let client: HTTPClient
+public struct HTTPDocumentFetcher: DocumentFetching {
+    /// The HTTP client.
+    public let client: HTTPClient
     /// Longest wait for one document.
-    var timeout: TimeAmount = .seconds(10)
+    public var timeout: TimeAmount = .seconds(10)
     /// Largest body accepted.
-    var maximumBodySize = 512 * 1024
+    public var maximumBodySize = 512 * 1024
 
     struct FetchError: Error, CustomStringConvertible {
         let description: String
     }
 
-    func get(_ url: String) async throws -> FetchedDocument {
+    /// A fetcher on `client`.
+    public init(client: HTTPClient) {
+        self.client = client
+    }
+
+    /// GETs `url`; only a 200 answer with a body within the limit counts.
+    public func get(_ url: String) async throws -> FetchedDocument {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
         request.headers.add(name: "Accept", value: "application/json")

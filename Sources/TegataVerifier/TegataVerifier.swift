@@ -1,0 +1,158 @@
+import AsyncHTTPClient
+import CoreMetrics
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TegataTokens
+import TegataWire
+
+/// Verifies Tegata access tokens offline, for resource servers: signature against the issuer's JWKS
+/// (found through discovery and cached), then `typ`, `iss`, `aud` and times, then the revocation
+/// list the feed follower keeps. No network call is made per request.
+///
+/// Run it as a `Service` (in the resource server's `ServiceGroup`): `run()` refreshes the keys ahead
+/// of expiry and follows the revocation feed.
+public final class TegataVerifier: Service, Sendable {
+    private struct State {
+        var revocations = RevocationList()
+        var lastSync: Date?
+        var lastLoudLog: Date?
+    }
+
+    private let configuration: TegataVerifierConfiguration
+    private let keys: KeySetCache<VerificationKeys>
+    private let validator: AccessTokenValidator
+    private let feed: RevocationFeedClient?
+    private let now: @Sendable () -> Date
+    private let logger: Logger
+    private let started: Date
+    private let state = Mutex(State())
+    private let feedFailures: Counter
+    private let uncheckedAcceptances: Counter
+    private let refusedForUnknownStatus: Counter
+
+    /// A verifier for `configuration`, fetching with `httpClient`, reporting to `metricsFactory`.
+    public init(
+        configuration: TegataVerifierConfiguration, httpClient: HTTPClient = .shared,
+        logger: Logger = Logger(label: "tegata.verifier"), metricsFactory: any MetricsFactory = MetricsSystem.factory,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.configuration = configuration
+        self.now = now
+        self.logger = logger
+        started = now()
+        let issuer = configuration.issuer.hasSuffix("/") ? String(configuration.issuer.dropLast()) : configuration.issuer
+        keys = KeySetCache(
+            name: "tegata", location: .discovery(issuer + "/.well-known/openid-configuration", issuer: configuration.issuer),
+            fetcher: HTTPDocumentFetcher(client: httpClient), policy: configuration.keySetPolicy, now: now, logger: logger
+        ) { data in
+            VerificationKeys(jwks: try WireCoding.makeDecoder().decode(JWKSDocument.self, from: data))
+        }
+        validator = AccessTokenValidator(issuer: configuration.issuer, audience: configuration.audience, leeway: configuration.leeway)
+        feed = configuration.revocations.map {
+            RevocationFeedClient(client: httpClient, issuer: issuer, clientID: $0.clientID, clientSecret: $0.clientSecret)
+        }
+        feedFailures = Counter(label: "tegata_verifier_revocation_feed_failures_total", factory: metricsFactory)
+        uncheckedAcceptances = Counter(label: "tegata_verifier_unchecked_revocation_total", dimensions: [("mode", "fail_open")], factory: metricsFactory)
+        refusedForUnknownStatus = Counter(label: "tegata_verifier_unchecked_revocation_total", dimensions: [("mode", "fail_closed")], factory: metricsFactory)
+    }
+
+    /// Verifies `token` (the value after `Bearer `) and returns its claims.
+    public func verify(_ token: String) async throws(TegataVerifierError) -> AccessTokenClaims {
+        guard token.utf8.count <= 8 * 1024 else { throw .invalid(.malformed) }
+        let current: VerificationKeys
+        do { current = try await keys.current() } catch { throw .keysUnavailable }
+        let claims: AccessTokenClaims
+        do {
+            claims = try current.verifySignature(token)
+        } catch where error == .unknownKey {
+            // A key published since the last fetch (a rotation), or a made-up kid: refetch, at most
+            // once per interval.
+            guard let fresh = await keys.refetchForUnknownKey() else { throw .invalid(.unknownKey) }
+            do { claims = try fresh.verifySignature(token) } catch { throw .invalid(error) }
+        } catch {
+            throw .invalid(error)
+        }
+        do { try validator.validate(claims, now: now()) } catch { throw .invalid(error) }
+        try checkRevocation(claims)
+        return claims
+    }
+
+    private func checkRevocation(_ claims: AccessTokenClaims) throws(TegataVerifierError) {
+        guard let settings = configuration.revocations else { return }
+        let time = now()
+        let (revoked, lastSync, shouldLog) = state.withLock { state -> (Bool, Date?, Bool) in
+            let stale = time.timeIntervalSince(state.lastSync ?? started) > settings.maximumStaleness
+            let log = stale && (state.lastLoudLog.map { time.timeIntervalSince($0) >= 10 } ?? true)
+            if log { state.lastLoudLog = time }
+            return (state.revocations.revokes(claims), state.lastSync, log)
+        }
+        if revoked { throw .revoked }
+        guard time.timeIntervalSince(lastSync ?? started) > settings.maximumStaleness else { return }
+        switch settings.failureMode {
+        case .failClosed:
+            refusedForUnknownStatus.increment()
+            if shouldLog {
+                logger.error("revocation feed is stale: refusing tokens (fail-closed)", metadata: ["last_sync": "\(lastSync.map { "\($0)" } ?? "never")"])
+            }
+            throw .revocationStatusUnknown
+        case .failOpen:
+            uncheckedAcceptances.increment()
+            if shouldLog {
+                logger.error("revocation feed is stale: accepting tokens unchecked (fail-open)", metadata: ["last_sync": "\(lastSync.map { "\($0)" } ?? "never")"])
+            }
+        }
+    }
+
+    /// True once the revocation feed has been read at least once (or when none is configured).
+    public var isRevocationListLoaded: Bool {
+        configuration.revocations == nil || state.withLock { $0.lastSync != nil }
+    }
+
+    /// Refreshes the keys ahead of expiry and follows the revocation feed until cancelled or until
+    /// graceful shutdown.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.refreshKeys() }
+                if let feed = self.feed, let settings = self.configuration.revocations {
+                    group.addTask { await self.follow(feed, settings: settings) }
+                }
+            }
+        }
+    }
+
+    private func refreshKeys() async {
+        while !Task.isCancelled {
+            await keys.refreshIfDue()
+            try? await Task.sleep(for: .seconds(5))
+        }
+    }
+
+    private func follow(_ feed: RevocationFeedClient, settings: TegataVerifierConfiguration.Revocations) async {
+        var cursor: String?
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let page = try await feed.poll(after: cursor, wait: cursor == nil ? 0 : min(max(settings.wait, 0), 30))
+                let time = now()
+                state.withLock { state in
+                    state.revocations.apply(page.events)
+                    state.revocations.prune(now: time)
+                    state.lastSync = time
+                }
+                if failures > 0 { logger.notice("revocation feed reachable again", metadata: ["failures": "\(failures)"]) }
+                cursor = page.cursor
+                failures = 0
+            } catch {
+                if Task.isCancelled { return }
+                failures += 1
+                feedFailures.increment()
+                logger.error("revocation feed unreachable", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                let backoff = min(0.25 * pow(2, Double(min(failures, 6))), 10)
+                try? await Task.sleep(for: .seconds(backoff))
+            }
+        }
+    }
+}

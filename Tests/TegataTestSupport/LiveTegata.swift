@@ -1,0 +1,125 @@
+import Foundation
+import Hummingbird
+import Logging
+import SQLiteNIO
+import TegataCore
+import TegataServer
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real Tegata server on a loopback socket in the test process, on the system clock, with its data
+/// in a directory that outlives it (so a test can stop it and start it again on the same port).
+public struct LiveTegata: Sendable {
+    /// The data directory.
+    public let directory: String
+    /// The bound port.
+    public let port: Int
+    /// `http://127.0.0.1:<port>`.
+    public var baseURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
+
+    /// A fresh data directory path.
+    public static func makeDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("tegata-client-test-\(UUID().uuidString)").path
+    }
+
+    /// Runs a server for the duration of `body`.
+    public static func with<T: Sendable>(
+        directory: String = makeDirectory(), port: Int = 0,
+        _ configure: @Sendable (inout TegataConfiguration) -> Void = { _ in },
+        _ body: @Sendable (LiveTegata) async throws -> T
+    ) async throws -> T {
+        var configuration = TegataConfiguration(dataDirectory: directory)
+        configuration.host = "127.0.0.1"
+        configuration.port = port
+        // On a known port the issuer is the server's real URL (verifiers find its keys through it).
+        configuration.issuer = port == 0 ? "http://127.0.0.1:8080" : "http://127.0.0.1:\(port)"
+        configuration.audience = configuration.issuer
+        configure(&configuration)
+        var logger = Logger(label: "tegata-client-test")
+        logger.logLevel = .critical
+        let services = try await TegataServices.make(configuration: configuration, clock: SystemClock(), logger: logger)
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
+        let app = buildApplication(services: services) { port in
+            readyContinuation.yield(port)
+            readyContinuation.finish()
+        }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.runService(gracefulShutdownSignals: []) }
+            defer { group.cancelAll() }
+            var iterator = ready.makeAsyncIterator()
+            guard let bound = await iterator.next() else { throw CancellationError() }
+            return try await body(LiveTegata(directory: directory, port: bound))
+        }
+    }
+
+    /// Reads the database directly (not through Tegata's store).
+    public func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        let raw = try await SQLiteConnection.open(storage: .file(path: (directory as NSString).appendingPathComponent("tegata.sqlite")))
+        do {
+            let rows = try await raw.query(sql, binds)
+            try await raw.close()
+            return rows
+        } catch {
+            try? await raw.close()
+            throw error
+        }
+    }
+
+    /// How many times the session was rotated (its refresh-token generation).
+    public func generation(ofSession id: String) async throws -> Int {
+        try await query("SELECT generation FROM sessions WHERE id = ?", [.text(id)]).first?.column("generation")?.integer ?? -1
+    }
+
+    /// The session ids of a user, with whether each is revoked.
+    public func sessions(ofUser id: String) async throws -> [(id: String, revoked: Bool)] {
+        try await query("SELECT id, revoked_at FROM sessions WHERE user_id = ? ORDER BY created_at", [.text(id)]).map {
+            ($0.column("id")?.string ?? "", !($0.column("revoked_at")?.isNull ?? true))
+        }
+    }
+
+    /// A plain request to the server, not through the client.
+    public func raw(_ method: String, _ path: String, token: String? = nil, form: [String: String]? = nil, json: [String: Any]? = nil) async throws -> (Int, [String: Any]) {
+        var request = URLRequest(url: baseURL.appendingPathComponent(String(path.dropFirst())))
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let form {
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+                .joined(separator: "&").utf8)
+        }
+        if let json {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = try JSONSerialization.data(withJSONObject: json)
+        }
+        let (data, answer) = try await URLSession(configuration: .ephemeral).data(for: request)
+        let response = answer as! HTTPURLResponse
+        return (response.statusCode, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+    }
+
+    /// A loopback port that was free a moment ago.
+    public static func freePort() throws -> Int {
+        struct BindFailed: Error {}
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { throw BindFailed() }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// A handle on a server that is not running (to build a client for it while it is down).
+    public init(directory: String, port: Int) {
+        self.directory = directory
+        self.port = port
+    }
+}
+
