@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "TegataWire", targets: ["TegataWire"]),
         .library(name: "TegataClient", targets: ["TegataClient"]),
         .library(name: "TegataVerifier", targets: ["TegataVerifier"]),
+        .library(name: "TegataVerifierHummingbird", targets: ["TegataVerifierHummingbird"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -102,6 +103,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The verifier as a Hummingbird middleware.
+        .target(
+            name: "TegataVerifierHummingbird",
+            dependencies: [
+                "TegataVerifier", "TegataTokens",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Swift SDK for apps. Foundation only (FoundationNetworking on Linux).
         .target(name: "TegataClient", dependencies: ["TegataWire"], swiftSettings: swiftSettings),
         // The executable: parses arguments and configuration, nothing else.
@@ -153,7 +165,11 @@ let package = Package(
         .testTarget(
             name: "TegataVerifierTests",
             dependencies: [
-                "TegataVerifier", "TegataServer", "TegataTokens", "TegataWire", "TegataTestSupport",
+                "TegataVerifier", "TegataVerifierHummingbird", "TegataServer", "TegataTokens", "TegataWire", "TegataTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
