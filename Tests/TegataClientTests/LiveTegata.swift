@@ -84,16 +84,6 @@ final class CountingStorage: CredentialStorage {
     }
 }
 
-/// Waits until `condition` holds, checking every 10 ms, for at most `seconds`.
-func eventually(_ seconds: Double = 10, _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return false
-}
-
 extension TegataClient {
     /// A client of `server` with test-friendly retry delays.
     static func make(

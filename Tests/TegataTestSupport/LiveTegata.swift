@@ -123,3 +123,13 @@ public struct LiveTegata: Sendable {
     }
 }
 
+
+/// Waits until `condition` holds, checking every 10 ms, for at most `seconds`.
+public func eventually(_ seconds: Double = 10, _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return false
+}

@@ -36,6 +36,13 @@ import Testing
         return (body["access_token"] as! String, (body["user"] as! [String: Any])["id"] as! String)
     }
 
+    /// A verifier of `server`'s tokens that follows its revocation feed.
+    static func followingVerifier(_ server: LiveTegata) -> TegataVerifier {
+        var configuration = TegataVerifierConfiguration(issuer: server.baseURL.absoluteString)
+        configuration.revocations = .init(clientID: feedClient.id, clientSecret: feedClient.secret)
+        return TegataVerifier(configuration: configuration, logger: quiet)
+    }
+
     static var quiet: Logger {
         var logger = Logger(label: "verifier-test")
         logger.logLevel = .critical
@@ -76,9 +83,7 @@ import Testing
 
     @Test func aLoggedOutSessionIsRefusedWithinTwoSeconds() async throws {
         try await Self.withServer { server in
-            var configuration = TegataVerifierConfiguration(issuer: server.baseURL.absoluteString)
-            configuration.revocations = .init(clientID: Self.feedClient.id, clientSecret: Self.feedClient.secret)
-            let verifier = TegataVerifier(configuration: configuration, logger: Self.quiet)
+            let verifier = Self.followingVerifier(server)
             try await Self.running(verifier) {
                 let (token, _) = try await Self.signIn(server)
                 let (other, _) = try await Self.signIn(server, device: "device-0002")
@@ -98,9 +103,7 @@ import Testing
 
     @Test func aGlobalLogoutRefusesEveryOlderTokenOfTheUser() async throws {
         try await Self.withServer { server in
-            var configuration = TegataVerifierConfiguration(issuer: server.baseURL.absoluteString)
-            configuration.revocations = .init(clientID: Self.feedClient.id, clientSecret: Self.feedClient.secret)
-            let verifier = TegataVerifier(configuration: configuration, logger: Self.quiet)
+            let verifier = Self.followingVerifier(server)
             try await Self.running(verifier) {
                 let (first, _) = try await Self.signIn(server)
                 let (second, _) = try await Self.signIn(server)
@@ -142,14 +145,4 @@ import Testing
             }
         }
     }
-}
-
-/// Waits until `condition` holds, checking every 10 ms, for at most `seconds`.
-func eventually(_ seconds: Double = 10, _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return false
 }
