@@ -107,7 +107,7 @@ let package = Package(
         .target(
             name: "TegataVerifierHummingbird",
             dependencies: [
-                "TegataVerifier", "TegataTokens",
+                "TegataVerifier", "TegataTokens", "TegataWire",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

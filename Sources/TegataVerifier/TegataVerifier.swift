@@ -82,26 +82,24 @@ public final class TegataVerifier: Service, Sendable {
     private func checkRevocation(_ claims: AccessTokenClaims) throws(TegataVerifierError) {
         guard let settings = configuration.revocations else { return }
         let time = now()
-        let (revoked, lastSync, shouldLog) = state.withLock { state -> (Bool, Date?, Bool) in
+        // One look at the state decides everything: revoked, stale, and whether to log loudly.
+        let (revoked, stale, lastSync, shouldLog) = state.withLock { state -> (Bool, Bool, Date?, Bool) in
             let stale = time.timeIntervalSince(state.lastSync ?? started) > settings.maximumStaleness
             let log = stale && (state.lastLoudLog.map { time.timeIntervalSince($0) >= 10 } ?? true)
             if log { state.lastLoudLog = time }
-            return (state.revocations.revokes(claims), state.lastSync, log)
+            return (state.revocations.revokes(claims), stale, state.lastSync, log)
         }
         if revoked { throw .revoked }
-        guard time.timeIntervalSince(lastSync ?? started) > settings.maximumStaleness else { return }
+        guard stale else { return }
+        let lastSyncText = lastSync.map { "\($0)" } ?? "never"
         switch settings.failureMode {
         case .failClosed:
             refusedForUnknownStatus.increment()
-            if shouldLog {
-                logger.error("revocation feed is stale: refusing tokens (fail-closed)", metadata: ["last_sync": "\(lastSync.map { "\($0)" } ?? "never")"])
-            }
+            if shouldLog { logger.error("revocation feed is stale: refusing tokens (fail-closed)", metadata: ["last_sync": "\(lastSyncText)"]) }
             throw .revocationStatusUnknown
         case .failOpen:
             uncheckedAcceptances.increment()
-            if shouldLog {
-                logger.error("revocation feed is stale: accepting tokens unchecked (fail-open)", metadata: ["last_sync": "\(lastSync.map { "\($0)" } ?? "never")"])
-            }
+            if shouldLog { logger.error("revocation feed is stale: accepting tokens unchecked (fail-open)", metadata: ["last_sync": "\(lastSyncText)"]) }
         }
     }
 

@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import TegataTokens
 import TegataVerifier
+import TegataWire
 
 /// A request context that can carry the claims of a verified Tegata access token.
 public protocol TegataAuthRequestContext: RequestContext {
@@ -41,7 +42,7 @@ public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMid
     /// Verifies the bearer token, then calls the next handler with the claims in the context.
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = Self.bearerToken(request.headers[.authorization]) else {
-            return Self.refusal(.unauthorized, challenge: "Bearer realm=\"\(realm)\"", code: "invalid_token",
+            return Self.refusal(.unauthorized, challenge: "Bearer realm=\"\(realm)\"", code: .invalidToken,
                                 description: "an access token is required")
         }
         let claims: AccessTokenClaims
@@ -49,11 +50,11 @@ public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMid
             claims = try await verifier.verify(token)
         } catch {
             guard error.isClientError else {
-                return Self.refusal(.serviceUnavailable, challenge: nil, code: "server_error",
+                return Self.refusal(.serviceUnavailable, challenge: nil, code: .serverError,
                                     description: "the token cannot be checked right now")
             }
             return Self.refusal(.unauthorized, challenge: "Bearer realm=\"\(realm)\", error=\"invalid_token\"",
-                                code: "invalid_token", description: error.code == .revoked ? "the token was revoked" : "the token is not valid")
+                                code: .invalidToken, description: error.code == .revoked ? "the token was revoked" : "the token is not valid")
         }
         var context = context
         context.tegataClaims = claims
@@ -67,10 +68,11 @@ public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMid
         return token.isEmpty ? nil : token
     }
 
-    private static func refusal(_ status: HTTPResponse.Status, challenge: String?, code: String, description: String) -> Response {
+    /// An answer in Tegata's error format (the shared `ErrorBody`, encoded as the server encodes it).
+    private static func refusal(_ status: HTTPResponse.Status, challenge: String?, code: OAuthErrorCode, description: String) -> Response {
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
         if let challenge { headers[.wwwAuthenticate] = challenge }
-        let body = #"{"error":"\#(code)","error_description":"\#(description)"}"#
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        let body = (try? WireCoding.makeEncoder().encode(ErrorBody(error: code, errorDescription: description))) ?? Data()
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

@@ -9,6 +9,7 @@ import TegataTestSupport
 import TegataTokens
 import TegataVerifier
 import TegataVerifierHummingbird
+import TegataWire
 import Testing
 
 struct APIContext: TegataAuthRequestContext {
@@ -66,6 +67,8 @@ struct APIContext: TegataAuthRequestContext {
                 try await client.execute(uri: "/v1/whoami", method: .get, headers: [.authorization: "Bearer \(token)"]) {
                     #expect($0.status == .serviceUnavailable)
                     #expect($0.headers[.wwwAuthenticate] == nil)
+                    let body = try WireCoding.makeDecoder().decode(ErrorBody.self, from: Data(String(buffer: $0.body).utf8))
+                    #expect(body.error == .serverError)
                 }
             }
         }
