@@ -5,8 +5,8 @@ import TegataTokens
 /// claims (validator, injected clock) and that its session is still live — so a revoked session,
 /// a moved token version or a deleted user kills the token at once, not at `exp`.
 public struct AccessTokenAuthenticator: Sendable {
-    /// Verifies signatures.
-    public let keyRing: KeyRing
+    /// Verifies signatures (with the keys published at the time).
+    public let keys: ServerKeys
     /// Checks claims.
     public let validator: AccessTokenValidator
     /// Looks sessions up.
@@ -20,10 +20,10 @@ public struct AccessTokenAuthenticator: Sendable {
 
     /// Creates an authenticator.
     public init(
-        keyRing: KeyRing, policy: TokenPolicy, store: any TegataStore, clock: any TegataClock,
+        keys: ServerKeys, policy: TokenPolicy, store: any TegataStore, clock: any TegataClock,
         cache: VerifiedTokenCache = VerifiedTokenCache(capacity: 0)
     ) {
-        self.keyRing = keyRing
+        self.keys = keys
         self.cache = cache
         self.validator = AccessTokenValidator(issuer: policy.issuer, audience: policy.audience, leeway: policy.leeway)
         self.store = store
@@ -41,8 +41,9 @@ public struct AccessTokenAuthenticator: Sendable {
             if let cached = cache.claims(for: token) {
                 claims = cached
             } else {
-                claims = try keyRing.verifySignature(token)
-                cache.insert(token, claims: claims, now: clock.now())
+                let now = clock.now()
+                claims = try keys.ring(at: now).verifySignature(token)
+                cache.insert(token, claims: claims, now: now)
             }
             try validator.validate(claims, now: clock.now())
         } catch {

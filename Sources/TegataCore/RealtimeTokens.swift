@@ -13,7 +13,7 @@ public struct RealtimeTokens: Sendable {
         /// HS256 with a secret configured in Centrifugo too (`client.token.hmac_secret_key`).
         case hmac(SymmetricKey)
         /// ES256 with the server's signing key (`client.token.jwks_public_endpoint` in Centrifugo).
-        case serverKey(KeyRing)
+        case serverKey(ServerKeys)
     }
 
     /// The signing method.
@@ -71,8 +71,8 @@ public struct RealtimeTokens: Sendable {
     private func sign(_ claims: [String: Any]) throws -> String {
         let payload = Array(try JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys]))
         switch signing {
-        case .serverKey(let ring):
-            return try ring.signJWT(payload: payload)
+        case .serverKey(let keys):
+            return try keys.ring(at: clock.now()).signJWT(payload: payload)
         case .hmac(let key):
             let input = Base64URL.encode(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8)) + "." + Base64URL.encode(payload)
             return input + "." + Base64URL.encode(Data(HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: key)))

@@ -66,11 +66,12 @@ public protocol TegataStore: Sendable {
     /// The user with its identities and entitlements; nil if there is no such user.
     func userRecord(userID: String) async throws -> UserRecord?
 
-    /// Every stored signing key, newest first.
+    /// Every stored signing key, the most recently stored first (rotation order, reversed).
     func signingKeys() async throws -> [StoredSigningKey]
 
-    /// Stores a new signing key (its private part already encrypted).
-    func insertSigningKey(_ key: StoredSigningKey) async throws
+    /// Stores a new signing key (its private part already encrypted) and deletes the keys `removing`
+    /// names, in one transaction.
+    func insertSigningKey(_ key: StoredSigningKey, removing: [String]) async throws
 
     /// Throws unless the database answers.
     func ping() async throws
@@ -277,12 +278,15 @@ public struct StoredSigningKey: Sendable, Equatable {
     public var sealedPrivateKey: Data
     /// When the key was created.
     public var createdAt: Date
+    /// From when the key signs new tokens (a rotation publishes a key before it signs).
+    public var activatesAt: Date
 
-    /// Creates a stored key record.
-    public init(keyID: String, algorithm: String, sealedPrivateKey: Data, createdAt: Date) {
+    /// Creates a stored key record; it signs from `activatesAt` (default: at once).
+    public init(keyID: String, algorithm: String, sealedPrivateKey: Data, createdAt: Date, activatesAt: Date? = nil) {
         self.keyID = keyID
         self.algorithm = algorithm
         self.sealedPrivateKey = sealedPrivateKey
         self.createdAt = createdAt
+        self.activatesAt = activatesAt ?? createdAt
     }
 }

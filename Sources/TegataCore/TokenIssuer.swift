@@ -5,15 +5,15 @@ import TegataWire
 /// Makes token responses: signs the access token and recomputes the session's current refresh token.
 public struct TokenIssuer: Sendable {
     /// The signing keys.
-    public let keyRing: KeyRing
+    public let keys: ServerKeys
     /// The server secrets (refresh-token MAC key).
     public let secrets: ServerSecrets
     /// Token contents and lifetimes.
     public let policy: TokenPolicy
 
     /// Creates an issuer.
-    public init(keyRing: KeyRing, secrets: ServerSecrets, policy: TokenPolicy) {
-        self.keyRing = keyRing
+    public init(keys: ServerKeys, secrets: ServerSecrets, policy: TokenPolicy) {
+        self.keys = keys
         self.secrets = secrets
         self.policy = policy
     }
@@ -38,7 +38,7 @@ public struct TokenIssuer: Sendable {
     /// A full token response for `session` of `record` at `now`.
     public func tokenResponse(for record: UserRecord, session: Session, now: Date) async throws -> TokenResponse {
         let claims = claims(for: record, session: session, now: now)
-        let accessToken = try keyRing.sign(claims)
+        let accessToken = try keys.ring(at: now).sign(claims)
         let refreshExpiresIn = session.refreshExpiry(policy: policy.sessions).timeIntervalSince(now)
         return TokenResponse(
             accessToken: accessToken, expiresIn: Int(claims.exp - claims.iat),

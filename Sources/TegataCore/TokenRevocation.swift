@@ -10,17 +10,17 @@ public struct TokenRevocation: Sendable {
     /// Refresh-token key.
     public let secrets: ServerSecrets
     /// Verifies access tokens.
-    public let keyRing: KeyRing
+    public let keys: ServerKeys
     /// Token policy.
     public let policy: TokenPolicy
     /// The clock.
     public let clock: any TegataClock
 
     /// Creates the service.
-    public init(store: any TegataStore, secrets: ServerSecrets, keyRing: KeyRing, policy: TokenPolicy, clock: any TegataClock) {
+    public init(store: any TegataStore, secrets: ServerSecrets, keys: ServerKeys, policy: TokenPolicy, clock: any TegataClock) {
         self.store = store
         self.secrets = secrets
-        self.keyRing = keyRing
+        self.keys = keys
         self.policy = policy
         self.clock = clock
     }
@@ -36,7 +36,7 @@ public struct TokenRevocation: Sendable {
         }
         // A signature check only: an expired access token needs no revocation, and its issuer and
         // audience are ours if our key signed it.
-        guard let claims = try? keyRing.verifySignature(token) else { return }
+        guard let claims = try? keys.ring(at: now).verifySignature(token) else { return }
         let expiry = Date(timeIntervalSince1970: TimeInterval(claims.exp)).addingTimeInterval(policy.leeway)
         guard expiry > now else { return }
         try await store.revokeAccessToken(jti: claims.jti, until: expiry, now: now)

@@ -18,6 +18,7 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     WebSessionController(services: services).register(on: router)
     RealtimeController(services: services).register(on: router)
     HealthController(services: services).register(on: router)
+    AdminController(services: services).register(on: router)
     return router
 }
 

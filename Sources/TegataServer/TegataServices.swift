@@ -18,8 +18,8 @@ public struct TegataServices: Sendable {
     public let lifecycle: [any Service]
     /// Derived server secrets.
     public let secrets: ServerSecrets
-    /// Signing keys.
-    public let keyRing: KeyRing
+    /// Signing keys over time (rotation).
+    public let keys: ServerKeys
     /// Token contents and lifetimes.
     public let policy: TokenPolicy
     /// The clock.
@@ -42,8 +42,9 @@ public struct TegataServices: Sendable {
         }
         do {
             let secrets = ServerSecrets(masterKey: try KeyBootstrap.masterKey(configuration.masterKey, logger: logger))
-            let keyRing = try await KeyBootstrap.keyRing(
-                configuration: configuration, secrets: secrets, store: store, clock: clock, logger: logger)
+            let keys = try await KeyBootstrap.serverKeys(
+                configuration: configuration, secrets: secrets, store: store, clock: clock,
+                retention: configuration.signingKeyRetention, logger: logger)
             let policy = TokenPolicy(
                 issuer: configuration.issuer, audience: configuration.audience, clientID: configuration.clientID,
                 accessTokenLifetime: configuration.accessTokenTTL, leeway: configuration.clockLeeway,
@@ -57,7 +58,7 @@ public struct TegataServices: Sendable {
             let providers = makeProviders(configuration: configuration, clock: clock, logger: logger)
             if let refresher = providers?.refresher { lifecycle.append(refresher) }
             return TegataServices(
-                configuration: configuration, store: store, lifecycle: lifecycle, secrets: secrets, keyRing: keyRing,
+                configuration: configuration, store: store, lifecycle: lifecycle, secrets: secrets, keys: keys,
                 policy: policy, clock: clock,
                 resourceServers: ResourceServerClients(configured: configuration.introspectionClients.map { ($0.id, $0.secret) }),
                 verifiedTokens: VerifiedTokenCache(capacity: configuration.verifiedTokenCacheSize),
@@ -97,8 +98,11 @@ public struct TegataServices: Sendable {
         return (registry, ProviderKeysRefresher(providers: registry, client: client, logger: logger))
     }
 
+    /// The signing keys of this moment (the key ring changes when a rotation takes effect).
+    public var keyRing: KeyRing { keys.ring(at: clock.now()) }
+
     /// Issues token responses.
-    public var tokenIssuer: TokenIssuer { TokenIssuer(keyRing: keyRing, secrets: secrets, policy: policy) }
+    public var tokenIssuer: TokenIssuer { TokenIssuer(keys: keys, secrets: secrets, policy: policy) }
 
     /// The token-exchange grant (external ID tokens).
     public var tokenExchange: TokenExchange {
@@ -116,7 +120,7 @@ public struct TegataServices: Sendable {
 
     /// RFC 7009 revocation.
     public var tokenRevocation: TokenRevocation {
-        TokenRevocation(store: store, secrets: secrets, keyRing: keyRing, policy: policy, clock: clock)
+        TokenRevocation(store: store, secrets: secrets, keys: keys, policy: policy, clock: clock)
     }
 
     /// RFC 7662 introspection.
@@ -137,7 +141,7 @@ public struct TegataServices: Sendable {
         let method: RealtimeTokens.Signing
         switch signing {
         case .hmac(let secret): method = .hmac(SymmetricKey(data: Data(secret.utf8)))
-        case .es256: method = .serverKey(keyRing)
+        case .es256: method = .serverKey(keys)
         }
         return RealtimeTokens(
             signing: method, lifetime: configuration.realtimeTokenTTL, namespaces: Set(configuration.realtimeNamespaces), clock: clock)
@@ -145,6 +149,6 @@ public struct TegataServices: Sendable {
 
     /// Authenticates access tokens at Tegata's own endpoints.
     public var authenticator: AccessTokenAuthenticator {
-        AccessTokenAuthenticator(keyRing: keyRing, policy: policy, store: store, clock: clock, cache: verifiedTokens)
+        AccessTokenAuthenticator(keys: keys, policy: policy, store: store, clock: clock, cache: verifiedTokens)
     }
 }

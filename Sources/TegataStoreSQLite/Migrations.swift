@@ -149,5 +149,9 @@ struct Migration: Sendable {
             ) STRICT
             """,
         ]),
+        Migration(version: 5, name: "signing keys: activation time, for rotation", statements: [
+            "ALTER TABLE signing_keys ADD COLUMN activates_at INTEGER",
+            "UPDATE signing_keys SET activates_at = created_at",
+        ]),
     ]
 }

@@ -433,19 +433,24 @@ public final class SQLiteStore: TegataStore, Service {
 
     public func signingKeys() async throws -> [StoredSigningKey] {
         try await readers.read { db in
-            try db.query("SELECT * FROM signing_keys ORDER BY created_at DESC, kid").map { row in
+            try db.query("SELECT * FROM signing_keys ORDER BY rowid DESC").map { row in
                 StoredSigningKey(
                     keyID: try row.string("kid"), algorithm: try row.string("alg"),
-                    sealedPrivateKey: try row.blob("sealed_private_key"), createdAt: try row.date("created_at"))
+                    sealedPrivateKey: try row.blob("sealed_private_key"), createdAt: try row.date("created_at"),
+                    activatesAt: try row.date("activates_at"))
             }
         }
     }
 
-    public func insertSigningKey(_ key: StoredSigningKey) async throws {
+    public func insertSigningKey(_ key: StoredSigningKey, removing: [String]) async throws {
         try await writer.write { db -> Void in
+            for kid in removing {
+                try db.query("DELETE FROM signing_keys WHERE kid = ?", [.text(kid)])
+            }
             try db.query(
-                "INSERT INTO signing_keys (kid, alg, sealed_private_key, created_at) VALUES (?, ?, ?, ?)",
-                [.text(key.keyID), .text(key.algorithm), .blob(key.sealedPrivateKey), .date(key.createdAt)])
+                "INSERT INTO signing_keys (kid, alg, sealed_private_key, created_at, activates_at) VALUES (?, ?, ?, ?, ?)",
+                [.text(key.keyID), .text(key.algorithm), .blob(key.sealedPrivateKey), .date(key.createdAt),
+                 .date(key.activatesAt)])
         }
     }
 

@@ -260,7 +260,7 @@ func stripeSignatureValue(_ body: String, secret: String, at timestamp: Int64) -
     }
 
     @Test func theAuthorizationMustMatchExactly() {
-        let check = RevenueCatAuthorization(expected: "Bearer rc-webhook-0123456789")
+        let check = ConfiguredSecret(expected: "Bearer rc-webhook-0123456789")
         #expect(check.matches("Bearer rc-webhook-0123456789"))
         for other in [nil, "", "Bearer rc-webhook-012345678", "bearer rc-webhook-0123456789", "Bearer rc-webhook-0123456789 "] as [String?] {
             #expect(!check.matches(other))

@@ -12,7 +12,7 @@ import Testing
         let policy = TokenPolicy(
             issuer: "https://auth.example", audience: "api", clientID: "app", accessTokenLifetime: 600,
             sessions: SessionPolicy(idleLifetime: 3_600, absoluteLifetime: 7_200))
-        return TokenIssuer(keyRing: try KeyRing(signing: .generate()), secrets: ServerSecrets(masterKey: SymmetricKey(size: .bits256)), policy: policy)
+        return TokenIssuer(keys: try ServerKeys(configured: .generate()), secrets: ServerSecrets(masterKey: SymmetricKey(size: .bits256)), policy: policy)
     }
 
     func record(entitlements: [Entitlement] = [], tv: Int64 = 3) -> UserRecord {
@@ -53,7 +53,7 @@ import Testing
         let decoded = RefreshToken.decode(response.refreshToken, with: issuer.secrets.refreshTokenKey)
         #expect(decoded == RefreshToken(sessionID: UUID(uuidString: session.id)!, generation: 5))
         #expect(try issuer.refreshToken(for: session) == response.refreshToken)
-        #expect(try issuer.keyRing.verifySignature(response.accessToken).sid == session.id)
+        #expect(try issuer.keys.ring(at: Date()).verifySignature(response.accessToken).sid == session.id)
     }
 }
 

@@ -185,4 +185,16 @@ import Testing
         expectError(["TEGATA_REALTIME_SIGNING": "rs256"], key: "TEGATA_REALTIME_SIGNING")
         expectError(["TEGATA_REALTIME_NAMESPACES": "chat:room"], key: "TEGATA_REALTIME_NAMESPACES")
     }
+
+    @Test func theAdminKeyAndKeyRetention() throws {
+        let key = "0123456789abcdef0123456789abcdef+/="
+        #expect(try load(["TEGATA_ADMIN_API_KEY": key]).adminAPIKey == key)
+        #expect(try load([:]).adminAPIKey == nil)
+        expectError(["TEGATA_ADMIN_API_KEY": "short-admin-key"], key: "TEGATA_ADMIN_API_KEY", notContaining: "short-admin-key")
+        expectError(["TEGATA_ADMIN_API_KEY": "0123456789abcdef 0123456789abcdef"], key: "TEGATA_ADMIN_API_KEY", notContaining: "0123456789abcdef")
+        // Retention covers the longest token the key signs, plus leeway.
+        #expect(try load(["TEGATA_ACCESS_TOKEN_TTL": "10m", "TEGATA_CLOCK_LEEWAY": "20"]).signingKeyRetention == 620)
+        let realtime = try load(["TEGATA_REALTIME_SIGNING": "es256", "TEGATA_REALTIME_TOKEN_TTL": "1h", "TEGATA_CLOCK_LEEWAY": "0"])
+        #expect(realtime.signingKeyRetention == 3_600)
+    }
 }

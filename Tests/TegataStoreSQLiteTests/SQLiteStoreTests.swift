@@ -99,16 +99,28 @@ func command(_ deviceID: String, secret: String, now: Date = Date(timeIntervalSi
         #expect(registered == 1 && users.count == 1)
     }
 
-    @Test func signingKeysAreStoredNewestFirst() async throws {
+    @Test func signingKeysComeBackInReverseRotationOrder() async throws {
         let store = try await SQLiteStore.open(path: temporaryDatabasePath(), logger: quietLogger)
         defer { Task { await store.close() } }
         #expect(try await store.signingKeys().isEmpty)
         let old = StoredSigningKey(keyID: "old", algorithm: "ES256", sealedPrivateKey: Data([1, 2]), createdAt: Date(timeIntervalSince1970: 1))
         let new = StoredSigningKey(keyID: "new", algorithm: "ES256", sealedPrivateKey: Data([3]), createdAt: Date(timeIntervalSince1970: 2))
-        try await store.insertSigningKey(old)
-        try await store.insertSigningKey(new)
-        #expect(try await store.signingKeys() == [new, old])
-        await #expect(throws: (any Error).self) { try await store.insertSigningKey(old) }
+        // Created at the same instant as `new`: the order of storing decides, not the times.
+        let pending = StoredSigningKey(
+            keyID: "pending", algorithm: "ES256", sealedPrivateKey: Data([4]), createdAt: Date(timeIntervalSince1970: 2),
+            activatesAt: Date(timeIntervalSince1970: 500))
+        try await store.insertSigningKey(old, removing: [])
+        try await store.insertSigningKey(new, removing: [])
+        try await store.insertSigningKey(pending, removing: [])
+        #expect(try await store.signingKeys() == [pending, new, old])
+        #expect(try await store.signingKeys()[0].activatesAt == Date(timeIntervalSince1970: 500))
+        await #expect(throws: (any Error).self) { try await store.insertSigningKey(old, removing: []) }
+        // A failed insert deletes nothing: one transaction.
+        await #expect(throws: (any Error).self) { try await store.insertSigningKey(new, removing: ["old"]) }
+        #expect(try await store.signingKeys().map(\.keyID) == ["pending", "new", "old"])
+        let newest = StoredSigningKey(keyID: "newest", algorithm: "ES256", sealedPrivateKey: Data([5]), createdAt: Date(timeIntervalSince1970: 3))
+        try await store.insertSigningKey(newest, removing: ["old", "pending"])
+        #expect(try await store.signingKeys().map(\.keyID) == ["newest", "new"])
         try await store.ping()
     }
 
@@ -116,8 +128,8 @@ func command(_ deviceID: String, secret: String, now: Date = Date(timeIntervalSi
         let store = try await SQLiteStore.open(path: temporaryDatabasePath(), logger: quietLogger)
         defer { Task { await store.close() } }
         let key = StoredSigningKey(keyID: "k", algorithm: "ES256", sealedPrivateKey: Data([1]), createdAt: Date())
-        try await store.insertSigningKey(key)
-        await #expect(throws: (any Error).self) { try await store.insertSigningKey(key) }
+        try await store.insertSigningKey(key, removing: [])
+        await #expect(throws: (any Error).self) { try await store.insertSigningKey(key, removing: []) }
         guard case .registered = try await store.deviceSignIn(try command("device-after", secret: secret)) else {
             Issue.record("writer stuck after a failed transaction"); return
         }

@@ -1,23 +1,5 @@
 import Foundation
 
-/// RevenueCat's webhook authorization: the `Authorization` header must equal the value configured
-/// on RevenueCat's dashboard, compared in constant time (as HMACs under a per-process key, so not
-/// even the length leaks).
-public struct RevenueCatAuthorization: Sendable {
-    private let key = SymmetricKeyBox()
-    private let expected: Data
-
-    /// Creates a check for the configured header value.
-    public init(expected value: String) {
-        expected = key.mac(value)
-    }
-
-    /// Whether `header` is exactly the configured value.
-    public func matches(_ header: String?) -> Bool {
-        key.verify(header ?? "", against: expected) && header != nil
-    }
-}
-
 /// Turns RevenueCat webhook events (`{"api_version", "event": {…}}`) into ``BillingEvent``s.
 ///
 /// The subscriber is found as RevenueCat recommends: among `app_user_id`, `original_app_user_id` and

@@ -30,14 +30,14 @@ extension TegataConfiguration {
         "introspection_clients", "prune_interval", "sqlite_synchronous", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
         "log_format", "providers", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
         "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "allowed_origins",
-        "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces",
+        "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
     ]
 
     /// Keys whose value is structured (a mapping in a file; JSON or YAML text in the environment).
     static let structuredKeys: Set<String> = ["providers", "stripe_entitlements"]
 
     /// Keys whose values are secret and never appear in messages.
-    static let secretKeys: Set<String> = ["master_key", "introspection_clients", "stripe_webhook_secret", "revenuecat_webhook_auth", "realtime_hmac_secret"]
+    static let secretKeys: Set<String> = ["master_key", "introspection_clients", "stripe_webhook_secret", "revenuecat_webhook_auth", "realtime_hmac_secret", "admin_api_key"]
 
     /// The environment-variable name of a key.
     public static func environmentName(of key: String) -> String { "TEGATA_" + key.uppercased() }
@@ -207,6 +207,12 @@ extension TegataConfiguration {
                 throw fail("revenuecat_webhook_auth", "must be at least 16 characters (the exact Authorization value set on RevenueCat's dashboard)")
             }
             config.revenueCatWebhookAuth = auth
+        }
+        if let key = try nonEmpty("admin_api_key") {
+            guard key.count >= 32, key.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else {
+                throw fail("admin_api_key", "must be at least 32 printable ASCII characters without spaces (e.g. `openssl rand -base64 32`)")
+            }
+            config.adminAPIKey = key
         }
         if let ttl = try duration("session_cookie_ttl", range: 60...(365 * 86_400)) { config.sessionCookieTTL = ttl }
         if let mode = try nonEmpty("session_cookie_samesite") {

@@ -44,7 +44,8 @@ public struct TegataConfiguration: Sendable {
     public var clockLeeway: TimeInterval = 30
     /// Largest accepted request body in bytes (`TEGATA_MAX_BODY_SIZE`).
     public var maxBodySize: Int = 64 * 1024
-    /// `Cache-Control: max-age` of the JWKS and discovery documents (`TEGATA_JWKS_MAX_AGE`).
+    /// `Cache-Control: max-age` of the JWKS and discovery documents (`TEGATA_JWKS_MAX_AGE`). A key
+    /// rotation publishes the new key this long before it signs.
     public var jwksMaxAge: TimeInterval = 300
     /// External identity providers for the token exchange and identity links (`TEGATA_PROVIDERS`).
     public var providers: [ProviderConfiguration] = []
@@ -76,6 +77,9 @@ public struct TegataConfiguration: Sendable {
     public var realtimeTokenTTL: TimeInterval = 600
     /// Channel namespaces that subscription tokens are issued for (`TEGATA_REALTIME_NAMESPACES`).
     public var realtimeNamespaces: [String] = []
+    /// The bearer key of the admin API (`TEGATA_ADMIN_API_KEY`, at least 32 characters). Unset: every
+    /// `/admin/v1/*` path answers 404. Never printed.
+    public var adminAPIKey: String?
     /// Log level (`TEGATA_LOG_LEVEL`).
     public var logLevel: Logger.Level = .info
     /// Log format (`TEGATA_LOG_FORMAT`).
@@ -152,6 +156,15 @@ public struct TegataConfiguration: Sendable {
     /// The session cookie's name.
     public var effectiveSessionCookieName: String {
         sessionCookieName ?? (sessionCookieSecure ? "__Host-tegata_session" : "tegata_session")
+    }
+
+    /// How long a signing key stays published after a rotation replaced it: the longest lifetime of a
+    /// token it signed (access tokens; realtime tokens when they are signed with the server key), plus
+    /// the clock leeway.
+    public var signingKeyRetention: TimeInterval {
+        var longest = accessTokenTTL
+        if case .es256 = realtimeSigning { longest = max(longest, realtimeTokenTTL) }
+        return longest + clockLeeway
     }
 
     /// Log line format.

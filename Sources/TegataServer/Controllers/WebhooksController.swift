@@ -28,7 +28,7 @@ struct WebhooksController {
             return try await Self.apply(event, store: store, now: clock.now(), logger: context.logger)
         }
 
-        let revenueCat = services.configuration.revenueCatWebhookAuth.map { RevenueCatAuthorization(expected: $0) }
+        let revenueCat = services.configuration.revenueCatWebhookAuth.map { ConfiguredSecret(expected: $0) }
         let revenueCatEvents = RevenueCatEvents()
         router.post("/v1/webhooks/revenuecat") { request, context in
             guard let revenueCat else { throw TegataError.notFound("the RevenueCat webhook is not configured") }

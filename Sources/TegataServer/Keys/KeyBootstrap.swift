@@ -55,12 +55,13 @@ enum KeyBootstrap {
         }
     }
 
-    /// The key ring: the operator's PEM key if configured; else the stored keys (decrypted with the
-    /// master key), generating, encrypting and storing one on first start.
-    static func keyRing(
+    /// The signing keys: the operator's PEM key if configured; else the stored keys (decrypted with
+    /// the master key) with their activation times, generating, encrypting and storing one on first
+    /// start. `retention`: how long a replaced key stays published.
+    static func serverKeys(
         configuration: TegataConfiguration, secrets: ServerSecrets, store: any TegataStore, clock: any TegataClock,
-        logger: Logger
-    ) async throws -> KeyRing {
+        retention: TimeInterval, logger: Logger
+    ) async throws -> ServerKeys {
         if let file = configuration.signingKeyFile {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw ConfigurationError(key: "TEGATA_SIGNING_KEY_FILE", message: "cannot read \(file)")
@@ -68,31 +69,36 @@ enum KeyBootstrap {
             do {
                 let key = try SigningKey(pem: String(decoding: data, as: UTF8.self))
                 logger.info("signing with the configured key", metadata: ["kid": "\(key.id)"])
-                return try KeyRing(signing: key)
+                return try ServerKeys(configured: key)
             } catch {
                 throw ConfigurationError(key: "TEGATA_SIGNING_KEY_FILE", message: "\(file) is not a PEM P-256 (ES256) private key")
             }
         }
-        var keys: [SigningKey] = []
-        for stored in try await store.signingKeys() {
+        var keys: [ScheduledSigningKey] = []
+        for stored in try await store.signingKeys().reversed() {
             do {
                 let raw = try secrets.open(sealedPrivateKey: stored.sealedPrivateKey, keyID: stored.keyID)
-                keys.append(try SigningKey(rawRepresentation: raw))
+                keys.append(ScheduledSigningKey(key: try SigningKey(rawRepresentation: raw), activatesAt: stored.activatesAt))
             } catch {
                 throw ConfigurationError(
                     key: "TEGATA_MASTER_KEY",
                     message: "the stored signing key \(stored.keyID) cannot be decrypted with this master key")
             }
         }
-        if let newest = keys.first {
-            return try KeyRing(signing: newest, others: Array(keys.dropFirst()))
+        let now = clock.now()
+        if keys.isEmpty {
+            let key = SigningKey.generate()
+            try await store.insertSigningKey(
+                StoredSigningKey(
+                    keyID: key.id.rawValue, algorithm: KeyRing.algorithm,
+                    sealedPrivateKey: try secrets.seal(privateKey: key.rawRepresentation, keyID: key.id.rawValue),
+                    createdAt: now),
+                removing: [])
+            logger.info("generated a new ES256 signing key", metadata: ["kid": "\(key.id)"])
+            keys = [ScheduledSigningKey(key: key, activatesAt: now)]
         }
-        let key = SigningKey.generate()
-        try await store.insertSigningKey(StoredSigningKey(
-            keyID: key.id.rawValue, algorithm: KeyRing.algorithm,
-            sealedPrivateKey: try secrets.seal(privateKey: key.rawRepresentation, keyID: key.id.rawValue),
-            createdAt: clock.now()))
-        logger.info("generated a new ES256 signing key", metadata: ["kid": "\(key.id)"])
-        return try KeyRing(signing: key)
+        return try ServerKeys(
+            schedule: SigningKeySchedule(keys: keys, retention: retention), origin: .stored(store: store, secrets: secrets),
+            now: now)
     }
 }
