@@ -127,6 +127,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Examples/ResourceServer: a small API protected by the verifier's middleware.
+        .executableTarget(
+            name: "resource-server-example",
+            dependencies: [
+                "TegataVerifier", "TegataVerifierHummingbird", "TegataTokens", "TegataWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/ResourceServer",
+            exclude: ["README.md"],
+            swiftSettings: swiftSettings
+        ),
         // Test helpers shared by the server and client tests: a fake identity provider on a real socket.
         .target(
             name: "TegataTestSupport",
@@ -139,6 +151,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Tests/TegataTestSupport",
             swiftSettings: swiftSettings
@@ -166,6 +180,7 @@ let package = Package(
             name: "TegataVerifierTests",
             dependencies: [
                 "TegataVerifier", "TegataVerifierHummingbird", "TegataServer", "TegataTokens", "TegataWire", "TegataTestSupport",
+                "resource-server-example",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,3 +1,5 @@
+import TegataWire
+
 /// Validated device sign-in input. Construction is the validation: holding one means the id, secret
 /// and platform have the contract's shape.
 public struct DeviceCredentials: Sendable {
@@ -10,9 +12,7 @@ public struct DeviceCredentials: Sendable {
 
     /// Validates raw input; throws `invalid_request` naming the bad field (never echoing the secret).
     public init(deviceID: String, secret: String, platform: String) throws(TegataError) {
-        guard (8...128).contains(deviceID.utf8.count),
-              deviceID.utf8.allSatisfy({ Self.isDeviceIDByte($0) })
-        else { throw .invalidRequest("device_id must be 8 to 128 characters of A-Z a-z 0-9 . _ : -") }
+        guard WireIdentifier.isDeviceID(deviceID) else { throw .invalidRequest("device_id must be 8 to 128 characters of A-Z a-z 0-9 . _ : -") }
         let secretLength = secret.unicodeScalars.count
         guard (32...256).contains(secretLength),
               secret.unicodeScalars.allSatisfy({ !$0.properties.generalCategory.isControlOrUnassigned })
@@ -30,16 +30,6 @@ public struct DeviceCredentials: Sendable {
               let first = platform.utf8.first, first != UInt8(ascii: "_"), first != UInt8(ascii: "-")
         else { throw .invalidRequest("platform must be 1 to 32 characters of a-z 0-9 _ - (e.g. ios, android, web)") }
         return platform
-    }
-
-    private static func isDeviceIDByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"),
-             UInt8(ascii: ":"), UInt8(ascii: "-"):
-            true
-        default: false
-        }
     }
 
     private static func isPlatformByte(_ byte: UInt8) -> Bool {

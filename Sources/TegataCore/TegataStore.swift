@@ -63,6 +63,9 @@ public protocol TegataStore: Sendable {
     /// entitlements of every user whose state changed.
     func applyBillingEvent(_ event: BillingEvent, now: Date) async throws -> BillingOutcome
 
+    /// The id of the user a device is registered to; nil for an unknown device.
+    func deviceOwner(deviceID: String) async throws -> String?
+
     /// The user with its identities and entitlements; nil if there is no such user.
     func userRecord(userID: String) async throws -> UserRecord?
 

@@ -14,6 +14,7 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     OAuthController(services: services).register(on: router)
     SessionsController(services: services).register(on: router)
     RevocationsController(services: services).register(on: router)
+    DeviceCheckController(services: services).register(on: router)
     WebhooksController(services: services).register(on: router)
     WebSessionController(services: services).register(on: router)
     RealtimeController(services: services).register(on: router)

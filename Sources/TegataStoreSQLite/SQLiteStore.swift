@@ -431,6 +431,12 @@ public final class SQLiteStore: TegataStore, Service {
         try await readers.read { db in try db.snapshot { try Self.userRecord(userID: userID, on: db) } }
     }
 
+    public func deviceOwner(deviceID: String) async throws -> String? {
+        try await readers.read { db in
+            try db.query("SELECT user_id FROM devices WHERE id = ?", [.text(deviceID)]).first.map { try $0.string("user_id") }
+        }
+    }
+
     public func signingKeys() async throws -> [StoredSigningKey] {
         try await readers.read { db in
             try db.query("SELECT * FROM signing_keys ORDER BY rowid DESC").map { row in

@@ -4,25 +4,38 @@ import NIOCore
 import NIOHTTP1
 import TegataWire
 
+/// A call of Tegata's resource-server endpoints failed (no answer, an unexpected status or body).
+/// The text never holds the client secret.
+struct ResourceServerCallFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The `Authorization` value of a resource-server client: HTTP Basic, with id and secret
+/// form-encoded first as RFC 6749 §2.3.1 says.
+func basicAuthorization(clientID: String, clientSecret: String) -> String {
+    func formEncode(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")) ?? value
+    }
+    return "Basic " + Data("\(formEncode(clientID)):\(formEncode(clientSecret))".utf8).base64EncodedString()
+}
+
+/// `<issuer>/<path>` for an issuer with or without a trailing slash.
+func tegataEndpoint(_ issuer: String, _ path: String) -> String {
+    issuer.hasSuffix("/") ? issuer + path : issuer + "/" + path
+}
+
 /// One long poll of `GET /v1/revocations`, with the resource-server client's HTTP Basic credentials.
 struct RevocationFeedClient: Sendable {
     let client: HTTPClient
     let endpoint: String
     let authorization: String
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
+    typealias Failure = ResourceServerCallFailure
 
     init(client: HTTPClient, issuer: String, clientID: String, clientSecret: String) {
         self.client = client
-        endpoint = issuer.hasSuffix("/") ? issuer + "v1/revocations" : issuer + "/v1/revocations"
-        authorization = "Basic " + Data("\(Self.formEncode(clientID)):\(Self.formEncode(clientSecret))".utf8).base64EncodedString()
-    }
-
-    /// RFC 6749 §2.3.1: client id and secret are form-encoded before Basic encoding.
-    private static func formEncode(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")) ?? value
+        endpoint = tegataEndpoint(issuer, "v1/revocations")
+        authorization = basicAuthorization(clientID: clientID, clientSecret: clientSecret)
     }
 
     /// The events after `cursor` (all retained ones without it), waiting up to `wait` seconds for one.

@@ -18,6 +18,8 @@ public struct TegataVerifierError: Error, Sendable, Equatable, CustomStringConve
         /// The revocation feed has been unreachable for longer than the bound, and the verifier fails
         /// closed.
         public static let revocationStatusUnknown = Code("revocationStatusUnknown")
+        /// The migration adapter could not ask Tegata whether a legacy device is registered.
+        public static let legacyCheckUnavailable = Code("legacyCheckUnavailable")
     }
 
     /// The kind of failure.
@@ -43,4 +45,5 @@ public struct TegataVerifierError: Error, Sendable, Equatable, CustomStringConve
     static let revoked = TegataVerifierError(.revoked)
     static let keysUnavailable = TegataVerifierError(.keysUnavailable)
     static let revocationStatusUnknown = TegataVerifierError(.revocationStatusUnknown)
+    static let legacyCheckUnavailable = TegataVerifierError(.legacyCheckUnavailable)
 }

@@ -21,6 +21,37 @@ extension TegataAuthRequestContext {
     }
 }
 
+/// A request let through on legacy `device-id` + `user-id` headers by the migration adapter.
+public struct LegacyDevice: Sendable, Equatable {
+    /// The user the headers named (the device is registered to it in Tegata).
+    public let userID: String
+    /// The device the headers named.
+    public let deviceID: String
+
+    /// Creates the value.
+    public init(userID: String, deviceID: String) {
+        self.userID = userID
+        self.deviceID = deviceID
+    }
+}
+
+/// A request context for APIs that still accept legacy device headers while their clients migrate
+/// (see `TegataAuthMiddleware.init(verifier:realm:legacyHeaders:deviceIDHeader:userIDHeader:)`).
+public protocol TegataLegacyAuthRequestContext: TegataAuthRequestContext {
+    /// Set instead of `tegataClaims` when the request came in on legacy headers.
+    var tegataLegacyDevice: LegacyDevice? { get set }
+}
+
+extension TegataLegacyAuthRequestContext {
+    /// The user of the request: the token's `sub`, or the user of accepted legacy headers; a 401
+    /// when neither is there.
+    public func requireTegataUserID() throws -> String {
+        if let claims = tegataClaims { return claims.sub }
+        if let device = tegataLegacyDevice { return device.userID }
+        throw HTTPError(.unauthorized)
+    }
+}
+
 /// Requires a valid Tegata access token on every request it guards and puts its claims in the
 /// context. Answers as RFC 6750 §3 says:
 /// - no `Authorization: Bearer` token: 401 with `WWW-Authenticate: Bearer realm="<realm>"`;
@@ -30,18 +61,34 @@ extension TegataAuthRequestContext {
 ///
 /// The body is Tegata's error shape, `{"error": "invalid_token", "error_description": "…"}`.
 public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMiddleware {
+    private struct Legacy: Sendable {
+        let check: LegacyDeviceCheck
+        let deviceIDHeader: HTTPField.Name
+        let userIDHeader: HTTPField.Name
+        let assign: @Sendable (inout Context, LegacyDevice) -> Void
+    }
+
     private let verifier: TegataVerifier
     private let realm: String
+    private let legacy: Legacy?
 
     /// A middleware checking tokens with `verifier`.
     public init(verifier: TegataVerifier, realm: String = "api") {
+        self.init(verifier: verifier, realm: realm, legacy: nil)
+    }
+
+    private init(verifier: TegataVerifier, realm: String, legacy: Legacy?) {
         self.verifier = verifier
         self.realm = realm.replacingOccurrences(of: "\"", with: "")
+        self.legacy = legacy
     }
 
     /// Verifies the bearer token, then calls the next handler with the claims in the context.
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = Self.bearerToken(request.headers[.authorization]) else {
+            if let legacy, let deviceID = request.headers[legacy.deviceIDHeader], let userID = request.headers[legacy.userIDHeader] {
+                return try await handleLegacy(legacy, deviceID: deviceID, userID: userID, request: request, context: context, next: next)
+            }
             return Self.refusal(.unauthorized, challenge: "Bearer realm=\"\(realm)\"", code: .invalidToken,
                                 description: "an access token is required")
         }
@@ -61,6 +108,27 @@ public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMid
         return try await next(request, context)
     }
 
+    /// No bearer token, but both legacy headers: through if the device is registered to the user.
+    private func handleLegacy(
+        _ legacy: Legacy, deviceID: String, userID: String, request: Request, context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let registered: Bool
+        do {
+            registered = try await legacy.check.isRegistered(deviceID: deviceID, userID: userID)
+        } catch {
+            return Self.refusal(.serviceUnavailable, challenge: nil, code: .serverError,
+                                description: "the device cannot be checked right now")
+        }
+        guard registered else {
+            return Self.refusal(.unauthorized, challenge: "Bearer realm=\"\(realm)\"", code: .invalidToken,
+                                description: "an access token is required (the legacy device headers were not accepted)")
+        }
+        var context = context
+        legacy.assign(&context, LegacyDevice(userID: userID, deviceID: deviceID))
+        return try await next(request, context)
+    }
+
     /// The token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive).
     static func bearerToken(_ header: String?) -> String? {
         guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
@@ -74,5 +142,26 @@ public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMid
         if let challenge { headers[.wwwAuthenticate] = challenge }
         let body = (try? WireCoding.makeEncoder().encode(ErrorBody(error: code, errorDescription: description))) ?? Data()
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+extension TegataAuthMiddleware where Context: TegataLegacyAuthRequestContext {
+    /// A middleware checking tokens with `verifier` that, while clients migrate, also lets through a
+    /// request with no bearer token whose `device-id` and `user-id` headers name a device registered
+    /// to that user in Tegata (`legacyHeaders` asks Tegata and caches the answer briefly). Such a
+    /// request has `tegataLegacyDevice` set instead of `tegataClaims`. Temporary and weaker than
+    /// tokens: see docs/verifier.md.
+    public init(
+        verifier: TegataVerifier, realm: String = "api", legacyHeaders: LegacyDeviceCheck,
+        deviceIDHeader: String = "device-id", userIDHeader: String = "user-id"
+    ) {
+        guard let device = HTTPField.Name(deviceIDHeader), let user = HTTPField.Name(userIDHeader) else {
+            preconditionFailure("legacy header names must be valid HTTP field names")
+        }
+        self.init(
+            verifier: verifier, realm: realm,
+            legacy: Legacy(check: legacyHeaders, deviceIDHeader: device, userIDHeader: user) { context, device in
+                context.tegataLegacyDevice = device
+            })
     }
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import MetricsTestKit
 import NIOCore
 import TegataServer
 import TegataTestSupport
@@ -15,6 +16,15 @@ import Testing
 struct APIContext: TegataAuthRequestContext {
     var coreContext: CoreRequestContextStorage
     var tegataClaims: AccessTokenClaims?
+    init(source: Source) {
+        coreContext = .init(source: source)
+    }
+}
+
+struct LegacyAPIContext: TegataLegacyAuthRequestContext {
+    var coreContext: CoreRequestContextStorage
+    var tegataClaims: AccessTokenClaims?
+    var tegataLegacyDevice: LegacyDevice?
     init(source: Source) {
         coreContext = .init(source: source)
     }
@@ -70,6 +80,130 @@ struct APIContext: TegataAuthRequestContext {
                     let body = try WireCoding.makeDecoder().decode(ErrorBody.self, from: Data(String(buffer: $0.body).utf8))
                     #expect(body.error == .serverError)
                 }
+            }
+        }
+    }
+
+    static func legacyAPI(_ verifier: TegataVerifier, _ check: LegacyDeviceCheck) -> some ApplicationProtocol {
+        let router = Router(context: LegacyAPIContext.self)
+        router.group("/v1").add(middleware: TegataAuthMiddleware(verifier: verifier, realm: "orders", legacyHeaders: check))
+            .get("/whoami") { _, context in
+                "\(try context.requireTegataUserID()) \(context.tegataClaims == nil ? "legacy" : "token")"
+            }
+        return Application(router: router)
+    }
+
+    static func legacyCheck(_ server: LiveTegata, metrics: TestMetrics, negativeLifetime: TimeInterval = 10) -> LegacyDeviceCheck {
+        var configuration = LegacyDeviceCheck.Configuration(
+            issuer: server.baseURL.absoluteString, clientID: VerifierTests.feedClient.id, clientSecret: VerifierTests.feedClient.secret)
+        configuration.negativeCacheLifetime = negativeLifetime
+        configuration.timeout = 1
+        return LegacyDeviceCheck(configuration: configuration, logger: VerifierTests.quiet, metricsFactory: metrics)
+    }
+
+    @Test func legacyHeadersPassOnlyWhenOptedInWithoutATokenAndForARegisteredDevice() async throws {
+        try await VerifierTests.withServer { server in
+            let verifier = TegataVerifier(configuration: .init(issuer: server.baseURL.absoluteString), logger: VerifierTests.quiet)
+            let (token, alice) = try await VerifierTests.signIn(server, device: "device-alice")
+            let (_, bob) = try await VerifierTests.signIn(server, device: "device-bob01")
+            let legacy: HTTPFields = [HTTPField.Name("device-id")!: "device-alice", HTTPField.Name("user-id")!: alice]
+
+            // Off by default: the plain middleware ignores the headers.
+            try await Self.api(verifier).test(.router) { client in
+                try await client.execute(uri: "/v1/whoami", method: .get, headers: legacy) { #expect($0.status == .unauthorized) }
+            }
+
+            let metrics = TestMetrics()
+            let check = Self.legacyCheck(server, metrics: metrics, negativeLifetime: 0)
+            try await Self.legacyAPI(verifier, check).test(.router) { client in
+                try await client.execute(uri: "/v1/whoami", method: .get, headers: legacy) {
+                    #expect($0.status == .ok)
+                    #expect(String(buffer: $0.body) == "\(alice) legacy")
+                }
+                // A token wins over the headers, and a bad token is not rescued by them.
+                var both = legacy
+                both[.authorization] = "Bearer \(token)"
+                try await client.execute(uri: "/v1/whoami", method: .get, headers: both) { #expect(String(buffer: $0.body) == "\(alice) token") }
+                both[.authorization] = "Bearer \(token)x"
+                try await client.execute(uri: "/v1/whoami", method: .get, headers: both) {
+                    #expect($0.status == .unauthorized)
+                    #expect($0.headers[.wwwAuthenticate] == "Bearer realm=\"orders\", error=\"invalid_token\"")
+                }
+                // Someone else's user id, an unknown device, ids of the wrong shape, one header alone.
+                for headers: HTTPFields in [
+                    [HTTPField.Name("device-id")!: "device-alice", HTTPField.Name("user-id")!: bob],
+                    [HTTPField.Name("device-id")!: "device-nobody", HTTPField.Name("user-id")!: alice],
+                    [HTTPField.Name("device-id")!: "dev ice", HTTPField.Name("user-id")!: alice],
+                    [HTTPField.Name("device-id")!: "device-alice"],
+                ] {
+                    try await client.execute(uri: "/v1/whoami", method: .get, headers: headers) {
+                        #expect($0.status == .unauthorized)
+                        #expect($0.headers[.wwwAuthenticate] == "Bearer realm=\"orders\"")
+                        #expect(String(buffer: $0.body).contains("\"error\":\"invalid_token\""))
+                    }
+                }
+            }
+            // Every request decided on legacy headers is counted; one alone decides nothing.
+            #expect(try metrics.expectCounter("tegata_verifier_legacy_header_requests_total", [("result", "accepted")]).totalValue == 1)
+            #expect(try metrics.expectCounter("tegata_verifier_legacy_header_requests_total", [("result", "refused")]).totalValue == 3)
+        }
+    }
+
+    @Test func theLegacyAnswerIsCachedBrieflyAndTegataDownIs503() async throws {
+        let directory = LiveTegata.makeDirectory()
+        let port = try LiveTegata.freePort()
+        let metrics = TestMetrics()
+        let (check, alice) = try await LiveTegata.with(directory: directory, port: port, { $0.introspectionClients = [VerifierTests.feedClient] }) { server in
+            let (token, alice) = try await VerifierTests.signIn(server, device: "device-alice")
+            let check = Self.legacyCheck(server, metrics: metrics)
+            #expect(try await check.isRegistered(deviceID: "device-alice", userID: alice))
+            #expect(try await !check.isRegistered(deviceID: "device-later", userID: alice))
+            // Deleted in Tegata: the cached "registered" still stands (that is the price of the cache).
+            #expect(try await server.raw("DELETE", "/v1/me", token: token).0 == 204)
+            #expect(try await check.isRegistered(deviceID: "device-alice", userID: alice))
+            return (check, alice)
+        }
+        // Tegata is down: cached answers still count; anything else cannot be decided.
+        #expect(try await check.isRegistered(deviceID: "device-alice", userID: alice))
+        await #expect(throws: TegataVerifierError.self) { try await check.isRegistered(deviceID: "device-other", userID: alice) }
+        #expect(try metrics.expectCounter("tegata_verifier_legacy_header_requests_total", [("result", "unavailable")]).totalValue == 1)
+        let verifier = TegataVerifier(configuration: .init(issuer: "http://127.0.0.1:\(port)"), logger: VerifierTests.quiet)
+        try await Self.legacyAPI(verifier, check).test(.router) { client in
+            let headers: HTTPFields = [HTTPField.Name("device-id")!: "device-other", HTTPField.Name("user-id")!: alice]
+            try await client.execute(uri: "/v1/whoami", method: .get, headers: headers) {
+                #expect($0.status == .serviceUnavailable)
+            }
+        }
+        // Back up, with a short cache: the deletion is seen once the cached answer has expired.
+        var configuration = LegacyDeviceCheck.Configuration(
+            issuer: "http://127.0.0.1:\(port)", clientID: VerifierTests.feedClient.id, clientSecret: VerifierTests.feedClient.secret)
+        configuration.cacheLifetime = 0.2
+        let short = LegacyDeviceCheck(configuration: configuration, logger: VerifierTests.quiet, metricsFactory: TestMetrics())
+        try await LiveTegata.with(directory: directory, port: port, { $0.introspectionClients = [VerifierTests.feedClient] }) { server in
+            let (_, carol) = try await VerifierTests.signIn(server, device: "device-carol")
+            #expect(try await short.isRegistered(deviceID: "device-carol", userID: carol))
+            #expect(try await server.raw("DELETE", "/v1/me", token: try await VerifierTests.signIn(server, device: "device-carol").token).0 == 204)
+            #expect(try await short.isRegistered(deviceID: "device-carol", userID: carol), "cached")
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await !short.isRegistered(deviceID: "device-carol", userID: carol), "asked again after the cache lifetime")
+        }
+    }
+
+    @Test func concurrentLegacyRequestsShareOneCall() async throws {
+        let proxyPort = try LiveTegata.freePort()
+        let tegataPort = try LiveTegata.freePort()
+        try await CountingProxy.with(port: proxyPort, target: "http://127.0.0.1:\(tegataPort)") { proxy in
+            try await LiveTegata.with(port: tegataPort, { $0.introspectionClients = [VerifierTests.feedClient] }) { server in
+                let (_, alice) = try await VerifierTests.signIn(server, device: "device-alice")
+                let check = LegacyDeviceCheck(
+                    configuration: .init(issuer: proxy.baseURL, clientID: VerifierTests.feedClient.id, clientSecret: VerifierTests.feedClient.secret),
+                    logger: VerifierTests.quiet, metricsFactory: TestMetrics())
+                let answers = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for _ in 0..<50 { group.addTask { try await check.isRegistered(deviceID: "device-alice", userID: alice) } }
+                    return try await group.reduce(into: [Bool]()) { $0.append($1) }
+                }
+                #expect(answers == Array(repeating: true, count: 50))
+                #expect(proxy.requests["/v1/devices/check"] == 1, "\(proxy.requests)")
             }
         }
     }

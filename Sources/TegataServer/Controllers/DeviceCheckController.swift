@@ -1,0 +1,32 @@
+import Foundation
+import Hummingbird
+import TegataCore
+import TegataWire
+
+/// `POST /v1/devices/check`: whether a device is registered to a user, for resource-server clients
+/// (HTTP Basic) migrating off legacy `device-id` + `user-id` headers. Answers only yes or no.
+struct DeviceCheckController {
+    let services: TegataServices
+
+    func register(on router: Router<TegataRequestContext>) {
+        let clients = services.resourceServers
+        let store = services.store
+        let limit = services.configuration.maxBodySize
+
+        router.post("/v1/devices/check") { request, _ in
+            let (id, secret) = try request.basicCredentials()
+            guard clients.authenticate(id: id, secret: secret) else {
+                throw TegataError.invalidClient("client authentication failed")
+            }
+            let body = try await request.decodeJSON(DeviceCheckRequest.self, limit: limit)
+            guard WireIdentifier.isDeviceID(body.deviceID) else {
+                throw TegataError.invalidRequest("device_id must be 8 to 128 characters of A-Z a-z 0-9 . _ : -")
+            }
+            guard WireIdentifier.isUserID(body.userID) else {
+                throw TegataError.invalidRequest("user_id must be 1 to 128 characters of A-Z a-z 0-9 . _ : -")
+            }
+            let owner = try await store.deviceOwner(deviceID: body.deviceID)
+            return try JSONResponse.make(DeviceCheckResponse(registered: owner == body.userID), noStore: true)
+        }
+    }
+}

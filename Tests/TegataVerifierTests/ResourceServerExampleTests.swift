@@ -1,0 +1,176 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TegataServer
+import TegataTestSupport
+import TegataTokens
+import TegataWire
+import Testing
+
+/// `Examples/ResourceServer` as its own process against a real Tegata. Everything the example asks
+/// Tegata goes through a counting proxy (Tegata's issuer is the proxy's URL), so the test sees
+/// every call.
+@Suite(.serialized) struct ResourceServerExampleTests {
+    static let adminKey = "admin-key-0123456789abcdef0123456789abcdef"
+
+    /// The example process on `port`, with its output in a file (read when a test fails).
+    final class Example: Sendable {
+        let process: Process
+        let port: Int
+        let log: URL
+
+        init(port: Int, environment: [String: String]) throws {
+            let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+                .appendingPathComponent("resource-server-example")
+            log = FileManager.default.temporaryDirectory.appendingPathComponent("resource-server-\(UUID().uuidString).log")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            let process = Process()
+            process.executableURL = binary
+            process.environment = environment.merging(["PORT": String(port), "LOG_LEVEL": "warning"]) { $1 }
+            let output = try FileHandle(forWritingTo: log)
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            self.process = process
+            self.port = port
+        }
+
+        var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        func stop() {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+        }
+
+        /// `GET <path>` on the example: status and body.
+        func get(_ path: String, headers: [String: String]) async throws -> (Int, String) {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1024 * 1024)
+            return (Int(response.status.code), String(buffer: body))
+        }
+
+        func profile(token: String) async throws -> (Int, String) {
+            try await get("/v1/profile", headers: ["Authorization": "Bearer \(token)"])
+        }
+
+        func waitUntilServing() async throws {
+            let up = try await eventually(60) { (try? await self.get("/health", headers: [:]).0) == 200 }
+            #expect(up, "the example did not start: \(output)")
+        }
+    }
+
+    /// Tegata behind a counting proxy, and the example pointed at the proxy.
+    static func withExample(
+        environment: [String: String] = [:], _ body: @Sendable (LiveTegata, CountingProxy, Example) async throws -> Void
+    ) async throws {
+        let proxyPort = try LiveTegata.freePort()
+        let tegataPort = try LiveTegata.freePort()
+        let issuer = "http://127.0.0.1:\(proxyPort)"
+        try await CountingProxy.with(port: proxyPort, target: "http://127.0.0.1:\(tegataPort)") { proxy in
+            try await LiveTegata.with(port: tegataPort, {
+                $0.issuer = issuer
+                $0.audience = issuer
+                $0.introspectionClients = [VerifierTests.feedClient]
+                $0.adminAPIKey = Self.adminKey
+                $0.jwksMaxAge = 2
+            }) { server in
+                let example = try Example(port: try LiveTegata.freePort(), environment: [
+                    "TEGATA_ISSUER": issuer, "TEGATA_CLIENT_ID": VerifierTests.feedClient.id,
+                    "TEGATA_CLIENT_SECRET": VerifierTests.feedClient.secret, "TEGATA_KEYS_MINIMUM_LIFETIME": "1",
+                ].merging(environment) { $1 })
+                defer { example.stop() }
+                try await example.waitUntilServing()
+                try await body(server, proxy, example)
+            }
+        }
+    }
+
+    static func kid(of token: String) -> String? {
+        Base64URL.decode(String(token.split(separator: ".")[0]))
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }?["kid"] as? String
+    }
+
+    @Test func aTokenWorksAndALoggedOutSessionIsRefusedWithinTwoSecondsWithNoCallPerRequest() async throws {
+        try await Self.withExample { server, proxy, example in
+            let (token, user) = try await VerifierTests.signIn(server, device: "device-alice")
+            let (other, _) = try await VerifierTests.signIn(server, device: "device-bob01")
+            let (status, body) = try await example.profile(token: token)
+            #expect(status == 200, "\(body)")
+            #expect(body.contains(#""user_id":"\#(user)""#) && body.contains(#""authenticated_by":"token""#))
+            #expect(try await eventually { proxy.requests["/v1/revocations", default: 0] > 0 }, "the example follows the feed")
+
+            // 200 requests: Tegata sees only the example's background work (feed polls, key refreshes).
+            proxy.reset()
+            for _ in 0..<200 {
+                #expect(try await example.profile(token: token).0 == 200)
+            }
+            let calls = proxy.requests
+            let background: Set<String> = ["/v1/revocations", "/.well-known/jwks.json", "/.well-known/openid-configuration"]
+            #expect(calls.keys.allSatisfy(background.contains), "\(calls)")
+            #expect(calls.values.reduce(0, +) < 20, "not one call per request: \(calls)")
+
+            // Logout in Tegata: refused within 2 s; the other session is untouched.
+            let (logout, _) = try await server.raw("POST", "/v1/logout", token: token)
+            #expect(logout == 204)
+            let start = ContinuousClock.now
+            #expect(try await eventually(5) { try await example.profile(token: token).0 == 401 })
+            let elapsed = ContinuousClock.now - start
+            #expect(elapsed < .seconds(2), "refused after \(elapsed)")
+            #expect(try await example.profile(token: other).0 == 200)
+            #expect(!example.output.contains(token), "tokens are never logged")
+        }
+    }
+
+    @Test func keyRotationInTegataNeedsNoRestartOfTheExample() async throws {
+        try await Self.withExample { server, proxy, example in
+            let (first, _) = try await VerifierTests.signIn(server, device: "device-alice")
+            #expect(try await example.profile(token: first).0 == 200)
+
+            // Planned rotation: the new key is published 2 s (the JWKS max-age) before it signs. The
+            // example's key refetch for unknown kids is rate-limited to once a minute (the default),
+            // so accepting the new key's tokens shows it learnt the key ahead, from its cache refresh.
+            proxy.reset()
+            let (rotated, rotation) = try await server.raw("POST", "/admin/v1/keys/rotate", token: Self.adminKey, json: [:])
+            #expect(rotated == 200)
+            let planned = try #require(rotation["kid"] as? String)
+            #expect(try await eventually { proxy.requests["/.well-known/jwks.json", default: 0] > 0 }, "the example refreshed its keys")
+            var second = ""
+            for _ in 0..<100 {
+                second = try await VerifierTests.signIn(server, device: "device-alice").token
+                if Self.kid(of: second) == planned { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(Self.kid(of: second) == planned, "the new key signs once its time has come")
+            let (status, body) = try await example.profile(token: second)
+            #expect(status == 200, "\(body)")
+            #expect(try await example.profile(token: first).0 == 200, "the old key's tokens still work")
+
+            // Immediate rotation: the example meets an unknown kid and picks the key up on its own.
+            let (_, immediate) = try await server.raw("POST", "/admin/v1/keys/rotate", token: Self.adminKey, json: ["immediate": true])
+            let (third, _) = try await VerifierTests.signIn(server, device: "device-alice")
+            #expect(Self.kid(of: third) == immediate["kid"] as? String)
+            #expect(try await eventually(15) { try await example.profile(token: third).0 == 200 }, "\(example.output)")
+            #expect(example.process.isRunning, "no restart")
+        }
+    }
+
+    @Test func legacyHeadersAreAcceptedOnlyForARegisteredDeviceAndTheAnswerIsCached() async throws {
+        try await Self.withExample(environment: ["LEGACY_DEVICE_HEADERS": "on"]) { server, proxy, example in
+            let (_, user) = try await VerifierTests.signIn(server, device: "device-alice")
+            let (_, bob) = try await VerifierTests.signIn(server, device: "device-bob01")
+            proxy.reset()
+            for _ in 0..<10 {
+                let (status, body) = try await example.get("/v1/profile", headers: ["device-id": "device-alice", "user-id": user])
+                #expect(status == 200, "\(body)")
+                #expect(body.contains(#""authenticated_by":"legacy-headers""#) && body.contains(user))
+            }
+            #expect(proxy.requests["/v1/devices/check"] == 1, "asked once, then cached: \(proxy.requests)")
+            #expect(try await example.get("/v1/profile", headers: ["device-id": "device-alice", "user-id": bob]).0 == 401)
+            #expect(try await example.get("/v1/profile", headers: ["device-id": "device-alice"]).0 == 401)
+            #expect(!example.output.contains("device-alice"), "device ids are never logged")
+        }
+    }
+}
