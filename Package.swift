@@ -139,6 +139,18 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: swiftSettings
         ),
+        // Benchmarks/VerifierBenchmark: verifications/s through the verifier against raw P-256 (run in release).
+        .executableTarget(
+            name: "tegata-verifier-benchmark",
+            dependencies: [
+                "TegataVerifier", "TegataTokens", "TegataWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/VerifierBenchmark",
+            swiftSettings: swiftSettings
+        ),
         // Test helpers shared by the server and client tests: a fake identity provider on a real socket.
         .target(
             name: "TegataTestSupport",

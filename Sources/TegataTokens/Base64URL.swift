@@ -11,6 +11,9 @@ public enum Base64URL {
         return table
     }()
 
+    /// Whether `byte` is one of base64url's 64 characters.
+    public static func isAlphabetByte(_ byte: UInt8) -> Bool { values[Int(byte)] != 0xFF }
+
     /// Encodes bytes as unpadded base64url.
     public static func encode(_ bytes: some DataProtocol) -> String {
         if let encoded = bytes.withContiguousStorageIfAvailable({ encode(buffer: $0) }) { return encoded }
@@ -71,22 +74,35 @@ public enum Base64URL {
         var output = Data(count: input.count / 4 * 3 + (remainder == 0 ? 0 : remainder - 1))
         let valid = output.withUnsafeMutableBytes { (output: UnsafeMutableRawBufferPointer) -> Bool in
             values.withUnsafeBufferPointer { values in
-                var accumulator: UInt32 = 0
-                var bits = 0
                 var out = 0
-                for byte in input {
-                    let value = values[Int(byte)]
-                    guard value != 0xFF else { return false }
-                    accumulator = accumulator << 6 | UInt32(value)
-                    bits += 6
-                    if bits >= 8 {
-                        bits -= 8
-                        output[out] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
-                        out += 1
-                        accumulator &= (1 << UInt32(bits)) - 1
-                    }
+                var index = 0
+                // Whole groups of four characters: three bytes each.
+                while index + 4 <= input.count {
+                    let a = values[Int(input[index])], b = values[Int(input[index + 1])]
+                    let c = values[Int(input[index + 2])], d = values[Int(input[index + 3])]
+                    guard (a | b | c | d) & 0xC0 == 0 else { return false }
+                    let chunk = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                    output[out] = UInt8(truncatingIfNeeded: chunk >> 16)
+                    output[out + 1] = UInt8(truncatingIfNeeded: chunk >> 8)
+                    output[out + 2] = UInt8(truncatingIfNeeded: chunk)
+                    out += 3
+                    index += 4
                 }
-                return accumulator == 0
+                // The last two or three characters; their unused bits must be zero.
+                switch input.count - index {
+                case 2:
+                    let a = values[Int(input[index])], b = values[Int(input[index + 1])]
+                    guard (a | b) & 0xC0 == 0, b & 0x0F == 0 else { return false }
+                    output[out] = a << 2 | b >> 4
+                case 3:
+                    let a = values[Int(input[index])], b = values[Int(input[index + 1])], c = values[Int(input[index + 2])]
+                    guard (a | b | c) & 0xC0 == 0, c & 0x03 == 0 else { return false }
+                    output[out] = a << 2 | b >> 4
+                    output[out + 1] = (b & 0x0F) << 4 | c >> 2
+                default:
+                    break
+                }
+                return true
             }
         }
         return valid ? output : nil

@@ -33,13 +33,14 @@ public final class KeyRing: Sendable {
         }
         verificationKeys = VerificationKeys(keys)
         jwks = JWKSDocument(keys: [published[0]] + published.dropFirst().sorted { $0.kid < $1.kid })
-        struct Header: Encodable {
-            let alg: String
-            let kid: String
-            let typ: String
-        }
-        let header = try JSONEncoder().encode(Header(alg: Self.algorithm, kid: signing.id.rawValue, typ: Self.accessTokenType))
-        headerPrefix = Base64URL.encode(header) + "."
+        headerPrefix = Self.accessTokenHeaderSegment(kid: signing.id.rawValue) + "."
+    }
+
+    /// The base64url header of access tokens signed by key `kid`: `{"alg":"ES256","kid":…,"typ":"at+jwt"}`,
+    /// always these bytes (a key id is a base64url thumbprint, so it needs no escaping). Verifiers
+    /// recognise it without decoding JSON.
+    public static func accessTokenHeaderSegment(kid: String) -> String {
+        Base64URL.encode(Array(#"{"alg":"\#(algorithm)","kid":"\#(kid)","typ":"\#(accessTokenType)"}"#.utf8))
     }
 
     /// The id of the key that signs new tokens.

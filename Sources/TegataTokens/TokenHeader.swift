@@ -12,29 +12,45 @@ struct TokenHeader: Decodable {
     static let maximumTokenLength = 8 * 1024
 }
 
-/// A compact JWS split into its parts (RFC 7515 §7.1), with the header decoded.
+/// A compact JWS split into its parts (RFC 7515 §7.1) inside the token's UTF-8 bytes, with the
+/// header decoded. Works on a buffer: it is on every verification's path.
 struct CompactJWS {
     let header: TokenHeader
     /// The bytes the signature covers: `header.payload` as sent.
-    let signingInput: Substring.UTF8View
+    let signingInput: UnsafeBufferPointer<UInt8>
     /// The base64url payload segment.
-    let payload: Substring.UTF8View
+    let payload: UnsafeBufferPointer<UInt8>
     /// The base64url signature segment.
-    let signature: Substring.UTF8View
+    let signature: UnsafeBufferPointer<UInt8>
 
     /// Splits `token` and decodes its header; `malformed` for anything that is not three non-empty
-    /// base64url segments with a JSON object header.
-    init(_ token: String) throws(AccessTokenError) {
-        guard token.utf8.count <= TokenHeader.maximumTokenLength else { throw .malformed }
-        let text = Substring(token)
-        let segments = text.utf8.split(separator: UInt8(ascii: "."), maxSplits: 3, omittingEmptySubsequences: false)
-        guard segments.count == 3, !segments[0].isEmpty, !segments[1].isEmpty, !segments[2].isEmpty,
-              let headerData = Base64URL.decode(utf8: segments[0]),
-              let header = try? JSONDecoder().decode(TokenHeader.self, from: headerData)
-        else { throw .malformed }
-        self.header = header
-        self.signingInput = text.utf8[segments[0].startIndex..<segments[1].endIndex]
-        self.payload = segments[1]
-        self.signature = segments[2]
+    /// base64url segments with a JSON object header. A header segment found in `knownHeaders`
+    /// (the exact bytes Tegata writes for a key) is taken without JSON decoding.
+    init(_ token: UnsafeBufferPointer<UInt8>, knownHeaders: [(segment: [UInt8], header: TokenHeader)] = []) throws(AccessTokenError) {
+        guard token.count <= TokenHeader.maximumTokenLength else { throw .malformed }
+        var firstDot = -1
+        var secondDot = -1
+        for index in token.indices where token[index] == UInt8(ascii: ".") {
+            if firstDot < 0 {
+                firstDot = index
+            } else if secondDot < 0 {
+                secondDot = index
+            } else {
+                throw .malformed
+            }
+        }
+        guard firstDot > 0, secondDot > firstDot + 1, secondDot < token.count - 1 else { throw .malformed }
+        let headerSegment = UnsafeBufferPointer(rebasing: token[..<firstDot])
+        if let known = knownHeaders.first(where: { $0.segment.elementsEqual(headerSegment) }) {
+            header = known.header
+        } else {
+            guard let headerData = Base64URL.decode(utf8: headerSegment),
+                  let decoded = try? JSONDecoder().decode(TokenHeader.self, from: headerData)
+            else { throw .malformed }
+            header = decoded
+        }
+        signingInput = UnsafeBufferPointer(rebasing: token[..<secondDot])
+        payload = UnsafeBufferPointer(rebasing: token[(firstDot + 1)..<secondDot])
+        signature = UnsafeBufferPointer(rebasing: token[(secondDot + 1)...])
     }
 }

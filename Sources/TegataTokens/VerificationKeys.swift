@@ -8,10 +8,16 @@ import TegataWire
 /// (there is no default key), and `crit` is refused.
 public struct VerificationKeys: Sendable {
     private let keys: [String: P256.Signing.PublicKey]
+    /// The header segment Tegata writes for each key (`{"alg":"ES256","kid":…,"typ":"at+jwt"}`), so
+    /// that its tokens' headers need no JSON decoding. Any other header is decoded and checked.
+    private let knownHeaders: [(segment: [UInt8], header: TokenHeader)]
 
     /// Keys by id.
     public init(_ keys: [String: P256.Signing.PublicKey]) {
         self.keys = keys
+        knownHeaders = keys.keys.filter { kid in kid.utf8.allSatisfy { Base64URL.isAlphabetByte($0) } }.map { kid in
+            (Array(KeyRing.accessTokenHeaderSegment(kid: kid).utf8), TokenHeader(alg: KeyRing.algorithm, typ: KeyRing.accessTokenType, kid: kid))
+        }
     }
 
     /// The ES256 keys of a JWKS document. Entries of any other type, curve, algorithm or use, or whose
@@ -25,7 +31,7 @@ public struct VerificationKeys: Sendable {
             else { continue }
             keys[jwk.kid] = key
         }
-        self.keys = keys
+        self.init(keys)
     }
 
     /// The ids of the keys.
@@ -34,21 +40,28 @@ public struct VerificationKeys: Sendable {
     /// Verifies an access token's header and signature and decodes its claims. The caller still
     /// validates the claims with an ``AccessTokenValidator`` at its own `now`.
     public func verifySignature(_ token: String) throws(AccessTokenError) -> AccessTokenClaims {
-        let jws = try CompactJWS(token)
+        guard token.utf8.count <= TokenHeader.maximumTokenLength else { throw .malformed }
+        var token = token
+        return try token.withUTF8 { verifySignature(utf8: $0) }.get()
+    }
+
+    private func verifySignature(utf8 token: UnsafeBufferPointer<UInt8>) -> Result<AccessTokenClaims, AccessTokenError> {
+        let jws: CompactJWS
+        do { jws = try CompactJWS(token, knownHeaders: knownHeaders) } catch { return .failure(error) }
         let header = jws.header
-        guard header.alg == KeyRing.algorithm else { throw .unsupportedAlgorithm }
+        guard header.alg == KeyRing.algorithm else { return .failure(.unsupportedAlgorithm) }
         guard header.typ?.lowercased() == KeyRing.accessTokenType || header.typ?.lowercased() == "application/at+jwt"
-        else { throw .wrongType }
-        guard header.crit == nil else { throw .malformed }
-        guard let kid = header.kid, let publicKey = keys[kid] else { throw .unknownKey }
-        guard let signatureBytes = Base64URL.decode(utf8: jws.signature) else { throw .malformed }
+        else { return .failure(.wrongType) }
+        guard header.crit == nil else { return .failure(.malformed) }
+        guard let kid = header.kid, let publicKey = keys[kid] else { return .failure(.unknownKey) }
+        guard let signatureBytes = Base64URL.decode(utf8: jws.signature) else { return .failure(.malformed) }
         guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes),
-              publicKey.isValidSignature(signature, for: Data(jws.signingInput))
-        else { throw .badSignature }
+              publicKey.isValidSignature(signature, for: UnsafeRawBufferPointer(jws.signingInput))
+        else { return .failure(.badSignature) }
         // The signature held; claims that are not the ones Tegata issues are still refused.
-        guard let payload = Base64URL.decode(utf8: jws.payload),
-              let claims = try? JSONDecoder().decode(AccessTokenClaims.self, from: payload)
-        else { throw .malformed }
-        return claims
+        guard let payload = Base64URL.decode(utf8: jws.payload) else { return .failure(.malformed) }
+        if let claims = ClaimsReader.read(payload) { return .success(claims) }
+        guard let claims = try? JSONDecoder().decode(AccessTokenClaims.self, from: payload) else { return .failure(.malformed) }
+        return .success(claims)
     }
 }

@@ -28,6 +28,7 @@ public final class TegataVerifier: Service, Sendable {
     private let logger: Logger
     private let started: Date
     private let state = Mutex(State())
+    private let snapshot = Mutex<(keys: VerificationKeys, at: Date)?>(nil)
     private let feedFailures: Counter
     private let uncheckedAcceptances: Counter
     private let refusedForUnknownStatus: Counter
@@ -61,8 +62,8 @@ public final class TegataVerifier: Service, Sendable {
     /// Verifies `token` (the value after `Bearer `) and returns its claims.
     public func verify(_ token: String) async throws(TegataVerifierError) -> AccessTokenClaims {
         guard token.utf8.count <= 8 * 1024 else { throw .invalid(.malformed) }
-        let current: VerificationKeys
-        do { current = try await keys.current() } catch { throw .keysUnavailable }
+        let time = now()
+        let current = try await currentKeys(at: time)
         let claims: AccessTokenClaims
         do {
             claims = try current.verifySignature(token)
@@ -70,18 +71,31 @@ public final class TegataVerifier: Service, Sendable {
             // A key published since the last fetch (a rotation), or a made-up kid: refetch, at most
             // once per interval.
             guard let fresh = await keys.refetchForUnknownKey() else { throw .invalid(.unknownKey) }
+            snapshot.withLock { $0 = (fresh, time) }
             do { claims = try fresh.verifySignature(token) } catch { throw .invalid(error) }
         } catch {
             throw .invalid(error)
         }
-        do { try validator.validate(claims, now: now()) } catch { throw .invalid(error) }
-        try checkRevocation(claims)
+        do { try validator.validate(claims, now: time) } catch { throw .invalid(error) }
+        try checkRevocation(claims, at: time)
         return claims
     }
 
-    private func checkRevocation(_ claims: AccessTokenClaims) throws(TegataVerifierError) {
+    /// The key set, taken from the cache at most once a second (the cache's own checks and locks are
+    /// generic code that costs a measurable share of a verification when run every time).
+    private func currentKeys(at time: Date) async throws(TegataVerifierError) -> VerificationKeys {
+        if let recent = snapshot.withLock({ $0 }), time >= recent.at, time.timeIntervalSince(recent.at) < 1 { return recent.keys }
+        do {
+            let current = try await keys.current()
+            snapshot.withLock { $0 = (current, time) }
+            return current
+        } catch {
+            throw .keysUnavailable
+        }
+    }
+
+    private func checkRevocation(_ claims: AccessTokenClaims, at time: Date) throws(TegataVerifierError) {
         guard let settings = configuration.revocations else { return }
-        let time = now()
         // One look at the state decides everything: revoked, stale, and whether to log loudly.
         let (revoked, stale, lastSync, shouldLog) = state.withLock { state -> (Bool, Bool, Date?, Bool) in
             let stale = time.timeIntervalSince(state.lastSync ?? started) > settings.maximumStaleness

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON Web Key Set (RFC 7517 §5) as `/.well-known/jwks.json` serves it.
 public struct JWKSDocument: Codable, Sendable, Equatable {
     /// The published public keys.
@@ -33,5 +35,28 @@ public struct PublicJWK: Codable, Sendable, Equatable {
         self.kid = kid
         self.alg = alg
         self.use = use
+    }
+}
+
+/// The answer of `POST /admin/v1/keys/rotate`.
+public struct KeyRotationResponse: Codable, Sendable, Equatable {
+    /// The new key's id.
+    public var kid: String
+    /// From when it signs new tokens.
+    public var signsFrom: Date
+    /// The keys published in the JWKS now, signing key first.
+    public var publishedKids: [String]
+
+    /// Creates the answer.
+    public init(kid: String, signsFrom: Date, publishedKids: [String]) {
+        self.kid = kid
+        self.signsFrom = signsFrom
+        self.publishedKids = publishedKids
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kid
+        case signsFrom = "signs_from"
+        case publishedKids = "published_kids"
     }
 }

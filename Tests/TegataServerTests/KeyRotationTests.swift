@@ -30,16 +30,7 @@ import Testing
         try await client.execute(uri: "/.well-known/jwks.json", method: .get) { try $0.decode(JWKSDocument.self).keys.map(\.kid) }
     }
 
-    struct Rotation: Decodable {
-        let kid: String
-        let signsFrom: Date
-        let publishedKids: [String]
-        enum CodingKeys: String, CodingKey {
-            case kid
-            case signsFrom = "signs_from"
-            case publishedKids = "published_kids"
-        }
-    }
+    typealias Rotation = KeyRotationResponse
 
     @Test func theAdminAPIIsOffWithoutAKeyAndRefusesAWrongOne() async throws {
         try await Harness().withApp { client, _ in

@@ -36,21 +36,11 @@ public final class CountingProxy: Sendable {
         let proxy = CountingProxy(port: port, target: target)
         var logger = Logger(label: "counting-proxy")
         logger.logLevel = .critical
-        let (ready, readyContinuation) = AsyncStream.makeStream(of: Void.self)
-        let app = Application(
-            responder: Responder(proxy: proxy), configuration: .init(address: .hostname("127.0.0.1", port: port)),
-            onServerRunning: { _ in
-                readyContinuation.yield()
-                readyContinuation.finish()
-            },
-            logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService(gracefulShutdownSignals: []) }
-            defer { group.cancelAll() }
-            var iterator = ready.makeAsyncIterator()
-            guard await iterator.next() != nil else { throw CancellationError() }
-            return try await body(proxy)
-        }
+        return try await withRunningApplication({ onServerRunning in
+            Application(
+                responder: Responder(proxy: proxy), configuration: .init(address: .hostname("127.0.0.1", port: port)),
+                onServerRunning: { await onServerRunning($0.localAddress?.port ?? 0) }, logger: logger)
+        }) { _ in try await body(proxy) }
     }
 
     private struct Responder: HTTPResponder {

@@ -146,23 +146,16 @@ public final class FakeProvider: Sendable {
         router.get("/.well-known/openid-configuration") { _, _ in try provider.discoveryResponse() }
         var logger = Logger(label: "fake-provider")
         logger.logLevel = .critical  // cancelling the server at the end logs errors that mean nothing here
-        let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                let bound = channel.localAddress?.port ?? 0
-                provider.boundPort.withLock { $0 = bound }
-                readyContinuation.yield(bound)
-                readyContinuation.finish()
-            },
-            logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService(gracefulShutdownSignals: []) }
-            defer { group.cancelAll() }
-            var iterator = ready.makeAsyncIterator()
-            guard await iterator.next() != nil else { throw CancellationError() }
-            return try await body(provider)
-        }
+        return try await withRunningApplication({ onServerRunning in
+            Application(
+                router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { channel in
+                    let bound = channel.localAddress?.port ?? 0
+                    provider.boundPort.withLock { $0 = bound }
+                    await onServerRunning(bound)
+                },
+                logger: logger)
+        }) { _ in try await body(provider) }
     }
 }
 

@@ -42,18 +42,9 @@ public struct LiveTegata: Sendable {
         var logger = Logger(label: "tegata-client-test")
         logger.logLevel = .critical
         let services = try await TegataServices.make(configuration: configuration, clock: SystemClock(), logger: logger)
-        let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = buildApplication(services: services) { port in
-            readyContinuation.yield(port)
-            readyContinuation.finish()
-        }
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService(gracefulShutdownSignals: []) }
-            defer { group.cancelAll() }
-            var iterator = ready.makeAsyncIterator()
-            guard let bound = await iterator.next() else { throw CancellationError() }
-            return try await body(LiveTegata(directory: directory, port: bound))
-        }
+        return try await withRunningApplication({ onServerRunning in
+            buildApplication(services: services, onServerRunning: onServerRunning)
+        }) { bound in try await body(LiveTegata(directory: directory, port: bound)) }
     }
 
     /// Reads the database directly (not through Tegata's store).

@@ -15,22 +15,6 @@ struct AdminController {
         var immediate: Bool?
     }
 
-    /// What a rotation did.
-    struct RotateResponse: Encodable {
-        /// The new key's id.
-        let kid: String
-        /// From when it signs new tokens.
-        let signsFrom: Date
-        /// The keys published in the JWKS now, signing key first.
-        let publishedKids: [String]
-
-        enum CodingKeys: String, CodingKey {
-            case kid
-            case signsFrom = "signs_from"
-            case publishedKids = "published_kids"
-        }
-    }
-
     func register(on router: Router<TegataRequestContext>) {
         let adminKey = services.configuration.adminAPIKey.map { ConfiguredSecret(expected: $0) }
         let services = services
@@ -56,7 +40,7 @@ struct AdminController {
                 "signing key rotated",
                 metadata: ["kid": "\(key.key.id)", "signs_from": "\(key.activatesAt)", "immediate": "\(immediate)"])
             return try JSONResponse.make(
-                RotateResponse(kid: key.key.id.rawValue, signsFrom: key.activatesAt, publishedKids: ring.jwks.keys.map(\.kid)),
+                KeyRotationResponse(kid: key.key.id.rawValue, signsFrom: key.activatesAt, publishedKids: ring.jwks.keys.map(\.kid)),
                 noStore: true)
         }
     }
