@@ -108,7 +108,7 @@ public final class LegacyDeviceCheck: Sendable {
             return count(answer)
         } catch {
             entries.withLock { entries in
-                if case .pending = entries[pair] { entries[pair] = nil }
+                if case .pending(let running) = entries[pair], running == task { entries[pair] = nil }
             }
             unavailable.increment()
             logger.error("cannot check a legacy device with Tegata", metadata: ["error": "\(error)"])
