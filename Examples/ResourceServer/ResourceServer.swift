@@ -90,7 +90,11 @@ struct ResourceServer {
         let port = environment["PORT"].flatMap(Int.init) ?? 8081
         let app = Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "resource-server"),
-            services: [verifier], logger: logger)
+            services: [verifier],
+            onServerRunning: { [logger] channel in
+                logger.notice("resource server listening", metadata: ["port": "\(channel.localAddress?.port ?? 0)"])
+            },
+            logger: logger)
         try await app.runService()
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import TegataWire
 
 /// Reads access-token claims in the plain form Tegata writes them, without `JSONDecoder` (which
@@ -7,15 +8,9 @@ import TegataWire
 /// what it accepts and refuses is the decoder's; this reader only answers first where it can give
 /// the same claims (the tests hold the two to the same results).
 enum ClaimsReader {
-    static func read(_ bytes: some Collection<UInt8>) -> AccessTokenClaims? {
-        if let claims = bytes.withContiguousStorageIfAvailable({ buffer -> AccessTokenClaims?? in
-            var reader = Cursor(bytes: buffer)
-            return .some(reader.claims())
-        }) {
-            return claims ?? nil
-        }
-        return Array(bytes).withUnsafeBufferPointer { buffer in
-            var reader = Cursor(bytes: buffer)
+    static func read(_ bytes: some ContiguousBytes) -> AccessTokenClaims? {
+        bytes.withUnsafeBytes { raw in
+            var reader = Cursor(bytes: raw.assumingMemoryBound(to: UInt8.self))
             return reader.claims()
         }
     }

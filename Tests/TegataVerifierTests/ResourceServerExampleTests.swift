@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import TegataServer
 import TegataTestSupport
 import TegataTokens
@@ -14,26 +15,26 @@ import Testing
 @Suite(.serialized) struct ResourceServerExampleTests {
     static let adminKey = "admin-key-0123456789abcdef0123456789abcdef"
 
-    /// The example process on `port`, with its output in a file (read when a test fails).
+    /// The example process on a port it picks itself (no race with other tests for a "free" port),
+    /// with its output in a file: the test reads the port from it, and shows it when a test fails.
     final class Example: Sendable {
         let process: Process
-        let port: Int
+        let port = Mutex(0)
         let log: URL
 
-        init(port: Int, environment: [String: String]) throws {
+        init(environment: [String: String]) throws {
             let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
                 .appendingPathComponent("resource-server-example")
             log = FileManager.default.temporaryDirectory.appendingPathComponent("resource-server-\(UUID().uuidString).log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             let process = Process()
             process.executableURL = binary
-            process.environment = environment.merging(["PORT": String(port), "LOG_LEVEL": "warning"]) { $1 }
+            process.environment = environment.merging(["PORT": "0", "LOG_LEVEL": "notice"]) { $1 }
             let output = try FileHandle(forWritingTo: log)
             process.standardOutput = output
             process.standardError = output
             try process.run()
             self.process = process
-            self.port = port
         }
 
         var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
@@ -45,7 +46,7 @@ import Testing
 
         /// `GET <path>` on the example: status and body.
         func get(_ path: String, headers: [String: String]) async throws -> (Int, String) {
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port.withLock { $0 })\(path)")
             for (name, value) in headers { request.headers.add(name: name, value: value) }
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
             let body = try await response.body.collect(upTo: 1024 * 1024)
@@ -57,7 +58,15 @@ import Testing
         }
 
         func waitUntilServing() async throws {
-            let up = try await eventually(60) { (try? await self.get("/health", headers: [:]).0) == 200 }
+            let bound = try await eventually(60) {
+                guard let line = self.output.split(separator: "\n").first(where: { $0.contains("resource server listening") }),
+                      let port = line.split(separator: "port=").last.flatMap({ Int($0.prefix { $0.isNumber }) })
+                else { return false }
+                self.port.withLock { $0 = port }
+                return true
+            }
+            #expect(bound, "the example did not start: \(output)")
+            let up = try await eventually(10) { (try? await self.get("/health", headers: [:]).0) == 200 }
             #expect(up, "the example did not start: \(output)")
         }
     }
@@ -77,7 +86,7 @@ import Testing
                 $0.adminAPIKey = Self.adminKey
                 $0.jwksMaxAge = 2
             }) { server in
-                let example = try Example(port: try LiveTegata.freePort(), environment: [
+                let example = try Example(environment: [
                     "TEGATA_ISSUER": issuer, "TEGATA_CLIENT_ID": VerifierTests.feedClient.id,
                     "TEGATA_CLIENT_SECRET": VerifierTests.feedClient.secret, "TEGATA_KEYS_MINIMUM_LIFETIME": "1",
                 ].merging(environment) { $1 })

@@ -14,10 +14,7 @@ struct DeviceCheckController {
         let limit = services.configuration.maxBodySize
 
         router.post("/v1/devices/check") { request, _ in
-            let (id, secret) = try request.basicCredentials()
-            guard clients.authenticate(id: id, secret: secret) else {
-                throw TegataError.invalidClient("client authentication failed")
-            }
+            _ = try request.authenticateResourceServer(clients)
             let body = try await request.decodeJSON(DeviceCheckRequest.self, limit: limit)
             guard WireIdentifier.isDeviceID(body.deviceID) else {
                 throw TegataError.invalidRequest("device_id must be 8 to 128 characters of A-Z a-z 0-9 . _ : -")

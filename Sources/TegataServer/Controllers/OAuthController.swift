@@ -49,10 +49,7 @@ struct OAuthController {
         }
 
         router.post("/oauth/introspect") { request, context in
-            let (id, secret) = try request.basicCredentials()
-            guard clients.authenticate(id: id, secret: secret) else {
-                throw TegataError.invalidClient("client authentication failed")
-            }
+            let id = try request.authenticateResourceServer(clients)
             let parameters = try await OAuthParameters.parse(request, limit: limit)
             let answer = try await introspection.introspect(try parameters.required("token"))
             context.logger.debug("introspection", metadata: ["client_id": "\(id)", "active": "\(answer.active)"])

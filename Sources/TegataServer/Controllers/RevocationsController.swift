@@ -21,10 +21,7 @@ struct RevocationsController {
         let clock = services.clock
 
         router.get("/v1/revocations") { request, _ in
-            let (id, secret) = try request.basicCredentials()
-            guard clients.authenticate(id: id, secret: secret) else {
-                throw TegataError.invalidClient("client authentication failed")
-            }
+            _ = try request.authenticateResourceServer(clients)
             let query = request.uri.queryParameters
             var cursor: Int64?
             if let after = query["after"] {

@@ -97,4 +97,14 @@ extension Request {
         else { throw TegataError.invalidClient("client authentication must be HTTP Basic") }
         return (id, secret)
     }
+
+    /// Authenticates a resource-server client (introspection, the revocation feed, the device check)
+    /// by HTTP Basic and returns its id. Throws `invalid_client` otherwise.
+    func authenticateResourceServer(_ clients: ResourceServerClients) throws -> String {
+        let (id, secret) = try basicCredentials()
+        guard clients.authenticate(id: id, secret: secret) else {
+            throw TegataError.invalidClient("client authentication failed")
+        }
+        return id
+    }
 }
