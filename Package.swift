@@ -204,6 +204,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "TegataWireTests", dependencies: ["TegataWire"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TegataTokensTests",
             dependencies: [

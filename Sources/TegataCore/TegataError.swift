@@ -5,6 +5,8 @@ import TegataWire
 public struct TegataError: Error, Sendable, Equatable, CustomStringConvertible {
     private enum Kind: Equatable, Sendable {
         case invalidRequest
+        case unsupportedMediaType
+        case methodNotAllowed(allowed: [String])
         case invalidGrant
         case wrongCredentials
         case invalidClient
@@ -31,6 +33,12 @@ public struct TegataError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// A malformed request: missing or invalid field, bad JSON, wrong type.
     public static func invalidRequest(_ message: String) -> TegataError { .init(.invalidRequest, message) }
+    /// A body of a media type the endpoint does not take (415, code `invalid_request`).
+    public static func unsupportedMediaType(_ message: String) -> TegataError { .init(.unsupportedMediaType, message) }
+    /// A method the path does not serve (405 with `Allow`, code `invalid_request`).
+    public static func methodNotAllowed(allowed: [String]) -> TegataError {
+        .init(.methodNotAllowed(allowed: allowed), "this path serves only \(allowed.joined(separator: ", "))")
+    }
     /// An invalid, expired or revoked grant (wrong device secret, spent refresh token, …).
     public static func invalidGrant(_ message: String) -> TegataError { .init(.invalidGrant, message) }
     /// Credentials that identify a known party did not match (a wrong device secret). Code
@@ -70,7 +78,7 @@ public struct TegataError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The frozen API error code.
     public var code: OAuthErrorCode {
         switch kind {
-        case .invalidRequest: .invalidRequest
+        case .invalidRequest, .unsupportedMediaType, .methodNotAllowed: .invalidRequest
         case .invalidGrant, .wrongCredentials: .invalidGrant
         case .invalidClient: .invalidClient
         case .unsupportedGrantType: .unsupportedGrantType
@@ -89,6 +97,15 @@ public struct TegataError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// True when no credentials were presented at all (RFC 6750 §3.1: the challenge then carries no error).
     public var isMissingCredentials: Bool { kind == .missingToken }
+
+    /// True for ``unsupportedMediaType(_:)``: the edge answers 415.
+    public var isUnsupportedMediaType: Bool { kind == .unsupportedMediaType }
+
+    /// The methods the path serves, for ``methodNotAllowed(allowed:)``: the edge answers 405 with `Allow`.
+    public var allowedMethods: [String]? {
+        if case .methodNotAllowed(let allowed) = kind { return allowed }
+        return nil
+    }
 
     /// Seconds a client should wait before retrying, for ``rateLimited(retryAfterSeconds:)``.
     public var retryAfterSeconds: Int? {

@@ -8,6 +8,8 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     let router = Router(context: TegataRequestContext.self)
     router.add(middleware: CORSMiddleware(origins: BrowserOrigins(allowed: Set(services.configuration.allowedOrigins))))
     router.add(middleware: ErrorMiddleware())
+    let servedRoutes = ServedRoutes()
+    router.add(middleware: MethodNotAllowedMiddleware(routes: servedRoutes))
     WellKnownController(services: services).register(on: router)
     DeviceAuthController(services: services).register(on: router)
     MeController(services: services).register(on: router)
@@ -20,6 +22,7 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     RealtimeController(services: services).register(on: router)
     HealthController(services: services).register(on: router)
     AdminController(services: services).register(on: router)
+    servedRoutes.load(router.routes)
     return router
 }
 

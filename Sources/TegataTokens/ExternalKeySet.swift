@@ -1,6 +1,7 @@
 import Crypto
 import CryptoExtras
 import Foundation
+import TegataWire
 
 /// A signature algorithm Tegata accepts on an external provider's ID token. Only asymmetric
 /// algorithms exist here: `none` and the HMAC family (`HS256`…) can never be configured or accepted,
@@ -58,7 +59,7 @@ public struct ExternalKeySet: Sendable {
     /// Parses a JWKS document. Throws if it is not a JSON object with a `keys` array, or if none of
     /// its keys can verify anything (keeping a previous good set is then the caller's choice).
     public init(jwksJSON: Data) throws(ParseError) {
-        guard let object = try? JSONSerialization.jsonObject(with: jwksJSON) as? [String: Any],
+        guard StrictJSON.isValid(jwksJSON), let object = try? JSONSerialization.jsonObject(with: jwksJSON) as? [String: Any],
               let keys = object["keys"] as? [Any]
         else { throw ParseError(description: "the document is not a JWKS (a JSON object with a keys array)") }
         let entries = keys.compactMap { ($0 as? [String: Any]).flatMap(Self.entry) }

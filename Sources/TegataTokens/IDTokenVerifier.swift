@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TegataWire
 
 /// What an external provider's ID token must satisfy, besides a signature by one of its keys.
 public struct IDTokenRules: Sendable, Equatable {
@@ -106,7 +107,9 @@ public enum IDTokenVerifier {
     ) throws(IDTokenError) -> VerifiedIDToken {
         guard token.utf8.count <= maximumLength else { throw IDTokenError(.malformed) }
         let segments = token.utf8.split(separator: UInt8(ascii: "."), maxSplits: 3, omittingEmptySubsequences: false)
-        guard segments.count == 3, let headerData = Base64URL.decode(utf8: segments[0]),
+        // Strict JSON before any reading: a repeated member name (two `aud`s, two `exp`s) would be
+        // read one way here and another way by other parsers (RFC 7515 §4, RFC 7519 §4).
+        guard segments.count == 3, let headerData = Base64URL.decode(utf8: segments[0]), StrictJSON.isValid(headerData),
               let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any],
               let signature = Base64URL.decode(utf8: segments[2]), !signature.isEmpty
         else { throw IDTokenError(.malformed) }
@@ -136,7 +139,7 @@ public enum IDTokenVerifier {
         }
 
         // The signature holds: now the claims.
-        guard let payload = Base64URL.decode(utf8: segments[1]),
+        guard let payload = Base64URL.decode(utf8: segments[1]), StrictJSON.isValid(payload),
               let claims = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]
         else { throw IDTokenError(.malformed) }
         guard let iss = claims["iss"] as? String, rules.issuers.contains(iss) else { throw IDTokenError(.wrongIssuer) }

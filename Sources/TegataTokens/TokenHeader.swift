@@ -1,4 +1,5 @@
 import Foundation
+import TegataWire
 
 /// The protected header of a compact JWS, read before any key is chosen so that `alg`, `typ` and
 /// `kid` are checked before anything else.
@@ -44,7 +45,8 @@ struct CompactJWS {
         if let known = knownHeaders.first(where: { $0.segment.elementsEqual(headerSegment) }) {
             header = known.header
         } else {
-            guard let headerData = Base64URL.decode(utf8: headerSegment),
+            // Strict JSON first: JSONDecoder keeps the first of two `alg`s, other parsers the last.
+            guard let headerData = Base64URL.decode(utf8: headerSegment), StrictJSON.isValid(headerData),
                   let decoded = try? JSONDecoder().decode(TokenHeader.self, from: headerData)
             else { throw .malformed }
             header = decoded

@@ -60,8 +60,13 @@ public struct VerificationKeys: Sendable {
         else { return .failure(.badSignature) }
         // The signature held; claims that are not the ones Tegata issues are still refused.
         guard let payload = Base64URL.decode(utf8: jws.payload) else { return .failure(.malformed) }
+        // The fast reader accepts only strict JSON without repeated names; what it leaves goes to
+        // JSONDecoder after the strict check, since JSONDecoder would keep the first of two `exp`s
+        // where most other parsers keep the last (RFC 7519 §4: reject).
         if let claims = ClaimsReader.read(payload) { return .success(claims) }
-        guard let claims = try? JSONDecoder().decode(AccessTokenClaims.self, from: payload) else { return .failure(.malformed) }
+        guard StrictJSON.isValid(payload),
+              let claims = try? JSONDecoder().decode(AccessTokenClaims.self, from: payload)
+        else { return .failure(.malformed) }
         return .success(claims)
     }
 }

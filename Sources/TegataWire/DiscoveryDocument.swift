@@ -1,5 +1,8 @@
 /// Authorization-server metadata (RFC 8414), served at both `/.well-known/oauth-authorization-server`
-/// and `/.well-known/openid-configuration`.
+/// and `/.well-known/openid-configuration`. Tegata is an OAuth authorization server, not an OpenID
+/// provider (it issues no ID tokens and has no authorization endpoint); the OpenID path is served
+/// because many JOSE libraries and gateways look there for `issuer` and `jwks_uri`. The document
+/// passes strict RFC 8414 validators (Authlib's `AuthorizationServerMetadata.validate()`).
 public struct DiscoveryDocument: Codable, Sendable, Equatable {
     /// The issuer identifier, exactly as in tokens' `iss`.
     public var issuer: String
@@ -13,10 +16,9 @@ public struct DiscoveryDocument: Codable, Sendable, Equatable {
     public var introspectionEndpoint: String?
     /// Grant types the token endpoint accepts.
     public var grantTypesSupported: [String]
-    /// Response types of an authorization endpoint: none is served, so empty.
+    /// RFC 8414 requires a non-empty list; Tegata serves no authorization endpoint, so it lists only
+    /// `none` (the registered response type that returns no credential).
     public var responseTypesSupported: [String]
-    /// Signing algorithms of the tokens this server issues.
-    public var idTokenSigningAlgValuesSupported: [String]
     /// Signing algorithms of access tokens (not an RFC 8414 name; informative).
     public var accessTokenSigningAlgValuesSupported: [String]
     /// Client authentication methods the token endpoint accepts (public clients: `none`).
@@ -37,8 +39,7 @@ public struct DiscoveryDocument: Codable, Sendable, Equatable {
         self.revocationEndpoint = revocationEndpoint
         self.introspectionEndpoint = introspectionEndpoint
         self.grantTypesSupported = grantTypesSupported
-        self.responseTypesSupported = []
-        self.idTokenSigningAlgValuesSupported = signingAlgorithms
+        self.responseTypesSupported = ["none"]
         self.accessTokenSigningAlgValuesSupported = signingAlgorithms
         self.tokenEndpointAuthMethodsSupported = ["none"]
         self.revocationEndpointAuthMethodsSupported = revocationEndpoint == nil ? nil : ["none"]
@@ -53,7 +54,6 @@ public struct DiscoveryDocument: Codable, Sendable, Equatable {
         case introspectionEndpoint = "introspection_endpoint"
         case grantTypesSupported = "grant_types_supported"
         case responseTypesSupported = "response_types_supported"
-        case idTokenSigningAlgValuesSupported = "id_token_signing_alg_values_supported"
         case accessTokenSigningAlgValuesSupported = "access_token_signing_alg_values_supported"
         case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
         case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"

@@ -64,4 +64,12 @@ public struct LogoutRequest: Codable, Sendable, Equatable {
 
     /// Creates the body.
     public init(scope: String?) { self.scope = scope }
+
+    /// Decodes the body; `"scope": null` is refused, not taken as the default.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        scope = try container.decodeIfPresentRefusingNull(String.self, forKey: .scope)
+    }
+
+    enum CodingKeys: String, CodingKey { case scope }
 }

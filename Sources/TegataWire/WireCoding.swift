@@ -17,3 +17,17 @@ public enum WireCoding {
         return decoder
     }
 }
+
+extension KeyedDecodingContainer {
+    /// Like `decodeIfPresent`, but an explicit `null` is an error, not "absent": a request that says
+    /// `{"scope": null}` meant something, and guessing what is how a body ends up logging a user out
+    /// somewhere it did not mean to. The error is `valueNotFound` at the field's path.
+    public func decodeIfPresentRefusingNull<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard contains(key) else { return nil }
+        if try decodeNil(forKey: key) {
+            throw DecodingError.valueNotFound(
+                T.self, DecodingError.Context(codingPath: codingPath + [key], debugDescription: "null is not allowed"))
+        }
+        return try decode(T.self, forKey: key)
+    }
+}

@@ -132,7 +132,7 @@ import Testing
             let d = try await client.signIn("device-dddd")
             #expect(try await client.me(d.accessToken).status == .ok)
             // After deletion the device registers a new, empty user.
-            let again = try await client.execute(uri: "/v1/auth/device", method: .post, body: deviceBody("device-cccc")) { response in
+            let again = try await client.execute(uri: "/v1/auth/device", method: .post, headers: [.contentType: "application/json"], body: deviceBody("device-cccc")) { response in
                 #expect(response.status == .created)
                 return try response.decode(TokenResponse.self)
             }

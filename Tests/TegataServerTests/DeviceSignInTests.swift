@@ -12,7 +12,7 @@ import Testing
 @Suite struct DeviceSignInTests {
     @Test func registersWith201ThenSignsInWith200AsTheSameUser() async throws {
         try await Harness().withApp { client, _ in
-            let first = try await client.execute(uri: "/v1/auth/device", method: .post, body: deviceBody()) { response in
+            let first = try await client.execute(uri: "/v1/auth/device", method: .post, headers: [.contentType: "application/json"], body: deviceBody()) { response in
                 #expect(response.status == .created)
                 #expect(response.headers[.cacheControl] == "no-store")
                 #expect(response.headers[.contentType] == "application/json")
@@ -21,7 +21,7 @@ import Testing
             #expect(first.tokenType == "Bearer" && first.expiresIn == 900 && first.refreshExpiresIn == 30 * 86_400)
             #expect(first.user.anon)
             #expect(first.refreshToken.utf8.count >= 43, "at least 256 bits")
-            let second = try await client.execute(uri: "/v1/auth/device", method: .post, body: deviceBody()) { response in
+            let second = try await client.execute(uri: "/v1/auth/device", method: .post, headers: [.contentType: "application/json"], body: deviceBody()) { response in
                 #expect(response.status == .ok)
                 return try response.decode(TokenResponse.self)
             }
@@ -33,7 +33,7 @@ import Testing
 
     @Test func theResponseIsTheContractsJSONShape() async throws {
         try await Harness().withApp { client, _ in
-            try await client.execute(uri: "/v1/auth/device", method: .post, body: deviceBody()) { response in
+            try await client.execute(uri: "/v1/auth/device", method: .post, headers: [.contentType: "application/json"], body: deviceBody()) { response in
                 let object = try #require(try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any])
                 #expect(Set(object.keys) == ["access_token", "token_type", "expires_in", "refresh_token", "refresh_expires_in", "user"])
                 let user = try #require(object["user"] as? [String: Any])
@@ -48,7 +48,7 @@ import Testing
         let wrong = "WRONG-secret-0123456789abcdef0123456789"
         try await harness.withApp { client, _ in
             _ = try await client.signIn()
-            try await client.execute(uri: "/v1/auth/device", method: .post, body: deviceBody(secret: wrong)) { response in
+            try await client.execute(uri: "/v1/auth/device", method: .post, headers: [.contentType: "application/json"], body: deviceBody(secret: wrong)) { response in
                 #expect(response.status == .unauthorized)
                 #expect(response.errorBody?.error == .invalidGrant)
                 #expect(!response.text.contains(wrong) && !response.text.contains(validSecret))
@@ -71,7 +71,7 @@ import Testing
                 (deviceBody(platform: ""), "platform"),
             ]
             for (body, field) in cases {
-                try await client.execute(uri: "/v1/auth/device", method: .post, body: body) { response in
+                try await client.execute(uri: "/v1/auth/device", method: .post, headers: [.contentType: "application/json"], body: body) { response in
                     #expect(response.status == .badRequest)
                     #expect(response.errorBody?.error == .invalidRequest)
                     #expect(response.errorBody?.errorDescription?.contains(field) == true, "\(response.text)")
@@ -84,7 +84,7 @@ import Testing
         try await Harness().withApp { client, _ in
             let body = json(["device_id": "device-0001", "device_secret": validSecret, "platform": "android",
                              "future_field": ["nested": true], "locale": "ja-JP"])
-            try await client.execute(uri: "/v1/auth/device", method: .post, body: body) { #expect($0.status == .created) }
+            try await client.execute(uri: "/v1/auth/device", method: .post, headers: [.contentType: "application/json"], body: body) { #expect($0.status == .created) }
         }
     }
 

@@ -85,7 +85,7 @@ extension TestClientProtocol {
             for body in [json(["channel": ""]), json(["channel": "chat:with space"]), json(["channel": String(repeating: "c", count: 256)]),
                          json(["channel": 7]), json([:]), ByteBuffer(string: "{")] {
                 let response = try await client.execute(uri: "/v1/realtime/subscription-token", method: .post,
-                                                        headers: [.authorization: "Bearer \(tokens.accessToken)"], body: body)
+                                                        headers: [.authorization: "Bearer \(tokens.accessToken)", .contentType: "application/json"], body: body)
                 #expect(response.status == .badRequest && response.errorBody?.error == .invalidRequest, "\(response.text)")
             }
             #expect(try await client.realtime("/v1/realtime/subscription-token", token: "garbage", channel: "chat:lobby").status == .unauthorized)

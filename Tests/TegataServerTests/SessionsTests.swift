@@ -58,7 +58,7 @@ import Testing
             #expect(bad.status == .badRequest && bad.errorBody?.error == .invalidRequest)
             #expect(try await client.me(s.accessToken).status == .ok, "a rejected logout changes nothing")
             try await client.execute(uri: "/v1/logout", method: .post) { #expect($0.status == .unauthorized) }
-            try await client.execute(uri: "/v1/logout", method: .post, headers: [.authorization: "Bearer \(s.accessToken)"],
+            try await client.execute(uri: "/v1/logout", method: .post, headers: [.authorization: "Bearer \(s.accessToken)", .contentType: "application/json"],
                                      body: ByteBuffer(string: #"{"scope": 1}"#)) { #expect($0.status == .badRequest) }
         }
     }
@@ -109,7 +109,7 @@ import Testing
                 #expect(try await client.refresh(session.refreshToken).status == .badRequest)
             }
             #expect(try await client.me(other.accessToken).status == .ok)
-            let fresh = try await client.execute(uri: "/v1/auth/device", method: .post, body: deviceBody()) { response in
+            let fresh = try await client.execute(uri: "/v1/auth/device", method: .post, headers: [.contentType: "application/json"], body: deviceBody()) { response in
                 #expect(response.status == .created)
                 return try response.decode(TokenResponse.self)
             }

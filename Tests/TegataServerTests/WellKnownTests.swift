@@ -19,7 +19,8 @@ import Testing
                 let document = try response.decode(DiscoveryDocument.self)
                 #expect(document.issuer == "http://127.0.0.1:8080")
                 #expect(document.jwksURI == "http://127.0.0.1:8080/.well-known/jwks.json")
-                #expect(document.idTokenSigningAlgValuesSupported == ["ES256"])
+                #expect(document.responseTypesSupported == ["none"])
+                #expect(!response.text.contains("id_token"), "Tegata issues no ID tokens: \(response.text)")
                 #expect(document.accessTokenSigningAlgValuesSupported == ["ES256"])
                 #expect(document.tokenEndpoint == "http://127.0.0.1:8080/oauth/token")
                 #expect(document.revocationEndpoint == "http://127.0.0.1:8080/oauth/revoke")
@@ -57,10 +58,17 @@ import Testing
 
     @Test func unknownRoutesAndMethodsAreContractErrors() async throws {
         try await Harness().withApp { client, _ in
-            for (uri, method) in [("/nope", HTTPRequest.Method.get), ("/v1/me", .put), ("/v1/auth/device", .get)] {
+            for (uri, method) in [("/nope", HTTPRequest.Method.get), ("/v1/nope", .put)] {
                 try await client.execute(uri: uri, method: method) { response in
                     #expect(response.status == .notFound)
                     #expect(response.errorBody?.error == .notFound)
+                }
+            }
+            // A known path with a method it does not serve: 405 (StrictRequestTests has the detail).
+            for (uri, method) in [("/v1/me", HTTPRequest.Method.put), ("/v1/auth/device", .get)] {
+                try await client.execute(uri: uri, method: method) { response in
+                    #expect(response.status == .methodNotAllowed)
+                    #expect(response.errorBody?.error == .invalidRequest)
                 }
             }
         }

@@ -78,6 +78,22 @@ import Testing
         #expect(try verify(Self.es256(Self.claims { $0["aud"] = ["other", "app-2"] }, header: ["alg": "ES256"])).subject == "user-1")
     }
 
+    /// A provider's signature over a payload naming `aud` or `exp` twice (or a header naming `alg`
+    /// twice) is still refused: other parsers would read the other value (RFC 7519 §4).
+    @Test func repeatedNamesAreMalformedThoughSigned() throws {
+        func signed(header: String, payload: String) -> String {
+            let input = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(Array(payload.utf8))
+            return input + "." + Base64URL.encode(try! Self.ec.signature(for: Data(input.utf8)).rawRepresentation)
+        }
+        let header = #"{"alg":"ES256","kid":"e1"}"#
+        let payload = #"{"iss":"https://issuer.example","aud":"app-1","sub":"user-1","iat":1800000000,"exp":1800000600"#
+        #expect(try verify(signed(header: header, payload: payload + "}")).subject == "user-1")
+        expectReason(.malformed, signed(header: header, payload: payload + #","exp":1}"#))
+        expectReason(.malformed, signed(header: header, payload: payload + #","aud":"someone-else"}"#))
+        expectReason(.malformed, signed(header: header, payload: payload + ",}"))
+        expectReason(.malformed, signed(header: #"{"alg":"ES256","kid":"e1","alg":"none"}"#, payload: payload + "}"))
+    }
+
     @Test func emailClaimsInBothSpellings() throws {
         let apple = try verify(Self.rs256(Self.claims { $0["email"] = "a@example.com"; $0["email_verified"] = "true" }))
         #expect(apple.email == "a@example.com" && apple.emailVerified == true)

@@ -122,6 +122,39 @@ private func payloadData(_ claims: AccessTokenClaims) -> Data { try! JSONEncoder
         }
     }
 
+    /// RFC 7515 §4 / RFC 7519 §4: a repeated member name is rejected, never read as the first (as
+    /// JSONDecoder would) or the last (as most other parsers would). A valid `exp` first and an expired
+    /// one last, a second `alg` in the header, or a trailing comma: each is malformed though signed.
+    @Test func repeatedNamesAndNonStrictJSONAreMalformedThoughSigned() async throws {
+        let ring = try KeyRing(signing: key)
+        func signed(header: String, payload: String) -> String {
+            let input = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(Array(payload.utf8))
+            return input + "." + Base64URL.encode(try! key.privateKey.signature(for: Data(input.utf8)).rawRepresentation)
+        }
+        let header = #"{"alg":"ES256","kid":"\#(key.id.rawValue)","typ":"at+jwt"}"#
+        let plain = String(decoding: claims().jsonBytes, as: UTF8.self)
+        // The same claims in a form the fast reader leaves to JSONDecoder (a space, an unknown claim) verify.
+        let spaced = plain.replacingOccurrences(of: ",", with: ", ")
+        #expect(try ring.verifySignature(signed(header: header, payload: spaced)).exp == 1_800_000_900)
+        let extra = String(plain.dropLast()) + #","x":1}"#
+        #expect(try ring.verifySignature(signed(header: header, payload: extra)).exp == 1_800_000_900)
+        // A second, expired `exp` after the valid one: the fast form and the decoder's form alike.
+        let twice = String(plain.dropLast()) + #","exp":1}"#
+        #expect(throws: AccessTokenError.malformed) { try ring.verifySignature(signed(header: header, payload: twice)) }
+        let twiceSpaced = String(spaced.dropLast()) + #", "x": 1, "exp": 1}"#
+        #expect(throws: AccessTokenError.malformed) { try ring.verifySignature(signed(header: header, payload: twiceSpaced)) }
+        // The same name spelt with an escape is the same name.
+        let escaped = String(spaced.dropLast()) + #", "exp": 1}"#
+        #expect(throws: AccessTokenError.malformed) { try ring.verifySignature(signed(header: header, payload: escaped)) }
+        let trailingComma = String(spaced.dropLast()) + ",}"
+        #expect(throws: AccessTokenError.malformed) { try ring.verifySignature(signed(header: header, payload: trailingComma)) }
+        // In the header: a second `alg` (a header not in Tegata's fixed bytes is decoded).
+        let twoAlgs = #"{"alg":"ES256","kid":"\#(key.id.rawValue)","typ":"at+jwt","alg":"none"}"#
+        #expect(throws: AccessTokenError.malformed) { try ring.verifySignature(signed(header: twoAlgs, payload: plain)) }
+        let spacedHeader = #"{"alg": "ES256", "kid": "\#(key.id.rawValue)", "typ": "at+jwt"}"#
+        #expect(try ring.verifySignature(signed(header: spacedHeader, payload: plain)).sub == "user-1")
+    }
+
     @Test func missingClaimIsMalformed() async throws {
         let ring = try KeyRing(signing: key)
         let payload = try JSONSerialization.data(withJSONObject: ["iss": "x", "sub": "y"])

@@ -1,4 +1,5 @@
 import Foundation
+import TegataWire
 
 /// Where a payment event came from.
 public enum BillingSource: String, Sendable, CaseIterable {
@@ -126,6 +127,11 @@ struct JSONObject {
     /// Parses a JSON object; throws `invalid_request` for anything else.
     init(parsing data: some Collection<UInt8>) throws(TegataError) {
         let parsed: Any
+        do {
+            try StrictJSON.validate(data)
+        } catch {
+            throw TegataError.invalidRequest("the body is not valid JSON: \(error.reason)")
+        }
         do {
             parsed = try JSONSerialization.jsonObject(with: Data(data))
         } catch {

@@ -13,6 +13,14 @@ struct AdminController {
     /// `POST /admin/v1/keys/rotate` body: `{"immediate": bool}`, optional.
     struct RotateRequest: Decodable {
         var immediate: Bool?
+
+        /// `"immediate": null` is refused, not taken as false.
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            immediate = try container.decodeIfPresentRefusingNull(Bool.self, forKey: .immediate)
+        }
+
+        enum CodingKeys: String, CodingKey { case immediate }
     }
 
     func register(on router: Router<TegataRequestContext>) {

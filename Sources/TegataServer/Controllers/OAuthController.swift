@@ -19,9 +19,11 @@ struct OAuthController {
         let revocation = services.tokenRevocation
         let introspection = services.introspection
         let clients = services.resourceServers
+        let appClient = services.configuration.clientID
 
         router.post("/oauth/token") { request, _ in
             let parameters = try await OAuthParameters.parse(request, limit: limit)
+            try Self.checkPresentedClient(request, parameters, appClientID: appClient)
             let grantType = try parameters.required("grant_type")
             switch grantType {
             case "refresh_token":
@@ -44,6 +46,7 @@ struct OAuthController {
 
         router.post("/oauth/revoke") { request, _ in
             let parameters = try await OAuthParameters.parse(request, limit: limit)
+            try Self.checkPresentedClient(request, parameters, appClientID: appClient)
             try await revocation.revoke(try parameters.required("token"), hint: try parameters.optional("token_type_hint"))
             return Response(status: .ok, headers: [.cacheControl: "no-store"])
         }
@@ -54,6 +57,28 @@ struct OAuthController {
             let answer = try await introspection.introspect(try parameters.required("token"))
             context.logger.debug("introspection", metadata: ["client_id": "\(id)", "active": "\(answer.active)"])
             return try JSONResponse.make(answer, noStore: true)
+        }
+    }
+
+    /// Client credentials are optional at the token and revocation endpoints (apps are public
+    /// clients), but credentials that are presented are checked (RFC 6749 §2.3.1, §3.2.1): the one
+    /// client of these endpoints is the app client (`TEGATA_CLIENT_ID`), which has no secret. So a
+    /// `client_id` must name it, HTTP Basic must carry it with an empty secret, both must agree,
+    /// and any `client_secret` is wrong. Anything else is 401 `invalid_client`.
+    static func checkPresentedClient(_ request: Request, _ parameters: OAuthParameters, appClientID: String) throws {
+        var presented: [String] = []
+        let authorization = request.headers[values: .authorization]
+        if let value = authorization.first, value.trimmingASCIIWhitespace().lowercased().hasPrefix("basic") {
+            let (id, secret) = try request.basicCredentials()
+            guard secret.isEmpty else { throw TegataError.invalidClient("client authentication failed") }
+            presented.append(id)
+        }
+        if let id = try parameters.optional("client_id") { presented.append(id) }
+        guard try parameters.optional("client_secret") == nil else {
+            throw TegataError.invalidClient("client authentication failed")
+        }
+        guard presented.allSatisfy({ $0 == appClientID }) else {
+            throw TegataError.invalidClient("unknown client")
         }
     }
 }

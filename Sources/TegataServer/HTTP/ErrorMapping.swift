@@ -23,6 +23,10 @@ enum ErrorMapping {
             headers[.wwwAuthenticate] = #"Basic realm="tegata""#
         case .invalidGrant:
             status = error.isWrongCredentials ? .unauthorized : .badRequest
+        case .invalidRequest where error.isUnsupportedMediaType: status = .unsupportedMediaType
+        case .invalidRequest where error.allowedMethods != nil:
+            status = .methodNotAllowed
+            headers[.allow] = error.allowedMethods!.joined(separator: ", ")
         case .invalidRequest, .unsupportedGrantType: status = .badRequest
         case .forbidden: status = .forbidden
         case .notFound: status = .notFound
@@ -44,6 +48,7 @@ enum ErrorMapping {
         switch error.status {
         case .notFound, .methodNotAllowed: .notFound("no such endpoint")
         case .contentTooLarge: .payloadTooLarge()
+        case .unsupportedMediaType: .unsupportedMediaType("this endpoint does not take that media type")
         case .unauthorized: .missingToken
         case .forbidden: .forbidden("forbidden")
         case .tooManyRequests: .rateLimited(retryAfterSeconds: 1)

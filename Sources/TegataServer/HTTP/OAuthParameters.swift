@@ -10,18 +10,23 @@ struct OAuthParameters {
     private var repeated: Set<String> = []
     private var mistyped: Set<String> = []
 
-    /// Reads the body of `request` (at most `limit` bytes).
+    /// Reads the body of `request` (at most `limit` bytes): a form or JSON, as its `Content-Type`
+    /// says; any other declared media type, or a body with none, is 415. An empty body has no parameters.
     static func parse(_ request: Request, limit: Int) async throws -> OAuthParameters {
         let body = try await request.collectBody(limit: limit)
-        let contentType = request.headers[.contentType]?.lowercased() ?? ""
-        if contentType.hasPrefix("application/json") || (contentType.isEmpty && body.first == UInt8(ascii: "{")) {
-            return try parseJSON(body)
+        guard !body.isEmpty else { return OAuthParameters() }
+        switch BodyMediaType(of: request) {
+        case .form: return try parseForm(body)
+        case .json: return try parseJSON(body)
+        case .other, .unspecified:
+            throw TegataError.unsupportedMediaType(
+                "the body must be application/x-www-form-urlencoded or application/json")
         }
-        return try parseForm(body)
     }
 
     static func parseJSON(_ body: Data) throws -> OAuthParameters {
         guard !body.isEmpty else { return OAuthParameters() }
+        try Request.requireStrictJSON(body)
         guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
             throw TegataError.invalidRequest("the body must be a JSON object or a form")
         }

@@ -5,7 +5,9 @@ import TegataWire
 
 extension Request {
     /// Reads the body (at most `limit` bytes) and decodes it as JSON. Every failure is a 4xx:
-    /// `payload_too_large` over the limit, `invalid_request` naming the field for anything else.
+    /// `payload_too_large` over the limit, 415 for a body that is not declared JSON (so a cross-site
+    /// `text/plain` "simple request" is refused), 400 for a body that is not strict RFC 8259 JSON or
+    /// repeats a member name (``StrictJSON``), and `invalid_request` naming the field for anything else.
     /// Unknown fields are ignored.
     func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T {
         guard let value = try await decodeOptionalJSON(type, limit: limit) else {
@@ -18,12 +20,25 @@ extension Request {
     func decodeOptionalJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws -> T? {
         let body = try await collectBody(limit: limit)
         guard !body.isEmpty else { return nil }
+        guard BodyMediaType(of: self) == .json else {
+            throw TegataError.unsupportedMediaType("the body must be JSON (Content-Type: application/json)")
+        }
+        try Self.requireStrictJSON(body)
         do {
             return try WireCoding.makeDecoder().decode(T.self, from: body)
         } catch let error as DecodingError {
             throw TegataError.invalidRequest(Self.describe(error))
         } catch {
             throw TegataError.invalidRequest("the body is not valid JSON")
+        }
+    }
+
+    /// Throws `invalid_request` unless `body` is strict RFC 8259 JSON without repeated member names.
+    static func requireStrictJSON(_ body: Data) throws {
+        do {
+            try StrictJSON.validate(body)
+        } catch {
+            throw TegataError.invalidRequest("the body is not valid JSON: \(error.reason)")
         }
     }
 
