@@ -13,10 +13,10 @@ public struct DeviceCredentials: Sendable {
     /// Validates raw input; throws `invalid_request` naming the bad field (never echoing the secret).
     public init(deviceID: String, secret: String, platform: String) throws(TegataError) {
         guard WireIdentifier.isDeviceID(deviceID) else { throw .invalidRequest("device_id must be 8 to 128 characters of A-Z a-z 0-9 . _ : -") }
-        let secretLength = secret.unicodeScalars.count
-        guard (32...256).contains(secretLength),
-              secret.unicodeScalars.allSatisfy({ !$0.properties.generalCategory.isControlOrUnassigned })
-        else { throw .invalidRequest("device_secret must be 32 to 256 printable characters") }
+        // Printable ASCII only, so that the rule is one a schema can state exactly (openapi.yaml's
+        // pattern `^[ -~]{32,256}$`); generated secrets (base64url, hex) always fit.
+        guard (32...256).contains(secret.utf8.count), secret.utf8.allSatisfy({ (0x20...0x7E).contains($0) })
+        else { throw .invalidRequest("device_secret must be 32 to 256 printable ASCII characters") }
         self.deviceID = deviceID
         self.secret = DeviceSecret(secret)
         self.platform = try Self.validPlatform(platform)
@@ -54,14 +54,4 @@ public struct DeviceSecret: Sendable, CustomStringConvertible, CustomDebugString
     public var description: String { "<redacted>" }
     /// Always `<redacted>`.
     public var debugDescription: String { "<redacted>" }
-}
-
-extension Unicode.GeneralCategory {
-    /// Control, format, surrogate, private-use or unassigned scalars: never part of a secret.
-    var isControlOrUnassigned: Bool {
-        switch self {
-        case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator: true
-        default: false
-        }
-    }
 }

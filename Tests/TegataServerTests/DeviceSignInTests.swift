@@ -67,6 +67,9 @@ import Testing
                 (deviceBody(String(repeating: "x", count: 129)), "device_id"),
                 (deviceBody(secret: "too-short"), "device_secret"),
                 (deviceBody(secret: String(repeating: "s", count: 257)), "device_secret"),
+                // Printable ASCII only, as openapi.yaml's pattern says.
+                (deviceBody(secret: String(repeating: "é", count: 40)), "device_secret"),
+                (deviceBody(secret: validSecret + "\u{7F}"), "device_secret"),
                 (deviceBody(platform: "Windows Phone"), "platform"),
                 (deviceBody(platform: ""), "platform"),
             ]

@@ -4,22 +4,10 @@ import HummingbirdTesting
 import TegataWire
 import Testing
 
-/// Whether `python3` with PyJWT is on this machine (`.ci/run` installs it).
-private let pyJWTAvailable: Bool = {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import jwt"]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return false }
-    process.waitUntilExit()
-    return process.terminationStatus == 0
-}()
-
 @Suite struct PyJWTInteropTests {
     /// A JOSE implementation that shares no code with Tegata (PyJWT over `cryptography`) accepts the
     /// access token against the served JWKS, with audience and issuer checks on.
-    @Test(.enabled(if: pyJWTAvailable, "python3 with PyJWT is not installed"))
+    @Test(.enabled(if: Python.shouldRun(needing: "jwt"), "python3 with PyJWT is not installed"))
     func pyJWTVerifiesTheAccessToken() async throws {
         let (token, jwks) = try await Harness().withApp { client, _ in
             let tokens = try await client.signIn()
@@ -36,24 +24,9 @@ private let pyJWTAvailable: Bool = {
                                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
             print(claims["sub"])
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, token, jwks, "http://127.0.0.1:8080"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(output)")
+        let good = try Python.run(script, arguments: [token, jwks, "http://127.0.0.1:8080"])
+        #expect(good.status == 0, "\(good.output)")
         let forged = String(token.dropLast(4)) + (token.hasSuffix("AAAA") ? "BBBB" : "AAAA")
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", "-c", script, forged, jwks, "http://127.0.0.1:8080"]
-        check.standardOutput = FileHandle.nullDevice
-        check.standardError = FileHandle.nullDevice
-        try check.run()
-        check.waitUntilExit()
-        #expect(check.terminationStatus != 0, "PyJWT rejects a forged signature")
+        #expect(try Python.run(script, arguments: [forged, jwks, "http://127.0.0.1:8080"]).status != 0, "PyJWT rejects a forged signature")
     }
 }
