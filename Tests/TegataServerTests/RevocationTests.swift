@@ -220,6 +220,12 @@ extension TestClientProtocol {
             let quiet = ContinuousClock.now
             _ = try await client.feed("?after=\(feed.cursor)&wait=1")
             #expect(ContinuousClock.now - quiet >= .milliseconds(900), "waits when there is nothing")
+            // A cursor this feed never handed out (beyond its newest event) is moved back at once,
+            // not after the wait: nothing committed meanwhile can be skipped.
+            let bogus = ContinuousClock.now
+            let movedBack = try await client.feed("?after=\(Int64(feed.cursor)! + 1_000_000)&wait=20")
+            #expect(movedBack.cursor == feed.cursor && movedBack.events.isEmpty)
+            #expect(ContinuousClock.now - bogus < .seconds(5), "answered at once, not at the deadline")
         }
     }
 }

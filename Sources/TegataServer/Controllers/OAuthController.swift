@@ -54,6 +54,8 @@ struct OAuthController {
         router.post("/oauth/introspect") { request, context in
             let id = try request.authenticateResourceServer(clients)
             let parameters = try await OAuthParameters.parse(request, limit: limit)
+            // The hint is not needed (a token's form tells what it is) but, when given, must be a string.
+            _ = try parameters.optional("token_type_hint")
             let answer = try await introspection.introspect(try parameters.required("token"))
             context.logger.debug("introspection", metadata: ["client_id": "\(id)", "active": "\(answer.active)"])
             return try JSONResponse.make(answer, noStore: true)

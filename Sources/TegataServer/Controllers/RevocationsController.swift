@@ -37,7 +37,10 @@ struct RevocationsController {
             while true {
                 let (events, next) = try await store.revocationEvents(after: cursor, now: clock.now(), limit: Self.pageSize)
                 // Without a cursor the answer is immediate: every retained event and the current cursor.
-                if !events.isEmpty || cursor == nil || ContinuousClock.now >= deadline || Task.isShuttingDownGracefully {
+                // So is it for a cursor this feed never handed out (beyond the newest event): the
+                // client is moved back to the feed's cursor at once rather than after a wasted wait.
+                let movedBack = cursor.map { next < $0 } ?? false
+                if !events.isEmpty || cursor == nil || movedBack || ContinuousClock.now >= deadline || Task.isShuttingDownGracefully {
                     let feed = RevocationFeed(cursor: String(next), events: events.map(Self.wire))
                     return try JSONResponse.make(feed, noStore: true)
                 }

@@ -1,0 +1,84 @@
+"""Schemathesis hooks for Tegata: credentials for every security scheme of openapi.yaml.
+
+Bearer access tokens and web-session cookies come from fresh device sign-ins, renewed every few
+calls, so that a destructive call (logout, account deletion, a revoked session) does not leave the
+rest of the run with a dead token. Resource-server, admin and RevenueCat credentials are the ones
+run.sh configured the server with (read from the environment).
+"""
+import itertools
+import os
+import secrets
+
+import requests
+import schemathesis
+
+BASE = os.environ["TEGATA_TEST_URL"]
+_devices = itertools.count()
+
+
+def _fresh_tokens():
+    device = {
+        "device_id": f"schemathesis-{os.getpid()}-{next(_devices)}",
+        "device_secret": secrets.token_urlsafe(32),
+        "platform": "web",
+    }
+    answer = requests.post(f"{BASE}/v1/auth/device", json=device, timeout=10)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def _fresh_cookie(access_token):
+    answer = requests.post(f"{BASE}/v1/session", headers={"Authorization": f"Bearer {access_token}"}, timeout=10)
+    answer.raise_for_status()
+    return answer.cookies.get("tegata_session")
+
+
+def _schemes(case):
+    requirements = case.operation.definition.raw.get("security")
+    if requirements is None:
+        requirements = case.operation.schema.raw_schema.get("security", [])
+    return [name for requirement in requirements for name in requirement]
+
+
+# Calls that end the caller's own session or account when they succeed: the next call gets new
+# credentials instead of a dead token.
+DESTRUCTIVE = {("POST", "/v1/logout"), ("DELETE", "/v1/me"), ("DELETE", "/v1/sessions/{id}"), ("DELETE", "/v1/session")}
+_cache = {"credentials": None, "uses": 0}
+
+
+@schemathesis.hook
+def after_call(ctx, case, response):
+    if (case.method.upper(), case.operation.path) in DESTRUCTIVE and 200 <= response.status_code < 300:
+        _cache["credentials"] = None
+
+
+@schemathesis.auth(refresh_interval=1)
+class TegataCredentials:
+    """One provider for every scheme: `get` hands out user credentials (new ones every 10 calls and
+    after a destructive call), `set` applies the one the operation asks for."""
+
+    def get(self, case, ctx):
+        if _cache["credentials"] is None or _cache["uses"] >= 10:
+            tokens = _fresh_tokens()
+            _cache["credentials"] = {"access_token": tokens["access_token"], "cookie": _fresh_cookie(tokens["access_token"])}
+            _cache["uses"] = 0
+        _cache["uses"] += 1
+        return _cache["credentials"]
+
+    def set(self, case, data, ctx):
+        schemes = _schemes(case)
+        if not schemes:
+            return
+        scheme = schemes[0]
+        if scheme == "bearer":
+            case.headers["Authorization"] = f"Bearer {data['access_token']}"
+        elif scheme in ("sessionCookie", "sessionCookieLoopback"):
+            case.cookies = dict(case.cookies or {}, tegata_session=data["cookie"])
+            # Cookie-authenticated state changes must come from an allowed origin (CSRF check).
+            case.headers["Origin"] = os.environ["TEGATA_TEST_ORIGIN"]
+        elif scheme == "basic":
+            schemathesis.auths.apply_basic_auth(case, os.environ["TEGATA_TEST_RS_ID"], os.environ["TEGATA_TEST_RS_SECRET"])
+        elif scheme == "adminKey":
+            case.headers["Authorization"] = f"Bearer {os.environ['TEGATA_ADMIN_API_KEY']}"
+        elif scheme == "revenuecat":
+            case.headers["Authorization"] = os.environ["TEGATA_REVENUECAT_WEBHOOK_AUTH"]
