@@ -151,6 +151,26 @@ let package = Package(
             path: "Benchmarks/VerifierBenchmark",
             swiftSettings: swiftSettings
         ),
+        // Fuzz targets for what parses untrusted bytes, each with an oracle (Fuzz/README.md).
+        .target(
+            name: "TegataFuzzTargets",
+            dependencies: [
+                "TegataCore", "TegataServer", "TegataTokens", "TegataWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Fuzz/TegataFuzzTargets",
+            swiftSettings: swiftSettings
+        ),
+        // libFuzzer's driver of the fuzz targets (Fuzz/run.sh), or a replayer of inputs in a normal build.
+        .executableTarget(
+            name: "tegata-fuzz",
+            dependencies: ["TegataFuzzTargets"],
+            path: "Fuzz/TegataFuzz",
+            swiftSettings: swiftSettings
+        ),
         // Test helpers shared by the server and client tests: a fake identity provider on a real socket.
         .target(
             name: "TegataTestSupport",
@@ -233,7 +253,7 @@ let package = Package(
             dependencies: [
                 "TegataServer",
                 "tegata",
-                "TegataCore", "TegataTokens", "TegataWire", "TegataStoreSQLite", "TegataTestSupport",
+                "TegataCore", "TegataTokens", "TegataWire", "TegataStoreSQLite", "TegataTestSupport", "TegataFuzzTargets",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),

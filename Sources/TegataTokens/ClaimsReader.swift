@@ -7,8 +7,9 @@ import TegataWire
 /// a plain integer, a missing claim, trailing bytes. The caller then decodes with `JSONDecoder`, so
 /// what it accepts and refuses is the decoder's; this reader only answers first where it can give
 /// the same claims (the tests hold the two to the same results).
-enum ClaimsReader {
-    static func read(_ bytes: some ContiguousBytes) -> AccessTokenClaims? {
+package enum ClaimsReader {
+    /// The claims, or nil when the bytes are outside Tegata's plain form.
+    package static func read(_ bytes: some ContiguousBytes) -> AccessTokenClaims? {
         bytes.withUnsafeBytes { raw in
             var reader = Cursor(bytes: raw.assumingMemoryBound(to: UInt8.self))
             return reader.claims()

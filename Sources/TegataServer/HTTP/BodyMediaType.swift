@@ -3,7 +3,7 @@ import Hummingbird
 /// What a request body's `Content-Type` says it is (RFC 9110 §8.3), as far as Tegata cares: JSON
 /// (`application/json` or `application/*+json`, with no charset or UTF-8, RFC 8259 §8.1), a form
 /// (`application/x-www-form-urlencoded`), something else, or nothing said.
-enum BodyMediaType: Equatable {
+package enum BodyMediaType: Equatable {
     case json
     case form
     case other
@@ -20,7 +20,7 @@ enum BodyMediaType: Equatable {
     }
 
     /// Parses one `Content-Type` value: `type/subtype *(; name=value)`, case-insensitive names.
-    init(contentType: String) {
+    package init(contentType: String) {
         let parts = contentType.split(separator: ";", omittingEmptySubsequences: false)
         let essence = parts[0].trimmingASCIIWhitespace().lowercased()
         let slash = essence.firstIndex(of: "/")

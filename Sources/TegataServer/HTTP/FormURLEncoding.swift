@@ -1,8 +1,8 @@
 /// `application/x-www-form-urlencoded` components (WHATWG URL §5), byte by byte.
-enum FormURLEncoding {
+package enum FormURLEncoding {
     /// Decodes one name or value: `+` is a space and `%XX` a byte. Nil for a malformed escape or
     /// for bytes that are not UTF-8.
-    static func decode(_ bytes: some Collection<UInt8>) -> String? {
+    package static func decode(_ bytes: some Collection<UInt8>) -> String? {
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count)
         var iterator = bytes.makeIterator()

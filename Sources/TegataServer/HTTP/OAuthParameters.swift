@@ -5,7 +5,7 @@ import TegataCore
 /// The parameters of an OAuth endpoint request: `application/x-www-form-urlencoded` (RFC 6749) or
 /// a JSON object of strings. A parameter given twice, or with a non-string JSON value, is an error
 /// only when the endpoint asks for it; unknown parameters are ignored.
-struct OAuthParameters {
+package struct OAuthParameters {
     private var values: [String: String] = [:]
     private var repeated: Set<String> = []
     private var mistyped: Set<String> = []
@@ -24,7 +24,7 @@ struct OAuthParameters {
         }
     }
 
-    static func parseJSON(_ body: Data) throws -> OAuthParameters {
+    package static func parseJSON(_ body: Data) throws -> OAuthParameters {
         guard !body.isEmpty else { return OAuthParameters() }
         try Request.requireStrictJSON(body)
         guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
@@ -37,7 +37,7 @@ struct OAuthParameters {
         return parameters
     }
 
-    static func parseForm(_ body: Data) throws -> OAuthParameters {
+    package static func parseForm(_ body: Data) throws -> OAuthParameters {
         var parameters = OAuthParameters()
         for pair in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
@@ -52,7 +52,7 @@ struct OAuthParameters {
     }
 
     /// The parameter's value, or nil when absent or empty.
-    func optional(_ name: String) throws -> String? {
+    package func optional(_ name: String) throws -> String? {
         guard !repeated.contains(name) else { throw TegataError.invalidRequest("parameter \(name) is repeated") }
         guard !mistyped.contains(name) else { throw TegataError.invalidRequest("parameter \(name) must be a string") }
         guard let value = values[name], !value.isEmpty else { return nil }
@@ -60,7 +60,7 @@ struct OAuthParameters {
     }
 
     /// The parameter's value; `invalid_request` naming it when absent.
-    func required(_ name: String) throws -> String {
+    package func required(_ name: String) throws -> String {
         guard let value = try optional(name) else { throw TegataError.invalidRequest("missing parameter \(name)") }
         return value
     }
@@ -91,7 +91,7 @@ extension Request {
 
     /// The client id and secret of an HTTP Basic `Authorization` header (RFC 6749 §2.3.1: each
     /// form-urlencoded before base64). Throws `invalid_client` when missing or malformed.
-    func basicCredentials() throws -> (id: String, secret: String) {
+    package func basicCredentials() throws -> (id: String, secret: String) {
         guard let value = headers[.authorization] else { throw TegataError.invalidClient("client authentication is required") }
         let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "basic",

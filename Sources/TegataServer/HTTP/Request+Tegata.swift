@@ -23,7 +23,13 @@ extension Request {
         guard BodyMediaType(of: self) == .json else {
             throw TegataError.unsupportedMediaType("the body must be JSON (Content-Type: application/json)")
         }
-        try Self.requireStrictJSON(body)
+        return try Self.decodeJSONBody(T.self, from: body)
+    }
+
+    /// Decodes a JSON body that was declared JSON: strict RFC 8259 first, then the decoder, every
+    /// failure `invalid_request` naming the field where there is one.
+    package static func decodeJSONBody<T: Decodable>(_ type: T.Type, from body: Data) throws -> T {
+        try requireStrictJSON(body)
         do {
             return try WireCoding.makeDecoder().decode(T.self, from: body)
         } catch let error as DecodingError {
@@ -65,7 +71,7 @@ extension Request {
 
     /// The bearer token from the `Authorization` header (never from the query string).
     /// Throws `invalid_token` without an error attribute when there is none.
-    func bearerToken() throws -> String {
+    package func bearerToken() throws -> String {
         let values = headers[values: .authorization]
         guard let value = values.first else { throw TegataError.missingToken }
         guard values.count == 1 else { throw TegataError.invalidRequest("more than one Authorization header") }
