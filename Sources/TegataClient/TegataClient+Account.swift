@@ -33,8 +33,16 @@ extension TegataClient {
             persist()
             guard !storeIsBehind else { throw TegataClientError.storage("cannot store the new device credentials") }
         }
-        let reply = try await signInReply(epoch: epoch) { [api, configuration] in
-            await api.deviceSignIn(device, platform: configuration.platform)
+        let reply: TegataAPI.Reply
+        do {
+            reply = try await signInReply(epoch: epoch) { [api, configuration] in
+                await api.deviceSignIn(device, platform: configuration.platform)
+            }
+        } catch let error as TegataClientError where error.meansDeadDeviceCredentials {
+            // A wrong secret or a revoked registration: these credentials can never sign in again.
+            // Forget them, so the next device sign-in starts afresh (a new anonymous user).
+            forgetDevice(device)
+            throw error
         }
         let previous = credentials.session
         let session = try await adopt(reply, epoch: epoch, startsSession: true)
@@ -106,6 +114,13 @@ extension TegataClient {
         case .success(let reply): return reply
         case .rejected(let error): throw error
         }
+    }
+
+    /// Drops the stored device credentials if they are still `device`.
+    func forgetDevice(_ device: DeviceCredentials) {
+        guard credentials.device?.id == device.id else { return }
+        credentials.device = nil
+        persist()
     }
 
     /// Revokes the session a sign-in replaced, so it does not linger at the server.

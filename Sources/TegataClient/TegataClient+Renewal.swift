@@ -57,8 +57,10 @@ extension TegataClient {
                 // switch the app to it silently.
                 _ = await api.revoke(response.refreshToken)
                 try check(epoch)
-            case .rejected:
-                break
+            case .rejected(let error):
+                // The registration was revoked with the session (a logout elsewhere): the device
+                // must not undo that, and its credentials are dead.
+                if error.meansDeadDeviceCredentials { forgetDevice(device) }
             }
         }
 

@@ -69,4 +69,10 @@ public struct TegataClientError: Error, Sendable, CustomStringConvertible {
     static func storage(_ reason: String) -> TegataClientError {
         TegataClientError(.storage, reason: reason)
     }
+
+    /// A 401 `invalid_grant` answer to a device sign-in: the secret is wrong or the device's
+    /// registration was revoked. Those credentials will never sign in again.
+    var meansDeadDeviceCredentials: Bool {
+        code == .rejected && status == 401 && serverError?.error == .invalidGrant
+    }
 }

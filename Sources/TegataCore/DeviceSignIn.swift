@@ -49,6 +49,8 @@ public struct DeviceSignIn: Sendable {
             return Result(registered: false, tokens: try await issuer.tokenResponse(for: record, session: session, now: now))
         case .wrongSecret:
             throw TegataError.wrongCredentials("the device secret does not match this device")
+        case .deviceRevoked:
+            throw TegataError.wrongCredentials("this device was signed out of its account; sign in again")
         }
     }
 }

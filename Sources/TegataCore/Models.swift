@@ -91,8 +91,13 @@ public struct Session: Sendable, Equatable {
     public var clientID: String
     /// When it was opened.
     public var createdAt: Date
-    /// When its refresh token was last rotated (or the session opened).
+    /// When it was last used: a refresh, or a web-session cookie renewal (or when it opened). The
+    /// idle lifetime counts from here.
     public var lastRefreshedAt: Date
+    /// When its current refresh token was issued: the last rotation (or the opening). The reuse
+    /// grace counts from here — and only a rotation moves it, so no other kind of use can reopen
+    /// the grace window for the preceding token.
+    public var rotatedAt: Date
     /// The generation of its current refresh token; each rotation adds one.
     public var generation: Int64
     /// When it ends whatever happens.
@@ -103,7 +108,8 @@ public struct Session: Sendable, Equatable {
     /// Creates a session value.
     public init(
         id: String, userID: String, deviceID: String?, platform: String, amr: [String], clientID: String,
-        createdAt: Date, lastRefreshedAt: Date, generation: Int64, absoluteExpiresAt: Date, revokedAt: Date?
+        createdAt: Date, lastRefreshedAt: Date, rotatedAt: Date? = nil, generation: Int64, absoluteExpiresAt: Date,
+        revokedAt: Date?
     ) {
         self.id = id
         self.userID = userID
@@ -113,6 +119,7 @@ public struct Session: Sendable, Equatable {
         self.clientID = clientID
         self.createdAt = createdAt
         self.lastRefreshedAt = lastRefreshedAt
+        self.rotatedAt = rotatedAt ?? lastRefreshedAt
         self.generation = generation
         self.absoluteExpiresAt = absoluteExpiresAt
         self.revokedAt = revokedAt

@@ -42,10 +42,10 @@ public enum RefreshDecision: Sendable, Equatable {
         if presentedGeneration == session.generation {
             return .rotate(newGeneration: session.generation + 1)
         }
-        // `lastRefreshedAt` is when the current generation was issued, i.e. when the preceding token
-        // was spent.
+        // `rotatedAt` is when the current generation was issued, i.e. when the preceding token was
+        // spent. Not `lastRefreshedAt`: a cookie renewal moves that, and must not reopen the window.
         if presentedGeneration == session.generation - 1, grace > 0,
-           now.timeIntervalSince(session.lastRefreshedAt) < grace {
+           now.timeIntervalSince(session.rotatedAt) < grace {
             return .reissueCurrent
         }
         // An older generation, the preceding one after the grace interval, or one the server never

@@ -17,27 +17,44 @@ public struct SessionService: Sendable {
         self.clock = clock
     }
 
-    /// Which sessions a logout ends.
+    /// Which sessions a logout ends, and which device registrations with them.
     public enum LogoutScope: String, Sendable {
-        /// The caller's session.
+        /// The caller's session. Its device stays registered: signing out is not losing the device.
         case local
-        /// Every session of the user (and every access token: the token version moves).
+        /// Every session of the user (and every access token: the token version moves), and every
+        /// device registered to the user — except the caller's own device when the user is
+        /// anonymous, for whom it is the only way back into the account.
         case global
-        /// Every session of the user but the caller's.
+        /// Every session of the user but the caller's, and every device of the user but the
+        /// caller's own.
         case others
     }
 
-    /// Ends sessions of the caller (`claims`) by scope.
-    public func logout(_ claims: AccessTokenClaims, scope: LogoutScope) async throws {
+    /// The device registrations a logout of `scope` ends, for a caller signed in on `device` (nil
+    /// for a session not opened by a device sign-in).
+    public static func devicesEnded(by scope: LogoutScope, callerDevice device: String?, anonymous: Bool) -> DeviceRevocation {
+        switch scope {
+        case .local: .none
+        case .global: .allOfUser(keeping: anonymous ? device : nil)
+        case .others: .allOfUser(keeping: device)
+        }
+    }
+
+    /// Ends sessions of the caller (`claims`, signed in on `session`) by scope; `anonymous` is
+    /// whether the user has no other way to sign in than a device.
+    public func logout(_ claims: AccessTokenClaims, session: Session, anonymous: Bool, scope: LogoutScope) async throws {
         let now = clock.now()
         let until = policy.revocationHorizon(from: now)
+        let devices = Self.devicesEnded(by: scope, callerDevice: session.deviceID, anonymous: anonymous)
         switch scope {
         case .local:
-            _ = try await store.revokeSession(id: claims.sid, ownedBy: claims.sub, now: now, eventUntil: until)
+            _ = try await store.revokeSession(id: claims.sid, ownedBy: claims.sub, devices: devices, now: now, eventUntil: until)
         case .global:
-            try await store.revokeSessions(userID: claims.sub, except: nil, bumpTokenVersion: true, now: now, eventUntil: until)
+            try await store.revokeSessions(
+                userID: claims.sub, except: nil, bumpTokenVersion: true, devices: devices, now: now, eventUntil: until)
         case .others:
-            try await store.revokeSessions(userID: claims.sub, except: claims.sid, bumpTokenVersion: false, now: now, eventUntil: until)
+            try await store.revokeSessions(
+                userID: claims.sub, except: claims.sid, bumpTokenVersion: false, devices: devices, now: now, eventUntil: until)
         }
     }
 
@@ -46,10 +63,14 @@ public struct SessionService: Sendable {
         try await store.liveSessions(userID: claims.sub, now: clock.now(), idleLifetime: policy.sessions.idleLifetime)
     }
 
-    /// Revokes one of the caller's sessions; `not_found` if it is not a live session of theirs.
-    public func revokeSession(id: String, of claims: AccessTokenClaims) async throws {
+    /// Revokes one of the caller's sessions (signed in on `session`) and the device registration
+    /// that opened it, unless that is the caller's own device; `not_found` if it is not a live
+    /// session of theirs.
+    public func revokeSession(id: String, of claims: AccessTokenClaims, callerSession session: Session) async throws {
         let now = clock.now()
-        guard try await store.revokeSession(id: id, ownedBy: claims.sub, now: now, eventUntil: policy.revocationHorizon(from: now))
+        guard try await store.revokeSession(
+            id: id, ownedBy: claims.sub, devices: .ofEndedSessions(keeping: session.deviceID), now: now,
+            eventUntil: policy.revocationHorizon(from: now))
         else { throw TegataError.notFound("no such session") }
     }
 

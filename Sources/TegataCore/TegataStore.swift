@@ -34,13 +34,16 @@ public protocol TegataStore: Sendable {
     /// The user's sessions that are still live at `now`, oldest first.
     func liveSessions(userID: String, now: Date, idleLifetime: TimeInterval) async throws -> [Session]
 
-    /// Revokes one session (only if it belongs to `userID`, when given) and records a feed event.
-    /// Returns false if there is no such live session.
-    func revokeSession(id: String, ownedBy userID: String?, now: Date, eventUntil: Date) async throws -> Bool
+    /// Revokes one session (only if it belongs to `userID`, when given) and records a feed event, and
+    /// the device registrations `devices` names. Returns false if there is no such live session.
+    func revokeSession(id: String, ownedBy userID: String?, devices: DeviceRevocation, now: Date, eventUntil: Date) async throws -> Bool
 
-    /// Revokes every live session of a user except `except`. With `bumpTokenVersion`, also moves the
-    /// user's token version (one `user` event); otherwise records one `session` event per session.
-    func revokeSessions(userID: String, except: String?, bumpTokenVersion: Bool, now: Date, eventUntil: Date) async throws
+    /// Revokes every live session of a user except `except`, and the device registrations `devices`
+    /// names. With `bumpTokenVersion`, also moves the user's token version (one `user` event);
+    /// otherwise records one `session` event per session.
+    func revokeSessions(
+        userID: String, except: String?, bumpTokenVersion: Bool, devices: DeviceRevocation, now: Date, eventUntil: Date
+    ) async throws
 
     /// Denies one access token until `until` (a `token` event).
     func revokeAccessToken(jti: String, until: Date, now: Date) async throws
@@ -126,6 +129,21 @@ public enum DeviceSignInOutcome: Sendable, Equatable {
     case signedIn(UserRecord, Session)
     /// The device is known and the secret does not match. Nothing changed.
     case wrongSecret
+    /// The secret matches, but the device's registration was revoked (a logout of other sessions,
+    /// everywhere, or of the session it opened). Nothing changed.
+    case deviceRevoked
+}
+
+/// Which device registrations a revocation of sessions also ends. A revoked device's secret signs
+/// in nowhere again (not even as a new user), so a lost phone or a copied credentials file cannot
+/// undo a logout by signing in with the device.
+public enum DeviceRevocation: Sendable, Equatable {
+    /// None (a local logout; a refresh-token replay, which says nothing about the device).
+    case none
+    /// The devices that opened the ended sessions, except `keeping` (the caller's own device).
+    case ofEndedSessions(keeping: String?)
+    /// Every device registered to the user, except `keeping`.
+    case allOfUser(keeping: String?)
 }
 
 /// What a sign-in with an external identity needs from the store.

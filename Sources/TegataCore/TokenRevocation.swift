@@ -30,7 +30,7 @@ public struct TokenRevocation: Sendable {
         let now = clock.now()
         if let refresh = RefreshToken.decode(token, with: secrets.refreshTokenKey) {
             _ = try await store.revokeSession(
-                id: refresh.sessionID.uuidString.lowercased(), ownedBy: nil, now: now,
+                id: refresh.sessionID.uuidString.lowercased(), ownedBy: nil, devices: .none, now: now,
                 eventUntil: policy.revocationHorizon(from: now))
             return
         }

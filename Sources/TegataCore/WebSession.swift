@@ -112,7 +112,8 @@ public struct WebSessions: Sendable {
     public func end(cookie: String?) async throws {
         let (_, session, _) = try await check(cookie)
         let now = clock.now()
-        _ = try await store.revokeSession(id: session.id, ownedBy: session.userID, now: now, eventUntil: policy.revocationHorizon(from: now))
+        _ = try await store.revokeSession(
+            id: session.id, ownedBy: session.userID, devices: .none, now: now, eventUntil: policy.revocationHorizon(from: now))
     }
 
     static let signInAgain = TegataError.invalidToken("no valid session: sign in again")

@@ -153,5 +153,11 @@ struct Migration: Sendable {
             "ALTER TABLE signing_keys ADD COLUMN activates_at INTEGER",
             "UPDATE signing_keys SET activates_at = created_at",
         ]),
+        Migration(version: 6, name: "sessions: rotation time apart from last use; devices: revocation", statements: [
+            // Until now one column meant both; from here on a cookie renewal moves only last_refreshed_at.
+            "ALTER TABLE sessions ADD COLUMN rotated_at INTEGER",
+            "UPDATE sessions SET rotated_at = last_refreshed_at",
+            "ALTER TABLE devices ADD COLUMN revoked_at INTEGER",
+        ]),
     ]
 }

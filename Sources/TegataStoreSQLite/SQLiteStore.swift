@@ -137,11 +137,14 @@ public final class SQLiteStore: TegataStore, Service {
     public func deviceSignIn(_ command: DeviceSignInCommand) async throws -> DeviceSignInOutcome {
         try await writer.write { db in
             let credentials = command.credentials
-            let existing = try db.query("SELECT user_id, secret_hash FROM devices WHERE id = ?", [.text(credentials.deviceID)])
+            let existing = try db.query(
+                "SELECT user_id, secret_hash, revoked_at FROM devices WHERE id = ?", [.text(credentials.deviceID)])
             let record: UserRecord
             let registered: Bool
             if let device = existing.first {
                 guard command.secretMatches(try device.blob("secret_hash")) else { return .wrongSecret }
+                // Only someone holding the secret learns that the registration was revoked.
+                guard try device.optionalDate("revoked_at") == nil else { return .deviceRevoked }
                 guard let found = try Self.userRecord(userID: try device.string("user_id"), on: db) else {
                     throw StorageError(description: "a device refers to a missing user")
                 }
@@ -260,10 +263,11 @@ public final class SQLiteStore: TegataStore, Service {
             switch command.decide(session) {
             case .rotate(let generation):
                 try db.query(
-                    "UPDATE sessions SET generation = ?, last_refreshed_at = ? WHERE id = ?",
-                    [.integer(generation), .date(command.now), .text(session.id)])
+                    "UPDATE sessions SET generation = ?, last_refreshed_at = ?, rotated_at = ? WHERE id = ?",
+                    [.integer(generation), .date(command.now), .date(command.now), .text(session.id)])
                 session.generation = generation
                 session.lastRefreshedAt = command.now
+                session.rotatedAt = command.now
             case .reissueCurrent:
                 break
             case .revokeSession:
@@ -318,17 +322,31 @@ public final class SQLiteStore: TegataStore, Service {
         }
     }
 
-    public func revokeSession(id: String, ownedBy userID: String?, now: Date, eventUntil: Date) async throws -> Bool {
+    public func revokeSession(
+        id: String, ownedBy userID: String?, devices: DeviceRevocation, now: Date, eventUntil: Date
+    ) async throws -> Bool {
         try await writer.write { db in
-            let rows = try db.query("SELECT user_id FROM sessions WHERE id = ? AND revoked_at IS NULL", [.text(id)])
-            guard let owner = try rows.first?.string("user_id"), userID == nil || owner == userID else { return false }
+            let rows = try db.query("SELECT user_id, device_id FROM sessions WHERE id = ? AND revoked_at IS NULL", [.text(id)])
+            guard let row = rows.first else { return false }
+            let owner = try row.string("user_id")
+            guard userID == nil || owner == userID else { return false }
             try Self.revoke(sessionIDs: [id], reason: "revoked", now: now, eventUntil: eventUntil, on: db)
+            if let device = try row.optionalString("device_id") {
+                try Self.revokeDevices(of: owner, matching: devices, endedSessionDevices: [device], now: now, on: db)
+            }
             return true
         }
     }
 
-    public func revokeSessions(userID: String, except: String?, bumpTokenVersion: Bool, now: Date, eventUntil: Date) async throws {
+    public func revokeSessions(
+        userID: String, except: String?, bumpTokenVersion: Bool, devices: DeviceRevocation, now: Date, eventUntil: Date
+    ) async throws {
         try await writer.write { db in
+            let endedDevices = try db.query(
+                "SELECT DISTINCT device_id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ? AND device_id IS NOT NULL",
+                [.text(userID), .optionalText(except)]
+            ).map { try $0.string("device_id") }
+            try Self.revokeDevices(of: userID, matching: devices, endedSessionDevices: endedDevices, now: now, on: db)
             if bumpTokenVersion {
                 let rows = try db.query(
                     "UPDATE users SET token_version = token_version + 1 WHERE id = ? RETURNING token_version", [.text(userID)])
@@ -433,7 +451,8 @@ public final class SQLiteStore: TegataStore, Service {
 
     public func deviceOwner(deviceID: String) async throws -> String? {
         try await readers.read { db in
-            try db.query("SELECT user_id FROM devices WHERE id = ?", [.text(deviceID)]).first.map { try $0.string("user_id") }
+            try db.query("SELECT user_id FROM devices WHERE id = ? AND revoked_at IS NULL", [.text(deviceID)])
+                .first.map { try $0.string("user_id") }
         }
     }
 
@@ -490,6 +509,27 @@ public final class SQLiteStore: TegataStore, Service {
             [.text(identity.provider), .text(identity.subject), .text(userID), .date(now), .optionalText(identity.email)])
     }
 
+    /// Marks device registrations revoked, as `revocation` says: a revoked device's secret signs in
+    /// nowhere again.
+    private static func revokeDevices(
+        of userID: String, matching revocation: DeviceRevocation, endedSessionDevices: [String], now: Date, on db: Database
+    ) throws {
+        switch revocation {
+        case .none:
+            return
+        case .ofEndedSessions(let keeping):
+            for device in Set(endedSessionDevices) where device != keeping {
+                try db.query(
+                    "UPDATE devices SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+                    [.date(now), .text(device), .text(userID)])
+            }
+        case .allOfUser(let keeping):
+            try db.query(
+                "UPDATE devices SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?",
+                [.date(now), .text(userID), .optionalText(keeping)])
+        }
+    }
+
     private static func revoke(sessionIDs: [String], reason: String, now: Date, eventUntil: Date, on db: Database) throws {
         for id in sessionIDs {
             try db.query(
@@ -511,12 +551,12 @@ public final class SQLiteStore: TegataStore, Service {
         try db.query(
             """
             INSERT INTO sessions (id, user_id, device_id, platform, amr, client_id, created_at, last_refreshed_at,
-                                  generation, absolute_expires_at, revoked_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  rotated_at, generation, absolute_expires_at, revoked_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [.text(session.id), .text(session.userID), .optionalText(session.deviceID), .text(session.platform),
              .text(try encodeAMR(session.amr)), .text(session.clientID), .date(session.createdAt),
-             .date(session.lastRefreshedAt), .integer(session.generation), .date(session.absoluteExpiresAt),
+             .date(session.lastRefreshedAt), .date(session.rotatedAt), .integer(session.generation), .date(session.absoluteExpiresAt),
              .optionalDate(session.revokedAt)])
     }
 
@@ -525,7 +565,8 @@ public final class SQLiteStore: TegataStore, Service {
             id: try row.string("id"), userID: try row.string("user_id"), deviceID: try row.optionalString("device_id"),
             platform: try row.string("platform"), amr: try decodeAMR(try row.string("amr")),
             clientID: try row.string("client_id"), createdAt: try row.date("created_at"),
-            lastRefreshedAt: try row.date("last_refreshed_at"), generation: try row.int("generation"),
+            lastRefreshedAt: try row.date("last_refreshed_at"), rotatedAt: try row.optionalDate("rotated_at"),
+            generation: try row.int("generation"),
             absoluteExpiresAt: try row.date("absolute_expires_at"), revokedAt: try row.optionalDate("revoked_at"))
     }
 

@@ -207,6 +207,37 @@ import FoundationNetworking
         }
     }
 
+    /// The owner of a permanent account ends this phone's session from another phone: the SDK's
+    /// renewal finds the refresh refused and the device's registration revoked with it, so it ends
+    /// in "sign-in required" instead of silently signing the device back in.
+    @Test func aSessionEndedElsewhereIsNotUndoneByDeviceReauthentication() async throws {
+        try await FakeProvider.with(keys: [Self.lineKey]) { provider in
+            try await Self.withServer(provider) { server in
+                let storage = InMemoryCredentialStorage()
+                let transport = CountingTransport()
+                let client = TegataClient.make(server, storage: storage, transport: transport)
+                let user = try await client.signInWithDevice()
+                _ = try await client.linkIdentity(idToken: Self.lineToken(), provider: "line", nonce: nil)
+
+                let otherPhone = TegataClient.make(server)
+                #expect(try await otherPhone.signIn(idToken: Self.lineToken(), provider: "line", nonce: nil).id == user.id)
+                try await otherPhone.signOutOtherSessions()
+
+                let error = await #expect(throws: TegataClientError.self) { try await client.refreshSession() }
+                #expect(error?.code == .signInRequired)
+                #expect(transport.count("/oauth/token") == 1 && transport.count("/v1/auth/device") == 2, "refresh, then one refused re-auth")
+                #expect(await client.currentUser == nil)
+                #expect(try storage.load()?.device == nil, "credentials that can never sign in again are forgotten")
+                // No call is made until a sign-in, and the other phone is still signed in.
+                await #expect(throws: TegataClientError.self) { _ = try await client.accessToken() }
+                #expect(transport.total == 4)
+                #expect(try await otherPhone.me().id == user.id)
+                // A new device sign-in is a new, empty user: the revoked registration stays revoked.
+                #expect(try await client.signInWithDevice().id != user.id)
+            }
+        }
+    }
+
     @Test func realtimeTokensComeThroughTheSignedInSession() async throws {
         try await LiveTegata.with({
             $0.realtimeSigning = .hmac(secret: "centrifugo-shared-secret-0123456789abcdef")

@@ -6,12 +6,13 @@ import Testing
     let policy = SessionPolicy(idleLifetime: 1_000, absoluteLifetime: 10_000, reuseGrace: 10)
     let created = Date(timeIntervalSince1970: 1_800_000_000)
 
-    /// A session at generation `generation`, last rotated `rotatedAgo` seconds before `now`.
-    func session(generation: Int64 = 5, lastRefreshed: TimeInterval = 100, revoked: Bool = false) -> Session {
+    /// A session at generation `generation`, rotated and last used `lastRefreshed` seconds after
+    /// `created` (or last used later, at `lastUsed`, by a cookie renewal).
+    func session(generation: Int64 = 5, lastRefreshed: TimeInterval = 100, lastUsed: TimeInterval? = nil, revoked: Bool = false) -> Session {
         Session(
             id: "s", userID: "u", deviceID: nil, platform: "ios", amr: ["device"], clientID: "c", createdAt: created,
-            lastRefreshedAt: created.addingTimeInterval(lastRefreshed), generation: generation,
-            absoluteExpiresAt: created.addingTimeInterval(10_000), revokedAt: revoked ? created : nil)
+            lastRefreshedAt: created.addingTimeInterval(lastUsed ?? lastRefreshed), rotatedAt: created.addingTimeInterval(lastRefreshed),
+            generation: generation, absoluteExpiresAt: created.addingTimeInterval(10_000), revokedAt: revoked ? created : nil)
     }
 
     func decide(_ presented: Int64, _ session: Session?, at seconds: TimeInterval, grace: TimeInterval? = nil) -> RefreshDecision {
@@ -38,6 +39,17 @@ import Testing
     @Test func thePrecedingTokenAfterGraceRevokesTheSession() {
         #expect(decide(4, session(), at: 110) == .revokeSession, "the grace interval is half-open")
         #expect(decide(4, session(), at: 500) == .revokeSession)
+    }
+
+    /// A later use that is not a rotation (a web-session cookie renewal) keeps the session alive but
+    /// does not reopen the grace window of the preceding token.
+    @Test func aRenewalThatIsNotARotationDoesNotReopenTheGraceWindow() {
+        let renewed = session(lastRefreshed: 100, lastUsed: 500)
+        #expect(decide(4, renewed, at: 501) == .revokeSession)
+        #expect(decide(5, renewed, at: 501) == .rotate(newGeneration: 6))
+        // ...while the idle lifetime does count from the renewal.
+        #expect(decide(5, renewed, at: 1_200) == .rotate(newGeneration: 6))
+        #expect(decide(5, renewed, at: 1_500) == .reject(.idleExpired))
     }
 
     @Test func aZeroGraceDisablesTheRule() {

@@ -226,4 +226,22 @@ extension TestClientProtocol {
             #expect(errorResponse.status == .unauthorized && errorResponse.headers[.accessControlAllowOrigin] == "https://app.example.com")
         }
     }
+
+    /// A cookie renewal keeps the session in use but is not a rotation: the preceding refresh token,
+    /// presented right after a renewal and long after its own grace interval, is a replay.
+    @Test func aCookieRenewalDoesNotReopenTheRefreshGraceWindow() async throws {
+        let harness = webHarness()
+        try await harness.withApp { client, _ in
+            let first = try await client.signIn()
+            let second = try await client.refreshed(first.refreshToken)
+            harness.clock.advance(by: 60)  // far past the 10 s grace of `first.refreshToken`
+            let (cookie, _) = try await client.openWebSession(second.accessToken)
+            #expect(try await client.webSession(cookie).status == .ok)  // the renewal touches the session
+            let replay = try await client.refresh(first.refreshToken)
+            #expect(replay.status == .badRequest && replay.errorBody?.error == .invalidGrant, "\(replay.text)")
+            // A replay ends the whole session: the current token and the cookie die with it.
+            #expect(try await client.refresh(second.refreshToken).status == .badRequest)
+            #expect(try await client.webSession(cookie).status == .unauthorized)
+        }
+    }
 }

@@ -15,12 +15,12 @@ struct SessionsController {
         let limit = services.configuration.maxBodySize
 
         router.post("/v1/logout") { request, context in
-            let (claims, _, _) = try await authenticator.authenticate(try request.bearerToken())
+            let (claims, session, user) = try await authenticator.authenticate(try request.bearerToken(), withUser: true)
             let body = try await request.decodeOptionalJSON(LogoutRequest.self, limit: limit)
             guard let scope = SessionService.LogoutScope(rawValue: body?.scope ?? "local") else {
                 throw TegataError.invalidRequest("scope must be local, global or others")
             }
-            try await sessions.logout(claims, scope: scope)
+            try await sessions.logout(claims, session: session, anonymous: user?.user.anon ?? claims.anon, scope: scope)
             context.logger.info("logout", metadata: ["user_id": "\(claims.sub)", "scope": "\(scope.rawValue)"])
             return Response(status: .noContent)
         }
@@ -36,9 +36,9 @@ struct SessionsController {
         }
 
         router.delete("/v1/sessions/{id}") { request, context in
-            let (claims, _, _) = try await authenticator.authenticate(try request.bearerToken())
+            let (claims, session, _) = try await authenticator.authenticate(try request.bearerToken())
             let id = try context.parameters.require("id")
-            try await sessions.revokeSession(id: id, of: claims)
+            try await sessions.revokeSession(id: id, of: claims, callerSession: session)
             return Response(status: .noContent)
         }
 
