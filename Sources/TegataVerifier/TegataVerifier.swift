@@ -26,7 +26,6 @@ public final class TegataVerifier: Service, Sendable {
     private let feed: RevocationFeedClient?
     private let now: @Sendable () -> Date
     private let logger: Logger
-    private let started: Date
     private let state = Mutex(State())
     private let snapshot = Mutex<(keys: VerificationKeys, at: Date)?>(nil)
     private let feedFailures: Counter
@@ -42,7 +41,6 @@ public final class TegataVerifier: Service, Sendable {
         self.configuration = configuration
         self.now = now
         self.logger = logger
-        started = now()
         let issuer = configuration.issuer.hasSuffix("/") ? String(configuration.issuer.dropLast()) : configuration.issuer
         keys = KeySetCache(
             name: "tegata", location: .discovery(issuer + "/.well-known/openid-configuration", issuer: configuration.issuer),
@@ -98,7 +96,9 @@ public final class TegataVerifier: Service, Sendable {
         guard let settings = configuration.revocations else { return }
         // One look at the state decides everything: revoked, stale, and whether to log loudly.
         let (revoked, stale, lastSync, shouldLog) = state.withLock { state -> (Bool, Bool, Date?, Bool) in
-            let stale = time.timeIntervalSince(state.lastSync ?? started) > settings.maximumStaleness
+            // Never loaded counts as stale from the first second: until the list has been read
+            // once, nothing is known about revocations, whatever the staleness bound says.
+            let stale = state.lastSync.map { time.timeIntervalSince($0) > settings.maximumStaleness } ?? true
             let log = stale && (state.lastLoudLog.map { time.timeIntervalSince($0) >= 10 } ?? true)
             if log { state.lastLoudLog = time }
             return (state.revocations.revokes(claims), stale, state.lastSync, log)

@@ -145,4 +145,38 @@ import Testing
             }
         }
     }
+
+    /// Until the revocation list has been read once, nothing is known about revocations: fail-closed
+    /// refuses from the first second (not only after the staleness bound), fail-open accepts, and
+    /// both count every such decision.
+    @Test(arguments: [TegataVerifierConfiguration.FailureMode.failClosed, .failOpen])
+    func beforeTheFirstFeedReadTheFailureModeAppliesAtOnce(mode: TegataVerifierConfiguration.FailureMode) async throws {
+        try await Self.withServer { server in
+            let metrics = TestMetrics()
+            var configuration = TegataVerifierConfiguration(issuer: server.baseURL.absoluteString)
+            configuration.revocations = .init(clientID: Self.feedClient.id, clientSecret: Self.feedClient.secret)
+            configuration.revocations?.maximumStaleness = 3_600  // a long bound: it must not matter here
+            configuration.revocations?.failureMode = mode
+            let verifier = TegataVerifier(configuration: configuration, logger: Self.quiet, metricsFactory: metrics)
+            let (token, _) = try await Self.signIn(server)
+            #expect(!verifier.isRevocationListLoaded)
+            // Not running: the feed has never been read.
+            switch mode {
+            case .failClosed:
+                let error = await #expect(throws: TegataVerifierError.self) { _ = try await verifier.verify(token) }
+                #expect(error?.code == .revocationStatusUnknown)
+                #expect(try metrics.expectCounter("tegata_verifier_unchecked_revocation_total", [("mode", "fail_closed")]).totalValue == 1)
+            case .failOpen:
+                _ = try await verifier.verify(token)
+                #expect(try metrics.expectCounter("tegata_verifier_unchecked_revocation_total", [("mode", "fail_open")]).totalValue == 1)
+            }
+            // Once the list is loaded, tokens are checked against it and nothing more is counted.
+            try await Self.running(verifier) {
+                #expect(try await eventually { verifier.isRevocationListLoaded })
+                _ = try await verifier.verify(token)
+            }
+            let counted = try metrics.expectCounter("tegata_verifier_unchecked_revocation_total", [("mode", mode == .failClosed ? "fail_closed" : "fail_open")])
+            #expect(counted.totalValue == 1)
+        }
+    }
 }
