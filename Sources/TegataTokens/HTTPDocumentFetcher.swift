@@ -4,7 +4,8 @@ import NIOCore
 import NIOHTTP1
 
 /// Fetches key sets and discovery documents with AsyncHTTPClient: a bounded time, a bounded body,
-/// no redirects followed to another scheme, and only a 200 answer counts.
+/// https only (plain http only to a loopback host), no redirect, and only a 200 answer counts
+/// (``FetchPolicy``).
 public struct HTTPDocumentFetcher: DocumentFetching {
     /// The HTTP client.
     public let client: HTTPClient
@@ -17,18 +18,21 @@ public struct HTTPDocumentFetcher: DocumentFetching {
         let description: String
     }
 
-    /// A fetcher on `client`.
-    public init(client: HTTPClient) {
+    /// A fetcher on `client` (one that follows no redirect by default; a client that does follow
+    /// them still gets no redirected answer through).
+    public init(client: HTTPClient = FetchPolicy.client) {
         self.client = client
     }
 
     /// GETs `url`; only a 200 answer with a body within the limit counts.
     public func get(_ url: String) async throws -> FetchedDocument {
+        try FetchPolicy.check(url)
         var request = HTTPClientRequest(url: url)
         request.method = .GET
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "tegata")
         let response = try await client.execute(request, timeout: timeout)
+        try FetchPolicy.checkNoRedirect(response)
         guard response.status == .ok else {
             throw FetchError(description: "GET \(url) answered \(response.status.code)")
         }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CoreMetrics
 import Foundation
+import TegataTokens
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -66,7 +67,7 @@ public final class LegacyDeviceCheck: Sendable {
 
     /// A check with `configuration`, calling Tegata through `httpClient`.
     public init(
-        configuration: Configuration, httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "tegata.verifier.legacy"),
+        configuration: Configuration, httpClient: HTTPClient = FetchPolicy.client, logger: Logger = Logger(label: "tegata.verifier.legacy"),
         metricsFactory: any MetricsFactory = MetricsSystem.factory, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.configuration = configuration
@@ -151,6 +152,7 @@ public final class LegacyDeviceCheck: Sendable {
     }
 
     private func ask(_ pair: Pair) async throws -> Bool {
+        try FetchPolicy.check(url)
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Authorization", value: authorization)
@@ -159,6 +161,7 @@ public final class LegacyDeviceCheck: Sendable {
         let body = try WireCoding.makeEncoder().encode(DeviceCheckRequest(deviceID: pair.deviceID, userID: pair.userID))
         request.body = .bytes(ByteBuffer(bytes: body))
         let response = try await client.execute(request, timeout: .milliseconds(Int64(configuration.timeout * 1000)))
+        try FetchPolicy.checkNoRedirect(response)
         guard response.status == .ok else {
             throw ResourceServerCallFailure(description: "POST /v1/devices/check answered \(response.status.code)")
         }

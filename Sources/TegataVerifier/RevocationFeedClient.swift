@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import TegataTokens
 import NIOCore
 import NIOHTTP1
 import TegataWire
@@ -44,10 +45,12 @@ struct RevocationFeedClient: Sendable {
         if let cursor, let escaped = cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) {
             url += "&after=\(escaped)"
         }
+        try FetchPolicy.check(url)
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Authorization", value: authorization)
         request.headers.add(name: "Accept", value: "application/json")
         let response = try await client.execute(request, timeout: .seconds(Int64(wait) + 15))
+        try FetchPolicy.checkNoRedirect(response)
         guard response.status == .ok else {
             throw Failure(description: "GET /v1/revocations answered \(response.status.code)")
         }

@@ -33,8 +33,11 @@ public final class TegataVerifier: Service, Sendable {
     private let refusedForUnknownStatus: Counter
 
     /// A verifier for `configuration`, fetching with `httpClient`, reporting to `metricsFactory`.
+    /// Every fetch (discovery, keys, the revocation feed) is https only — plain http only to a
+    /// loopback issuer — and follows no redirect (``FetchPolicy``): the default client follows none,
+    /// and an answer that came through one on a client that does is refused.
     public init(
-        configuration: TegataVerifierConfiguration, httpClient: HTTPClient = .shared,
+        configuration: TegataVerifierConfiguration, httpClient: HTTPClient = FetchPolicy.client,
         logger: Logger = Logger(label: "tegata.verifier"), metricsFactory: any MetricsFactory = MetricsSystem.factory,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
