@@ -7,11 +7,39 @@ public struct StoredCredentials: Codable, Sendable, Equatable {
     public var device: DeviceCredentials?
     /// The signed-in session, if any.
     public var session: SessionCredentials?
+    /// Refresh tokens of sessions signed out while the server could not be told: kept (as safely
+    /// as the session was) until their revocation is confirmed, so a failed revoke is retried
+    /// instead of leaving a live session nobody can end. At most ``maximumPendingRevocations``.
+    public var pendingRevocations: [String]
+
+    /// How many pending revocations are kept at most (the oldest are dropped beyond).
+    public static let maximumPendingRevocations = 8
 
     /// Creates stored credentials.
-    public init(device: DeviceCredentials? = nil, session: SessionCredentials? = nil) {
+    public init(device: DeviceCredentials? = nil, session: SessionCredentials? = nil, pendingRevocations: [String] = []) {
         self.device = device
         self.session = session
+        self.pendingRevocations = pendingRevocations
+    }
+
+    /// Decodes stored credentials; stores written before pending revocations existed have none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        device = try container.decodeIfPresent(DeviceCredentials.self, forKey: .device)
+        session = try container.decodeIfPresent(SessionCredentials.self, forKey: .session)
+        pendingRevocations = try container.decodeIfPresent([String].self, forKey: .pendingRevocations) ?? []
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case device, session
+        case pendingRevocations = "pending_revocations"
+    }
+
+    /// Adds a refresh token to revoke later (once), dropping the oldest beyond the maximum.
+    mutating func addPendingRevocation(_ refreshToken: String) {
+        guard !pendingRevocations.contains(refreshToken) else { return }
+        pendingRevocations.append(refreshToken)
+        pendingRevocations = Array(pendingRevocations.suffix(Self.maximumPendingRevocations))
     }
 }
 

@@ -49,6 +49,7 @@ extension TegataClient {
         credentials.device?.userID = session.user.id
         persist()
         await revokeReplaced(previous, by: session)
+        try? await flushPendingRevocations()
         return session.user
     }
 
@@ -66,6 +67,7 @@ extension TegataClient {
         let previous = credentials.session
         let session = try await adopt(reply, epoch: epoch, startsSession: true)
         await revokeReplaced(previous, by: session)
+        try? await flushPendingRevocations()
         return session.user
     }
 
@@ -152,7 +154,9 @@ extension TegataClient {
     /// so the next device sign-in does not enter that account without the user.
     ///
     /// - Throws: `.unavailable` or `.rejected` when the server could not be told. The local
-    ///   sign-out has happened anyway; the session then ends at its idle lifetime.
+    ///   sign-out has happened anyway. The refresh token is then kept as a pending revocation and
+    ///   revoked at the next sign-in or ``flushPendingRevocations()``, so the session does not
+    ///   live on at the server.
     public func signOut(scope: SignOutScope = .local) async throws {
         epoch += 1
         renewal = nil
@@ -160,19 +164,18 @@ extension TegataClient {
         forgetInMemory(keepingDevice: ending?.user.anon ?? true)
         setState(.signedOut)
         // The store may hold a newer refresh token (another process rotated it): revoke that one.
-        if let lock = try? await lockStore() {
-            if let stored = try? storage.load(), let session = stored.session, session.user.id == ending?.user.id {
-                ending = session
-            }
-            persist()
-            lock.unlock()
-        } else {
-            persist()
+        // Until the server confirms, the token waits among the pending revocations.
+        let lock = try? await lockStore()
+        if lock != nil, let stored = try? storage.load(), let session = stored.session, session.user.id == ending?.user.id {
+            ending = session
         }
+        if let refreshToken = ending?.refreshToken { credentials.addPendingRevocation(refreshToken) }
+        persist()
+        lock?.unlock()
         guard let session = ending, let refreshToken = session.refreshToken else { return }
         switch scope {
         case .local:
-            try Self.requireSuccess(await api.revoke(refreshToken))
+            try await flushPendingRevocations()
         case .global:
             var token = session.accessToken
             if TokenTiming.needsRenewal(session, now: now(), margin: configuration.refreshMargin) {
@@ -183,6 +186,26 @@ extension TegataClient {
             var request = api.json("POST", "/v1/logout", ["scope": "global"])
             request = Self.authorize(request, with: token)
             try Self.requireSuccess(await api.send(request))
+            // Every session ended with the global logout, this one included.
+            credentials.pendingRevocations.removeAll { $0 == refreshToken }
+            persist()
+        }
+    }
+
+    /// Revokes the refresh tokens of earlier sign-outs that the server could not be told about
+    /// (``StoredCredentials/pendingRevocations``). A token the server answered for — revoked, or
+    /// refused as malformed — is forgotten; one it could not be asked about stays for the next try.
+    ///
+    /// - Throws: `.unavailable` when the server could not be reached; the rest stay pending.
+    public func flushPendingRevocations() async throws {
+        for refreshToken in credentials.pendingRevocations {
+            switch await api.revoke(refreshToken) {
+            case .success, .rejected:
+                credentials.pendingRevocations.removeAll { $0 == refreshToken }
+                persist()
+            case .transient(let error, _):
+                throw error
+            }
         }
     }
 
@@ -207,7 +230,8 @@ extension TegataClient {
     /// Clears the session (and the device credentials unless `keepingDevice`) in memory; the
     /// caller persists.
     private func forgetInMemory(keepingDevice: Bool) {
-        credentials = StoredCredentials(device: keepingDevice ? credentials.device : nil, session: nil)
+        credentials = StoredCredentials(
+            device: keepingDevice ? credentials.device : nil, session: nil, pendingRevocations: credentials.pendingRevocations)
     }
 
     // MARK: Helpers

@@ -114,12 +114,41 @@ public actor TegataClient {
     /// and sends the request once more, never more often; the second answer is returned whatever
     /// it is. Transport errors are rethrown as they are.
     public func send(_ request: URLRequest) async throws -> (Data, HTTPURLResponse) {
+        try Self.requireAllowedDestination(request.url, allowed: [configuration.baseURL] + configuration.apiBaseURLs)
         let token = try await accessToken()
         let first = try await transport.send(Self.authorize(request, with: token))
         guard first.1.statusCode == 401 else { return first }
         let renewed = try await renew(rejecting: token)
         guard renewed.accessToken != token else { return first }
         return try await transport.send(Self.authorize(request, with: renewed.accessToken))
+    }
+
+    /// Throws `disallowedURL` unless `url` is https (or plain http to a loopback host) and lies under
+    /// one of `allowed`: the same scheme, host and port, and a path under the base's path.
+    static func requireAllowedDestination(_ url: URL?, allowed: [URL]) throws {
+        guard let url, let components = URLComponents(url: url, resolvingAgainstBaseURL: true),
+              let scheme = components.scheme?.lowercased(), let host = components.host?.lowercased(), !host.isEmpty
+        else { throw TegataClientError.disallowedURL("the request has no absolute URL") }
+        let loopback = host == "localhost" || host == "::1" || host == "[::1]" || host.split(separator: ".").first == "127"
+            && host.split(separator: ".").count == 4 && host.allSatisfy { $0.isNumber || $0 == "." }
+        guard scheme == "https" || (scheme == "http" && loopback) else {
+            throw TegataClientError.disallowedURL("an access token is sent only over https (plain http only to a loopback host)")
+        }
+        func port(_ components: URLComponents) -> Int? { components.port ?? (components.scheme?.lowercased() == "https" ? 443 : 80) }
+        let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+        let matches = allowed.contains { base in
+            guard let baseComponents = URLComponents(url: base, resolvingAgainstBaseURL: true),
+                  baseComponents.scheme?.lowercased() == scheme, baseComponents.host?.lowercased() == host,
+                  port(baseComponents) == port(components)
+            else { return false }
+            var basePath = baseComponents.percentEncodedPath
+            if !basePath.hasSuffix("/") { basePath += "/" }
+            return basePath == "/" || path.hasPrefix(basePath) || path + "/" == basePath
+        }
+        guard matches else {
+            throw TegataClientError.disallowedURL(
+                "\(scheme)://\(host) is neither the Tegata server nor one of the configured apiBaseURLs: the access token was not sent")
+        }
     }
 
     static func authorize(_ request: URLRequest, with token: String) -> URLRequest {

@@ -4,6 +4,11 @@ import Foundation
 public struct TegataClientConfiguration: Sendable {
     /// The Tegata server's base URL (its issuer URL), e.g. `https://auth.example.com`.
     public var baseURL: URL
+    /// The app's own APIs that `send(_:)` may attach the access token to, e.g.
+    /// `https://api.example.com/v1/`: a request is authorised only when its URL has the scheme, host
+    /// and port of `baseURL` or of one of these and its path lies under theirs. Any other URL is
+    /// refused with `disallowedURL`, so a token is never sent to a place the app did not name.
+    public var apiBaseURLs: [URL] = []
     /// The `platform` sent with device sign-ins (`ios`, `android`, `web`, `macos`, `linux`, …).
     public var platform: String
     /// Renew the access token when less than this is left (at most half its lifetime). Default 60 s.

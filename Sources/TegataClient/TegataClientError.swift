@@ -26,6 +26,10 @@ public struct TegataClientError: Error, Sendable, CustomStringConvertible {
         public static let invalidResponse = Code("invalidResponse")
         /// The credential store failed to read, write or lock.
         public static let storage = Code("storage")
+        /// `send(_:)` was asked to attach the access token to a URL that is neither under the Tegata
+        /// server's URL nor under one of `apiBaseURLs`, or that is not https (plain http only to a
+        /// loopback host). Nothing was sent.
+        public static let disallowedURL = Code("disallowedURL")
     }
 
     /// What went wrong.
@@ -68,6 +72,10 @@ public struct TegataClientError: Error, Sendable, CustomStringConvertible {
 
     static func storage(_ reason: String) -> TegataClientError {
         TegataClientError(.storage, reason: reason)
+    }
+
+    static func disallowedURL(_ reason: String) -> TegataClientError {
+        TegataClientError(.disallowedURL, reason: reason)
     }
 
     /// A 401 `invalid_grant` answer to a device sign-in: the secret is wrong or the device's

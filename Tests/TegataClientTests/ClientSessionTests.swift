@@ -123,7 +123,7 @@ import FoundationNetworking
         try await LiveTegata.with { server in
             try await AlwaysUnauthorized.with { api in
                 let transport = CountingTransport()
-                let client = TegataClient.make(server, transport: transport)
+                let client = TegataClient.make(server, transport: transport) { $0.apiBaseURLs = [api.url.deletingLastPathComponent()] }
                 try await client.signInWithDevice()
                 let request = URLRequest(url: api.url)
                 let (_, response) = try await client.send(request)
