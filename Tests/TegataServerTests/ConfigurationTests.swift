@@ -30,6 +30,44 @@ import Testing
         }
     }
 
+    /// Listening beyond loopback, or with a master key of its own, is production: the loopback
+    /// default issuer would put an internal URL in every token and drop the cookie's Secure flag
+    /// behind a proxy, so start-up stops and names TEGATA_ISSUER instead.
+    @Test func productionStartUpNeedsAnIssuer() throws {
+        let key = Data(repeating: 1, count: 32).base64EncodedString()
+        expectError(["TEGATA_HOST": "0.0.0.0"], key: "TEGATA_ISSUER")
+        expectError(["TEGATA_HOST": "10.1.2.3"], key: "TEGATA_ISSUER")
+        expectError(["TEGATA_MASTER_KEY": key], key: "TEGATA_ISSUER", notContaining: key)
+        expectError(["TEGATA_MASTER_KEY_FILE": "/run/secrets/tegata-master-key"], key: "TEGATA_ISSUER")
+        let production = try load(["TEGATA_HOST": "0.0.0.0", "TEGATA_MASTER_KEY": key, "TEGATA_ISSUER": "https://auth.example.com"])
+        #expect(production.issuer == "https://auth.example.com" && production.sessionCookieSecure)
+        // Local development keeps its default.
+        for host in ["127.0.0.1", "localhost", "::1"] {
+            #expect(try load(["TEGATA_HOST": host]).issuer.hasPrefix("http://"))
+        }
+    }
+
+    @Test func aMasterKeyFileOthersCanReadStopsStartUp() async throws {
+        let harness = Harness()
+        try FileManager.default.createDirectory(atPath: harness.directory, withIntermediateDirectories: true)
+        let path = (harness.directory as NSString).appendingPathComponent("master.key")
+        let key = Data(repeating: 7, count: 32).base64EncodedString()
+        FileManager.default.createFile(atPath: path, contents: Data(key.utf8), attributes: [.posixPermissions: 0o644])
+        do {
+            _ = try await harness.services()
+            Issue.record("started with a group- and world-readable master key file")
+        } catch let error as ConfigurationError {
+            #expect(error.key == "TEGATA_MASTER_KEY_FILE")
+            #expect(error.description.contains("chmod 600") && error.description.contains("644"))
+            #expect(!error.description.contains(key))
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
+        await #expect(throws: ConfigurationError.self) { _ = try await harness.services() }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        let services = try await harness.services()
+        await services.store.close()
+    }
+
     @Test func defaultsNeedNoConfiguration() throws {
         let config = try load([:])
         #expect(config.host == "127.0.0.1" && config.port == 8080)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TegataCore
 import TegataStoreSQLite
+import TegataTokens
 import Yams
 
 /// A configuration problem, naming the key (as its environment variable) so the operator can fix it.
@@ -130,6 +131,7 @@ extension TegataConfiguration {
             config.database = try Self.parseDatabaseURL(url, fail: { fail("database_url", $0) })
         }
         let dataDirectory = config.dataDirectory
+        let masterKeyConfigured = try nonEmpty("master_key") != nil || nonEmpty("master_key_file") != nil
         if let file = try nonEmpty("master_key_file") {
             config.masterKey = .developmentFile(path: file)
         } else {
@@ -273,6 +275,14 @@ extension TegataConfiguration {
                 throw fail("issuer", "must be an http(s) URL without query, fragment or trailing slash" + shown("issuer", issuer))
             }
             config.issuer = issuer
+        } else if !FetchPolicy.isLoopback(host: config.host) || masterKeyConfigured {
+            // The default is a loopback http URL: behind a proxy it would put an internal URL in
+            // every token and silently drop the cookie's Secure and __Host-. Production (listening
+            // beyond loopback, or with a master key of its own) must say what its public URL is.
+            throw fail(
+                "issuer",
+                "must be set to this server's public base URL (e.g. https://auth.example.com) when it listens on "
+                    + "\(config.host) or has a master key configured; the loopback default is for local development only")
         } else {
             config.issuer = defaultIssuer
         }

@@ -19,9 +19,13 @@ enum KeyBootstrap {
                 guard let data = TegataConfiguration.decodeKey(text), data.count == ServerSecrets.masterKeyLength else {
                     throw ConfigurationError(key: "TEGATA_MASTER_KEY_FILE", message: "\(path) does not hold 32 bytes of base64")
                 }
+                // Refused, not warned about (as ssh does with private keys): whoever can read this
+                // file can recompute every refresh token and decrypt the signing keys.
                 if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int,
                    mode & 0o077 != 0 {
-                    logger.warning("the master key file is readable by other users; run chmod 600", metadata: ["path": "\(path)"])
+                    throw ConfigurationError(
+                        key: "TEGATA_MASTER_KEY_FILE",
+                        message: "\(path) is accessible to group or others (mode \(String(mode & 0o777, radix: 8))): run chmod 600 \(path)")
                 }
                 logger.warning(
                     "using a development master key file; set TEGATA_MASTER_KEY in production",
