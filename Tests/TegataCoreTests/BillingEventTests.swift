@@ -41,6 +41,21 @@ func stripeSignatureValue(_ body: String, secret: String, at timestamp: Int64) -
         #expect(verify("t=\(t),v1=\(other),v0=\(good)") != nil, "v0 is never accepted")
     }
 
+    /// Stripe sends one v1 value, two while a secret is rolled: a header with more is refused before
+    /// any HMAC, however many are valid hex, and the good one among five still verifies.
+    @Test func atMostAHandfulOfV1ValuesAreLooked() {
+        let t: Int64 = 1_800_000_000
+        let good = stripeSignatureValue(body, secret: secret, at: t)
+        let filler = String(repeating: "ab", count: 32)
+        let five = (0..<4).map { _ in "v1=\(filler)" }.joined(separator: ",")
+        #expect(verify("t=\(t),\(five),v1=\(good)") == nil)
+        let six = (0..<5).map { _ in "v1=\(filler)" }.joined(separator: ",")
+        let error = verify("t=\(t),\(six),v1=\(good)")
+        #expect(error?.code == .invalidRequest && error?.message.contains("more than 5") == true)
+        let thousands = (0..<1_000).map { _ in "v1=\(filler)" }.joined(separator: ",")
+        #expect(verify("t=\(t),\(thousands)")?.message.contains("too long") == true, "over the header limit")
+    }
+
     @Test func theRawBytesAreSignedNotARencoding() {
         let t: Int64 = 1_800_000_000
         let header = "t=\(t),v1=\(stripeSignatureValue(body, secret: secret, at: t))"

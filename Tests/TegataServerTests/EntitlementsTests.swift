@@ -241,6 +241,12 @@ func expiresAt(_ ent: [String: Any]?, _ name: String) -> Int64? {
             }
             let huge = stripeEvent("evt_z", "charge.succeeded", created: now, object: ["id": "ch_1", "pad": String(repeating: "x", count: 1_100_000)])
             #expect(try await client.stripe(huge).status == .contentTooLarge)
+            // The cap is 256 KiB, whatever TEGATA_MAX_BODY_SIZE says, and comes before the signature check.
+            let over = stripeEvent("evt_z2", "charge.succeeded", created: now, object: ["id": "ch_1", "pad": String(repeating: "x", count: 262_144)])
+            #expect(try await client.stripe(over).status == .contentTooLarge)
+            #expect(try await client.stripe(over, header: "t=1,v1=00").status == .contentTooLarge)
+            let under = stripeEvent("evt_z3", "charge.succeeded", created: now, object: ["id": "ch_1", "pad": String(repeating: "x", count: 200_000)])
+            #expect(try await client.stripe(under).status == .ok)
         }
     }
 

@@ -24,6 +24,7 @@ public struct StripeSignature: Sendable {
         }
         var timestamp: Int64?
         var signatures: [Data] = []
+        var signatureCount = 0
         for element in header.split(separator: ",") {
             let pair = element.split(separator: "=", maxSplits: 1)
             guard pair.count == 2 else { continue }
@@ -36,6 +37,12 @@ public struct StripeSignature: Sendable {
                 }
                 timestamp = parsed
             case "v1":
+                // Stripe sends one, two while a secret is being rolled: a header with more is refused
+                // before any HMAC, so it cannot be used to make the server compute many.
+                signatureCount += 1
+                guard signatureCount <= Self.maximumSignatures else {
+                    throw TegataError.invalidRequest("the Stripe-Signature header has more than \(Self.maximumSignatures) v1 signatures")
+                }
                 // A value that is not a SHA-256 in hex cannot match; it is skipped, not an error.
                 if let digest = Self.hexBytes(value), digest.count == SHA256.byteCount { signatures.append(digest) }
             default:
@@ -46,15 +53,28 @@ public struct StripeSignature: Sendable {
         guard !signatures.isEmpty else { throw TegataError.invalidRequest("the Stripe-Signature header has no v1 signature") }
         var signed = Data("\(timestamp).".utf8)
         signed.append(contentsOf: payload)
-        // Every candidate is checked (constant time each), so the time taken does not depend on which matched.
+        // One HMAC, whatever the number of candidates; each is compared in constant time, and all
+        // are, so the time taken does not depend on which matched.
+        let expected = Data(HMAC<SHA256>.authenticationCode(for: signed, using: key))
         var matched = false
-        for signature in signatures where HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signed, using: key) {
+        for signature in signatures where Self.constantTimeEqual(signature, expected) {
             matched = true
         }
         guard matched else { throw TegataError.invalidRequest("the Stripe-Signature does not match the body") }
         guard abs(now.timeIntervalSince1970 - Double(timestamp)) <= tolerance else {
             throw TegataError.invalidRequest("the Stripe-Signature timestamp is more than \(Int(tolerance)) s from now")
         }
+    }
+
+    /// The most `v1` values a header may carry.
+    public static let maximumSignatures = 5
+
+    /// Whether `a` and `b` are equal, in time that depends only on their lengths.
+    static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for (x, y) in zip(a, b) { difference |= x ^ y }
+        return difference == 0
     }
 
     /// The `Stripe-Signature` value Stripe would send for `payload` at `timestamp` (tests and tools).

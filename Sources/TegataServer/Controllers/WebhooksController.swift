@@ -9,14 +9,15 @@ import TegataWire
 /// entitlements. Each endpoint answers 404 unless its secret is configured.
 struct WebhooksController {
     let services: TegataServices
-    /// Webhook bodies may be larger than API bodies (an invoice with many lines): this much is read.
-    static let bodyLimit = 1024 * 1024
+    /// The largest webhook body read: far above what Stripe and RevenueCat send (an event's lists
+    /// hold only their first items), and refused before any signature is computed.
+    static let bodyLimit = 256 * 1024
     static let stripeSignature = HTTPField.Name("Stripe-Signature")!
 
     func register(on router: Router<TegataRequestContext>) {
         let store = services.store
         let clock = services.clock
-        let limit = max(services.configuration.maxBodySize, Self.bodyLimit)
+        let limit = Self.bodyLimit
 
         let stripe = services.configuration.stripeWebhookSecret.map { StripeSignature(secret: $0) }
         let stripeEvents = StripeEvents(entitlements: services.configuration.stripeEntitlements)
