@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import TegataTokens
 
@@ -17,6 +18,17 @@ public struct ExternalIdentity: Sendable, Equatable {
         self.subject = subject
         self.email = email
     }
+}
+
+/// A verified external ID token: the identity it proves, and what replay detection needs.
+public struct VerifiedExternalToken: Sendable, Equatable {
+    /// The identity.
+    public var identity: ExternalIdentity
+    /// A digest that identifies this one token (provider, then its `jti` or signed part), stored
+    /// until `expiresAt` so it is exchanged once only.
+    public var replayKey: String
+    /// When the token expires.
+    public var expiresAt: Date
 }
 
 /// A configured external provider: its ID-token rules and its cached keys.
@@ -44,7 +56,7 @@ public struct IdentityProvider: Sendable {
     /// Verifies an ID token of this provider. A token whose `kid` is unknown gets one refetch of the
     /// keys (rate-limited by the cache). Throws `invalid_request` for a bad token (RFC 8693 §2.2.2)
     /// and `serviceUnavailable` when the provider's keys cannot be had at all.
-    public func verify(_ token: String, rawNonce: String?, now: Date) async throws -> ExternalIdentity {
+    public func verify(_ token: String, rawNonce: String?, now: Date) async throws -> VerifiedExternalToken {
         let keySet: ExternalKeySet
         do {
             keySet = try await keys.current()
@@ -65,8 +77,11 @@ public struct IdentityProvider: Sendable {
         }
     }
 
-    private func identity(_ token: VerifiedIDToken) -> ExternalIdentity {
-        ExternalIdentity(provider: name, subject: token.subject, email: storesEmail ? token.email : nil)
+    private func identity(_ token: VerifiedIDToken) -> VerifiedExternalToken {
+        let digest = SHA256.hash(data: Data("\(name)\u{0}\(token.replayKey)".utf8)).map { String(format: "%02x", $0) }.joined()
+        return VerifiedExternalToken(
+            identity: ExternalIdentity(provider: name, subject: token.subject, email: storesEmail ? token.email : nil),
+            replayKey: digest, expiresAt: token.expiresAt)
     }
 }
 
@@ -118,7 +133,7 @@ public struct IDTokenPresentation: Sendable {
     }
 
     /// Checks the type and the nonce's shape, then verifies the token with its provider.
-    func verify(with providers: IdentityProviders, now: Date) async throws -> ExternalIdentity {
+    func verify(with providers: IdentityProviders, now: Date) async throws -> VerifiedExternalToken {
         guard subjectTokenType == Self.idTokenType else {
             throw TegataError.invalidRequest("subject_token_type must be \(Self.idTokenType)")
         }

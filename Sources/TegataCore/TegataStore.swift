@@ -45,6 +45,11 @@ public protocol TegataStore: Sendable {
         userID: String, except: String?, bumpTokenVersion: Bool, devices: DeviceRevocation, now: Date, eventUntil: Date
     ) async throws
 
+    /// Records, in one transaction, that the external ID token identified by `key` (a digest, never
+    /// the token) was used, until `until`. False if it was already recorded: a replay. Expired
+    /// records go with ``prune(now:idleLifetime:webhookEventsBefore:limit:)``.
+    func rememberUsedIDToken(key: String, until: Date, now: Date) async throws -> Bool
+
     /// Denies one access token until `until` (a `token` event).
     func revokeAccessToken(jti: String, until: Date, now: Date) async throws
 
@@ -56,8 +61,8 @@ public protocol TegataStore: Sendable {
     /// `limit`, and the cursor to continue from.
     func revocationEvents(after cursor: Int64?, now: Date, limit: Int) async throws -> (events: [RevocationEvent], cursor: Int64)
 
-    /// Deletes ended sessions and feed events that no longer matter, and payment-event ids received
-    /// before `webhookEventsBefore`, at most `limit` of each.
+    /// Deletes ended sessions, feed events that no longer matter, expired used-ID-token records, and
+    /// payment-event ids received before `webhookEventsBefore`, at most `limit` of each.
     func prune(now: Date, idleLifetime: TimeInterval, webhookEventsBefore: Date, limit: Int) async throws -> PruneResult
 
     /// Applies a verified payment event in one transaction: records its id (a known id changes
@@ -280,12 +285,15 @@ public struct PruneResult: Sendable, Equatable {
     public var events: Int
     /// Payment-event ids deleted.
     public var webhookEvents: Int
+    /// Expired records of used external ID tokens deleted.
+    public var usedIDTokens: Int
 
     /// Creates a result.
-    public init(sessions: Int, events: Int, webhookEvents: Int = 0) {
+    public init(sessions: Int, events: Int, webhookEvents: Int = 0, usedIDTokens: Int = 0) {
         self.sessions = sessions
         self.events = events
         self.webhookEvents = webhookEvents
+        self.usedIDTokens = usedIDTokens
     }
 }
 

@@ -29,7 +29,7 @@ public struct TokenExchange: Sendable {
     public func exchange(_ presentation: IDTokenPresentation, platform: String?) async throws -> TokenResponse {
         let platform = try DeviceCredentials.validPlatform(platform ?? Self.defaultPlatform)
         let now = clock.now()
-        let identity = try await presentation.verify(with: providers, now: now)
+        let identity = try await presentation.verifyOnce(with: providers, store: store, leeway: issuer.policy.leeway, now: now)
         let amr = try providers.provider(named: identity.provider).amr
         let outcome = try await store.identitySignIn(IdentitySignInCommand(
             identity: identity, newUserID: RandomID.uuid(), newSessionID: RandomID.uuid(),
@@ -49,12 +49,15 @@ public struct IdentityLinking: Sendable {
     public let providers: IdentityProviders
     /// The clock.
     public let clock: any TegataClock
+    /// Clock leeway: a used ID token is remembered until its `exp` plus this.
+    public let leeway: TimeInterval
 
     /// Creates the service.
-    public init(store: any TegataStore, providers: IdentityProviders, clock: any TegataClock) {
+    public init(store: any TegataStore, providers: IdentityProviders, clock: any TegataClock, leeway: TimeInterval = 30) {
         self.store = store
         self.providers = providers
         self.clock = clock
+        self.leeway = leeway
     }
 
     /// Links the identity of a verified ID token to `userID`. Returns the user afterwards and whether
@@ -62,7 +65,7 @@ public struct IdentityLinking: Sendable {
     /// another identity of that provider.
     public func link(_ presentation: IDTokenPresentation, toUser userID: String) async throws -> (record: UserRecord, created: Bool) {
         let now = clock.now()
-        let identity = try await presentation.verify(with: providers, now: now)
+        let identity = try await presentation.verifyOnce(with: providers, store: store, leeway: leeway, now: now)
         switch try await store.linkIdentity(identity, toUser: userID, now: now) {
         case .linked(let record): return (record, true)
         case .alreadyLinked(let record): return (record, false)
@@ -82,5 +85,17 @@ public struct IdentityLinking: Sendable {
         case .lastWayToSignIn:
             throw TegataError.conflict("this identity is the account's last way to sign in; link another one first")
         }
+    }
+}
+
+extension IDTokenPresentation {
+    /// Verifies the ID token and records it as used, so that the same token is exchanged or linked
+    /// once only: a leaked ID token (a provider without a nonce, or a nonce leaked with it) cannot
+    /// be exchanged again until it expires. A second use is `invalid_request`.
+    func verifyOnce(with providers: IdentityProviders, store: any TegataStore, leeway: TimeInterval, now: Date) async throws -> ExternalIdentity {
+        let verified = try await verify(with: providers, now: now)
+        guard try await store.rememberUsedIDToken(key: verified.replayKey, until: verified.expiresAt.addingTimeInterval(leeway), now: now)
+        else { throw TegataError.invalidRequest("this ID token was already used; get a new one from the provider") }
+        return verified.identity
     }
 }

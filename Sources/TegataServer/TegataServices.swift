@@ -88,7 +88,7 @@ public struct TegataServices: Sendable {
                 name: provider.name, amr: provider.amr,
                 rules: IDTokenRules(
                     issuers: provider.issuers, audiences: provider.audiences, algorithms: provider.algorithms,
-                    nonceRequired: provider.nonceRequired, subjectClaim: provider.subjectClaim, leeway: configuration.clockLeeway),
+                    nonceRequired: provider.nonceRequired || configuration.requireNonce, subjectClaim: provider.subjectClaim, leeway: configuration.clockLeeway),
                 storesEmail: provider.storeEmail,
                 keys: KeySetCache(
                     name: provider.name, location: provider.keys, fetcher: fetcher, policy: keyPolicy,
@@ -110,7 +110,9 @@ public struct TegataServices: Sendable {
     }
 
     /// Linking and unlinking identities.
-    public var identityLinking: IdentityLinking { IdentityLinking(store: store, providers: providers, clock: clock) }
+    public var identityLinking: IdentityLinking {
+        IdentityLinking(store: store, providers: providers, clock: clock, leeway: configuration.clockLeeway)
+    }
 
     /// The refresh-token grant.
     public var refreshGrant: RefreshGrant { RefreshGrant(store: store, issuer: tokenIssuer, clock: clock) }

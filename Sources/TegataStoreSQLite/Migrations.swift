@@ -153,11 +153,14 @@ struct Migration: Sendable {
             "ALTER TABLE signing_keys ADD COLUMN activates_at INTEGER",
             "UPDATE signing_keys SET activates_at = created_at",
         ]),
-        Migration(version: 6, name: "sessions: rotation time apart from last use; devices: revocation", statements: [
+        Migration(version: 6, name: "sessions: rotation time apart from last use; devices: revocation; used ID tokens", statements: [
             // Until now one column meant both; from here on a cookie renewal moves only last_refreshed_at.
             "ALTER TABLE sessions ADD COLUMN rotated_at INTEGER",
             "UPDATE sessions SET rotated_at = last_refreshed_at",
             "ALTER TABLE devices ADD COLUMN revoked_at INTEGER",
+            // Exchanged external ID tokens, by a digest, until they expire: a second exchange is a replay.
+            "CREATE TABLE used_id_tokens (key TEXT PRIMARY KEY, until INTEGER NOT NULL) STRICT",
+            "CREATE INDEX used_id_tokens_until ON used_id_tokens(until)",
         ]),
     ]
 }

@@ -373,6 +373,19 @@ public final class SQLiteStore: TegataStore, Service {
         }
     }
 
+    public func rememberUsedIDToken(key: String, until: Date, now: Date) async throws -> Bool {
+        try await writer.write { db in
+            // A record that expired but was not pruned yet is taken over: its token cannot verify any more.
+            try !db.query(
+                """
+                INSERT INTO used_id_tokens (key, until) VALUES (?, ?)
+                ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE used_id_tokens.until <= ?
+                RETURNING key
+                """,
+                [.text(key), .date(until), .date(now)]).isEmpty
+        }
+    }
+
     public func revokeAccessToken(jti: String, until: Date, now: Date) async throws {
         try await writer.write { db in
             let existing = try db.query("SELECT 1 FROM revocation_events WHERE type = 'token' AND subject = ?", [.text(jti)])
@@ -441,7 +454,10 @@ public final class SQLiteStore: TegataStore, Service {
                 RETURNING 1 AS deleted
                 """,
                 [.date(webhookEventsBefore), .int(limit)]).count
-            return PruneResult(sessions: sessions, events: events, webhookEvents: webhookEvents)
+            let usedIDTokens = try db.query(
+                "DELETE FROM used_id_tokens WHERE key IN (SELECT key FROM used_id_tokens WHERE until <= ? LIMIT ?) RETURNING key",
+                [.date(now), .int(limit)]).count
+            return PruneResult(sessions: sessions, events: events, webhookEvents: webhookEvents, usedIDTokens: usedIDTokens)
         }
     }
 

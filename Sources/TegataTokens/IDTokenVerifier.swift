@@ -39,6 +39,12 @@ public struct VerifiedIDToken: Sendable, Equatable {
     public var email: String?
     /// The `email_verified` claim, if any (Apple sends it as the string `"true"`).
     public var emailVerified: Bool?
+    /// What identifies this one token for replay detection: its `jti` when it has one, else the
+    /// SHA-256 of its signed part (header and payload — not the signature, which an ECDSA signer's
+    /// malleability would let an attacker re-encode). Never the token itself.
+    public var replayKey: String = ""
+    /// When the token expires (`exp`): how long its replay key must be remembered.
+    public var expiresAt: Date = .distantPast
 }
 
 /// Why an ID token was refused. The description is safe to send to a client: it never contains the
@@ -54,6 +60,7 @@ public struct IDTokenError: Error, Sendable, Equatable, CustomStringConvertible 
         case badSignature
         case wrongIssuer
         case wrongAudience
+        case wrongAuthorizedParty
         case expired
         case notYetValid
         case issuedInFuture
@@ -81,6 +88,7 @@ public struct IDTokenError: Error, Sendable, Equatable, CustomStringConvertible 
         case .badSignature: "the ID token's signature does not verify with the provider's key"
         case .wrongIssuer: "the ID token's iss is not this provider's issuer"
         case .wrongAudience: "the ID token's aud does not include a configured audience"
+        case .wrongAuthorizedParty: "the ID token has several audiences but no azp naming a configured audience"
         case .expired: "the ID token has expired"
         case .notYetValid: "the ID token is not valid yet (nbf)"
         case .issuedInFuture: "the ID token's iat is in the future"
@@ -150,6 +158,13 @@ public enum IDTokenVerifier {
         default: audiences = []
         }
         guard audiences.contains(where: rules.audiences.contains) else { throw IDTokenError(.wrongAudience) }
+        // OIDC Core §3.1.3.7: with several audiences, the party the token was issued to (azp) must
+        // be present and be us — else a token meant for another client that merely lists us passes.
+        if audiences.count > 1 {
+            guard let azp = claims["azp"] as? String, rules.audiences.contains(azp) else {
+                throw IDTokenError(.wrongAuthorizedParty)
+            }
+        }
         guard let exp = numericDate(claims["exp"]), let iat = numericDate(claims["iat"]) else { throw IDTokenError(.malformed) }
         let time = now.timeIntervalSince1970
         guard time < exp + rules.leeway else { throw IDTokenError(.expired) }
@@ -169,7 +184,15 @@ public enum IDTokenVerifier {
         case let text as String: verified = text == "true" ? true : (text == "false" ? false : nil)
         default: verified = nil
         }
-        return VerifiedIDToken(subject: subject, email: claims["email"] as? String, emailVerified: verified)
+        let replayKey: String
+        if let jti = claims["jti"] as? String, !jti.isEmpty, jti.utf8.count <= 255 {
+            replayKey = "jti:" + jti
+        } else {
+            replayKey = "sha256:" + SHA256.hash(data: input).map { String(format: "%02x", $0) }.joined()
+        }
+        return VerifiedIDToken(
+            subject: subject, email: claims["email"] as? String, emailVerified: verified, replayKey: replayKey,
+            expiresAt: Date(timeIntervalSince1970: exp))
     }
 
     /// The lowercase hex SHA-256 of a raw nonce: what the provider was asked to put in the token.

@@ -34,7 +34,7 @@ import FoundationNetworking
     }
 
     static func lineToken(subject: String = "U1234567890abcdef1234567890abcdef") -> String {
-        lineKey.sign(ProviderClaims.line(subject: subject, now: Date()))
+        lineKey.sign(ProviderClaims.fresh(ProviderClaims.line(subject: subject, now: Date())))  // each a distinct token
     }
 
     @Test func signOutDuringARefreshWinsAndTheRefreshIsNeverStored() async throws {

@@ -27,7 +27,8 @@ import Testing
         #expect(apple.issuers == ["https://appleid.apple.com"] && apple.keys == .jwks("https://appleid.apple.com/auth/keys"))
         #expect(apple.algorithms == [.rs256] && apple.nonceRequired && apple.amr == "apple" && !apple.storeEmail)
         #expect(google.issuers == ["https://accounts.google.com", "accounts.google.com"])
-        #expect(google.keys == .jwks("https://www.googleapis.com/oauth2/v3/certs") && !google.nonceRequired)
+        #expect(google.keys == .jwks("https://www.googleapis.com/oauth2/v3/certs") && google.nonceRequired, "Google's SDKs all take a nonce")
+        #expect(!line.nonceRequired, "LIFF gives the app no way to set a nonce")
         #expect(line.issuers == ["https://access.line.me"] && line.keys == .jwks("https://api.line.me/oauth2/v2.1/certs"))
         #expect(line.algorithms == [.es256] && line.audiences == ["1234567890"])
     }

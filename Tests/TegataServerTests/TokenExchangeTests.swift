@@ -58,7 +58,11 @@ import Testing
                 #expect(claim("anon", of: tokens.accessToken) as? Bool == false)
                 #expect(!first.text.contains(token))
 
-                let again = try await client.exchange(token, provider: "apple", nonce: Self.rawNonce)
+                // The same ID token a second time is a replay, whatever its nonce says.
+                let replay = try await client.exchange(token, provider: "apple", nonce: Self.rawNonce)
+                #expect(replay.status == .badRequest && replay.errorBody?.errorDescription?.contains("already used") == true, "\(replay.text)")
+                let fresh = Self.appleKey.sign(ProviderClaims.fresh(ProviderClaims.apple(nonce: Self.rawNonce, now: harness.clock.now())))
+                let again = try await client.exchange(fresh, provider: "apple", nonce: Self.rawNonce)
                 #expect(again.status == .ok)
                 let second = try again.decode(TokenResponse.self)
                 #expect(second.user.id == tokens.user.id)
@@ -83,8 +87,11 @@ import Testing
             let harness = try Self.harness(provider)
             try await harness.withApp { client, _ in
                 for issuer in ["https://accounts.google.com", "accounts.google.com"] {
-                    let token = Self.googleKey.sign(ProviderClaims.google(issuer: issuer, now: harness.clock.now()))
-                    let response = try await client.exchange(token, provider: "google", nonce: nil)
+                    // Google's preset requires a nonce: its SDKs all take one.
+                    let bare = Self.googleKey.sign(ProviderClaims.google(issuer: issuer, now: harness.clock.now()))
+                    #expect(try await client.exchange(bare, provider: "google", nonce: nil).errorBody?.errorDescription?.contains("requires a nonce") == true)
+                    let token = Self.googleKey.sign(ProviderClaims.google(issuer: issuer, nonce: Self.rawNonce, now: harness.clock.now()))
+                    let response = try await client.exchange(token, provider: "google", nonce: Self.rawNonce)
                     #expect(response.status == .ok, "\(issuer): \(response.text)")
                     #expect(claim("amr", of: try response.decode(TokenResponse.self).accessToken) as? [String] == ["google"])
                 }
@@ -116,7 +123,7 @@ import Testing
             let harness = try Self.harness(provider)
             try await harness.withApp { client, _ in
                 let now = Int(harness.clock.now().timeIntervalSince1970)
-                let claims: [String: Any] = ["iss": provider.baseURL, "aud": ["results-api", "other"], "sub": "account-1",
+                let claims: [String: Any] = ["iss": provider.baseURL, "aud": ["results-api", "other"], "azp": "results-api", "sub": "account-1",
                                              "player_id": "player-42", "iat": now, "exp": now + 300]
                 let response = try await client.exchange(Self.lineKey.sign(claims), provider: "games", nonce: nil)
                 #expect(response.status == .ok, "\(response.text)")
@@ -220,9 +227,11 @@ import Testing
         try await FakeProvider.with(keys: Self.allKeys) { provider in
             let harness = try Self.harness(provider)
             try await harness.withApp { client, _ in
-                let token = Self.lineKey.sign(ProviderClaims.line(now: harness.clock.now()))
+                let now = harness.clock.now()
                 let ids = try await withThrowingTaskGroup(of: String.self) { group in
                     for _ in 0..<20 {
+                        // Twenty distinct ID tokens of one identity (one token is exchanged once only).
+                        let token = Self.lineKey.sign(ProviderClaims.fresh(ProviderClaims.line(now: now)))
                         group.addTask { try await client.exchange(token, provider: "line", nonce: nil).decode(TokenResponse.self).user.id }
                     }
                     return try await group.reduce(into: Set<String>()) { $0.insert($1) }
@@ -343,25 +352,27 @@ import Testing
             try await harness.withApp { client, _ in
                 let device = try await client.signIn()
                 #expect(device.user.anon)
-                let apple = Self.appleKey.sign(ProviderClaims.apple(nonce: Self.rawNonce, now: harness.clock.now()))
+                func appleToken() -> String { Self.appleKey.sign(ProviderClaims.fresh(ProviderClaims.apple(nonce: Self.rawNonce, now: harness.clock.now()))) }
+                let apple = appleToken()
                 let linked = try await client.link(apple, provider: "apple", nonce: Self.rawNonce, token: device.accessToken)
                 #expect(linked.status == .created, "\(linked.text)")
                 let me = try linked.decode(MeResponse.self)
                 #expect(me.id == device.user.id && me.anon == false)
                 #expect(me.identities.map(\.provider) == ["apple"])
-                // Linking again is idempotent.
-                #expect(try await client.link(apple, provider: "apple", nonce: Self.rawNonce, token: device.accessToken).status == .ok)
+                // Linking again (with a new ID token: the first one is spent) is idempotent.
+                #expect(try await client.link(apple, provider: "apple", nonce: Self.rawNonce, token: device.accessToken).errorBody?.errorDescription?.contains("already used") == true)
+                #expect(try await client.link(appleToken(), provider: "apple", nonce: Self.rawNonce, token: device.accessToken).status == .ok)
                 // The next refresh carries anon: false; the device still signs in to the same user.
                 let refreshed = try await client.refreshed(device.refreshToken)
                 #expect(claim("anon", of: refreshed.accessToken) as? Bool == false)
                 #expect(try await client.signIn().user.id == device.user.id)
                 // Signing in with Apple now reaches the same account.
-                let exchanged = try await client.exchange(apple, provider: "apple", nonce: Self.rawNonce).decode(TokenResponse.self)
+                let exchanged = try await client.exchange(appleToken(), provider: "apple", nonce: Self.rawNonce).decode(TokenResponse.self)
                 #expect(exchanged.user.id == device.user.id)
 
                 // Another device user cannot take that Apple identity.
                 let other = try await client.signIn("device-0002")
-                let conflict = try await client.link(apple, provider: "apple", nonce: Self.rawNonce, token: other.accessToken)
+                let conflict = try await client.link(appleToken(), provider: "apple", nonce: Self.rawNonce, token: other.accessToken)
                 #expect(conflict.status == .conflict)
                 #expect(conflict.errorBody?.error == .conflict)
                 #expect(try await client.me(other.accessToken).decode(MeResponse.self).anon, "nothing changed for the other user")
@@ -369,7 +380,7 @@ import Testing
                 let second = Self.appleKey.sign(ProviderClaims.apple(subject: "009999.other", nonce: Self.rawNonce, now: harness.clock.now()))
                 #expect(try await client.link(second, provider: "apple", nonce: Self.rawNonce, token: refreshed.accessToken).status == .conflict)
                 // A bad ID token is a bad request, and a missing access token a 401.
-                let bad = try await client.link(apple, provider: "apple", nonce: "wrong-nonce-value", token: other.accessToken)
+                let bad = try await client.link(appleToken(), provider: "apple", nonce: "wrong-nonce-value", token: other.accessToken)
                 #expect(bad.status == .badRequest && bad.errorBody?.error == .invalidRequest)
                 let anonymous = try await client.execute(
                     uri: "/v1/me/identities", method: .post, headers: [.contentType: "application/json"],
@@ -392,8 +403,8 @@ import Testing
                 let last = try await client.authorized("/v1/me/identities/apple", .delete, token: appleUser.accessToken)
                 #expect(last.status == .conflict && last.errorBody?.error == .conflict)
                 // With Google linked as well, Apple can go; the user stays permanent.
-                let google = Self.googleKey.sign(ProviderClaims.google(now: now))
-                #expect(try await client.link(google, provider: "google", nonce: nil, token: appleUser.accessToken).status == .created)
+                let google = Self.googleKey.sign(ProviderClaims.google(nonce: Self.rawNonce, now: now))
+                #expect(try await client.link(google, provider: "google", nonce: Self.rawNonce, token: appleUser.accessToken).status == .created)
                 #expect(try await client.authorized("/v1/me/identities/apple", .delete, token: appleUser.accessToken).status == .noContent)
                 let me = try await client.me(appleUser.accessToken).decode(MeResponse.self)
                 #expect(me.identities.map(\.provider) == ["google"] && me.anon == false)
@@ -408,7 +419,8 @@ import Testing
                 let after = try await client.me(device.accessToken).decode(MeResponse.self)
                 #expect(after.anon && after.identities.isEmpty)
                 // The LINE identity is free again: signing in with it makes a new user.
-                let fresh = try await client.exchange(line, provider: "line", nonce: nil).decode(TokenResponse.self)
+                let fresh = try await client.exchange(
+                    Self.lineKey.sign(ProviderClaims.fresh(ProviderClaims.line(now: now))), provider: "line", nonce: nil).decode(TokenResponse.self)
                 #expect(fresh.user.id != device.user.id)
             }
         }

@@ -134,4 +134,19 @@ func command(_ deviceID: String, secret: String, now: Date = Date(timeIntervalSi
             Issue.record("writer stuck after a failed transaction"); return
         }
     }
+
+    /// A used external ID token is remembered until it expires: a second use is refused, a record
+    /// past its time is taken over (its token could not verify any more), and pruning removes it.
+    @Test func usedIDTokensAreRememberedUntilTheyExpire() async throws {
+        let store = try await SQLiteStore.open(path: temporaryDatabasePath(), logger: quietLogger)
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(try await store.rememberUsedIDToken(key: "k1", until: now.addingTimeInterval(600), now: now))
+        #expect(try await store.rememberUsedIDToken(key: "k1", until: now.addingTimeInterval(600), now: now.addingTimeInterval(10)) == false)
+        #expect(try await store.rememberUsedIDToken(key: "k2", until: now.addingTimeInterval(600), now: now))
+        let later = now.addingTimeInterval(601)
+        #expect(try await store.rememberUsedIDToken(key: "k1", until: later.addingTimeInterval(600), now: later))
+        let pruned = try await store.prune(now: later.addingTimeInterval(601), idleLifetime: 86_400, webhookEventsBefore: .distantPast, limit: 100)
+        #expect(pruned.usedIDTokens == 2)
+        await store.close()
+    }
 }

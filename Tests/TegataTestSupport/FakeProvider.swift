@@ -176,10 +176,22 @@ public enum ProviderClaims {
 
     /// Google (https://developers.google.com/identity/openid-connect/openid-connect#an-id-tokens-payload).
     public static func google(subject: String = "110169484474386276334", audience: String = "1234.apps.googleusercontent.com",
-                       issuer: String = "https://accounts.google.com", now: Date) -> [String: Any] {
-        ["iss": issuer, "azp": audience, "aud": audience, "sub": subject, "email": "jsmith@example.com",
-         "email_verified": true, "at_hash": "HK6E_P6Dh8Y93mRNtsDB1Q", "name": "J Smith",
-         "iat": Int(now.timeIntervalSince1970), "exp": Int(now.timeIntervalSince1970) + 3600]
+                       issuer: String = "https://accounts.google.com", nonce: String? = nil, now: Date) -> [String: Any] {
+        var claims: [String: Any] = [
+            "iss": issuer, "azp": audience, "aud": audience, "sub": subject, "email": "jsmith@example.com",
+            "email_verified": true, "at_hash": "HK6E_P6Dh8Y93mRNtsDB1Q", "name": "J Smith",
+            "iat": Int(now.timeIntervalSince1970), "exp": Int(now.timeIntervalSince1970) + 3600,
+        ]
+        if let nonce { claims["nonce"] = IDTokenVerifier.nonceDigest(nonce) }
+        return claims
+    }
+
+    /// `claims` with a fresh `jti`: a distinct token each time it is signed (an ID token is
+    /// exchanged once only).
+    public static func fresh(_ claims: [String: Any]) -> [String: Any] {
+        var claims = claims
+        claims["jti"] = UUID().uuidString
+        return claims
     }
 
     /// LINE (https://developers.line.biz/en/docs/line-login/verify-id-token/#payload).

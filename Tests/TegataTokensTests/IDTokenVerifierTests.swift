@@ -75,7 +75,29 @@ import Testing
         let es384 = input + "." + Base64URL.encode(try Self.ec384.signature(for: Data(input.utf8)).rawRepresentation)
         #expect(try verify(es384).subject == "user-1")
         // aud as an array holding one configured audience; no kid (every key of the algorithm is tried).
-        #expect(try verify(Self.es256(Self.claims { $0["aud"] = ["other", "app-2"] }, header: ["alg": "ES256"])).subject == "user-1")
+        #expect(try verify(Self.es256(Self.claims { $0["aud"] = ["other", "app-2"]; $0["azp"] = "app-2" }, header: ["alg": "ES256"])).subject == "user-1")
+    }
+
+    /// OIDC Core §3.1.3.7: with several audiences, `azp` must be present and name a configured
+    /// audience. With one audience an `azp` naming another client is Google's Android case (the app's
+    /// client id, the server's as `aud`) and passes.
+    @Test func severalAudiencesNeedAnAuthorizedPartyThatIsUs() throws {
+        expectReason(.wrongAuthorizedParty, Self.rs256(Self.claims { $0["aud"] = ["other", "app-1"] }))
+        expectReason(.wrongAuthorizedParty, Self.rs256(Self.claims { $0["aud"] = ["other", "app-1"]; $0["azp"] = "other" }))
+        expectReason(.wrongAuthorizedParty, Self.rs256(Self.claims { $0["aud"] = ["app-1", "app-2"]; $0["azp"] = 7 }))
+        #expect(try verify(Self.rs256(Self.claims { $0["aud"] = ["other", "app-1"]; $0["azp"] = "app-1" })).subject == "user-1")
+        #expect(try verify(Self.rs256(Self.claims { $0["azp"] = "android-client.apps.googleusercontent.com" })).subject == "user-1")
+    }
+
+    /// The replay key names the token without its signature (which ECDSA lets anyone re-encode), or
+    /// its `jti`; never the token itself.
+    @Test func theReplayKeyIgnoresTheSignatureAndPrefersTheJTI() throws {
+        let first = try verify(Self.es256(Self.claims()))
+        let second = try verify(Self.es256(Self.claims()))  // the same claims, a new (random) ECDSA signature
+        #expect(first.replayKey == second.replayKey && first.replayKey.hasPrefix("sha256:"))
+        #expect(try verify(Self.es256(Self.claims { $0["iat"] = 1_800_000_001 })).replayKey != first.replayKey)
+        #expect(try verify(Self.es256(Self.claims { $0["jti"] = "token-42" })).replayKey == "jti:token-42")
+        #expect(first.expiresAt == Date(timeIntervalSince1970: 1_800_000_600))
     }
 
     /// A provider's signature over a payload naming `aud` or `exp` twice (or a header naming `alg`

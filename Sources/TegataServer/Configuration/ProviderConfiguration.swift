@@ -54,9 +54,12 @@ public struct ProviderConfiguration: Sendable, Equatable {
         case .google:
             // https://developers.google.com/identity/openid-connect/openid-connect#validatinganidtoken:
             // "The value of iss in the ID token is equal to accounts.google.com or https://accounts.google.com."
-            return (["https://accounts.google.com", "accounts.google.com"], .jwks("https://www.googleapis.com/oauth2/v3/certs"), [.rs256], false)
+            // A nonce by default: Google's SDKs all let the app set one (Credential Manager's
+            // setNonce, Google Identity Services' nonce, GoogleSignIn for iOS 7.1+).
+            return (["https://accounts.google.com", "accounts.google.com"], .jwks("https://www.googleapis.com/oauth2/v3/certs"), [.rs256], true)
         case .line:
             // https://developers.line.biz/en/docs/line-login/verify-id-token/ (ES256, keys at /oauth2/v2.1/certs)
+            // No nonce by default: LIFF's liff.getIDToken() gives the app no way to set one.
             return (["https://access.line.me"], .jwks("https://api.line.me/oauth2/v2.1/certs"), [.es256], false)
         case .oidc:
             return ([], nil, [.rs256], false)

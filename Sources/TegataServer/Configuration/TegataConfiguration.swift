@@ -49,6 +49,9 @@ public struct TegataConfiguration: Sendable {
     public var jwksMaxAge: TimeInterval = 300
     /// External identity providers for the token exchange and identity links (`TEGATA_PROVIDERS`).
     public var providers: [ProviderConfiguration] = []
+    /// Whether every provider requires a nonce, whatever its own `nonce_required` says
+    /// (`TEGATA_REQUIRE_NONCE`, default false).
+    public var requireNonce = false
     /// At most one refetch of a provider's keys per this interval when a token names an unknown `kid`
     /// (`TEGATA_PROVIDER_KEYS_REFETCH_INTERVAL`).
     public var providerKeysRefetchInterval: TimeInterval = 60
