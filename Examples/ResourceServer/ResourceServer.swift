@@ -72,6 +72,11 @@ struct ResourceServer {
         // 3. Routes: public ones on the router, protected ones in the group behind the middleware.
         let router = Router(context: AppContext.self)
         router.get("/health") { _, _ in "ok" }
+        // Ready once the revocation list has been read: until then a fail-closed verifier answers
+        // 503 to every token, so a load balancer should not send traffic here yet.
+        router.get("/ready") { _, _ -> Response in
+            Response(status: verifier.isRevocationListLoaded ? .ok : .serviceUnavailable)
+        }
         let api = router.group("/v1").add(middleware: middleware)
         api.get("/profile") { _, context -> Profile in
             if let claims = context.tegataClaims {

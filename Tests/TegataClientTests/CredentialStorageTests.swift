@@ -128,26 +128,9 @@ import Glibc
 
     /// Runs an executable to its end and returns its status and output.
     static func run(_ executable: URL, _ arguments: [String]) async throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = Mutex(Data())
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = handle.availableData
-            output.withLock { $0.append(chunk) }
-        }
-        let deadline = Date().addingTimeInterval(120)
-        while process.isRunning {
-            if Date() > deadline { process.terminate() }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        pipe.fileHandleForReading.readabilityHandler = nil
-        let rest = pipe.fileHandleForReading.readDataToEndOfFile()
-        return (process.terminationStatus, String(decoding: output.withLock { $0 } + rest, as: UTF8.self))
+        let child = try ChildProcess(executable: executable, arguments: arguments)
+        let status = try await child.waitForExit(timeout: 120)
+        return (status, child.output)
     }
 }
 

@@ -30,12 +30,12 @@ import Testing
             return documents
         }
         #expect(documents[0] == documents[1])
-        let result = try Python.run(Self.script, arguments: [documents[0], issuer])
+        let result = try await Python.run(Self.script, arguments: [documents[0], issuer])
         #expect(result.status == 0, "\(result.output)")
         // The validator is not a rubber stamp: the document Tegata used to serve fails it.
         var old = try #require(try JSONSerialization.jsonObject(with: Data(documents[0].utf8)) as? [String: Any])
         old["response_types_supported"] = [String]()
-        let refused = try Python.run(Self.script, arguments: [String(decoding: try JSONSerialization.data(withJSONObject: old), as: UTF8.self), issuer])
+        let refused = try await Python.run(Self.script, arguments: [String(decoding: try JSONSerialization.data(withJSONObject: old), as: UTF8.self), issuer])
         #expect(refused.status != 0)
     }
 }

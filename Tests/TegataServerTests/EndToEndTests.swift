@@ -14,8 +14,7 @@ import Glibc
 
 /// Runs the real `tegata` executable (built next to this test bundle) and talks to it over a socket.
 final class TegataProcess: Sendable {
-    let process: Process
-    private let output = Mutex<Data>(Data())
+    let process: ChildProcess
     let port: Int
 
     static var executable: URL {
@@ -24,23 +23,12 @@ final class TegataProcess: Sendable {
 
     init(arguments: [String] = ["serve"], environment: [String: String], port: Int) throws {
         self.port = port
-        process = Process()
-        process.executableURL = Self.executable
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TEGATA_") }
         env.merge(environment) { $1 }
-        process.environment = env
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
-        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
-            let chunk = handle.availableData
-            self.output.withLock { $0.append(chunk) }
-        }
-        try process.run()
+        process = try ChildProcess(executable: Self.executable, arguments: arguments, environment: env)
     }
 
-    var log: String { output.withLock { String(decoding: $0, as: UTF8.self) } }
+    var log: String { process.output }
 
     /// Waits until the server answers `/healthz`.
     func waitUntilServing(timeout: TimeInterval = 60) async throws {
@@ -57,15 +45,11 @@ final class TegataProcess: Sendable {
 
     /// Waits for the process to exit and returns its status.
     func waitForExit(timeout: TimeInterval = 30) async throws -> Int32 {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            guard Date() < deadline else {
-                process.terminate()
-                throw Failure("tegata did not exit")
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        do {
+            return try await process.waitForExit(timeout: timeout)
+        } catch {
+            throw Failure("tegata did not exit")
         }
-        return process.terminationStatus
     }
 
     struct Failure: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
@@ -106,7 +90,7 @@ final class TegataProcess: Sendable {
         let metadata = try #require(try JSONSerialization.jsonObject(with: discovery) as? [String: Any])
         #expect(metadata["issuer"] as? String == "http://127.0.0.1:\(port)")
 
-        kill(server.process.processIdentifier, SIGTERM)
+        kill(server.process.pid, SIGTERM)
         #expect(try await server.waitForExit() == 0, "graceful shutdown on SIGTERM")
 
         // Logs are JSON lines and carry no secret or token.
@@ -126,7 +110,7 @@ final class TegataProcess: Sendable {
             let me = try await client.execute(.init("/v1/me", method: .get, headers: [.authorization: "Bearer \(tokens.accessToken)"]))
             #expect(me.status == .ok)
         }
-        kill(again.process.processIdentifier, SIGINT)
+        kill(again.process.pid, SIGINT)
         #expect(try await again.waitForExit() == 0, "graceful shutdown on SIGINT")
     }
 
@@ -149,7 +133,7 @@ final class TegataProcess: Sendable {
             }
             #expect(tokens.user.anon == false)
             #expect(provider.jwksFetches >= 1)
-            kill(server.process.processIdentifier, SIGTERM)
+            kill(server.process.pid, SIGTERM)
             #expect(try await server.waitForExit() == 0, "graceful shutdown, the HTTP client included")
             #expect(!server.log.contains(idToken.prefix(60)), "the ID token is never logged")
         }

@@ -24,9 +24,9 @@ import Testing
                                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
             print(claims["sub"])
             """
-        let good = try Python.run(script, arguments: [token, jwks, "http://127.0.0.1:8080"])
+        let good = try await Python.run(script, arguments: [token, jwks, "http://127.0.0.1:8080"])
         #expect(good.status == 0, "\(good.output)")
         let forged = String(token.dropLast(4)) + (token.hasSuffix("AAAA") ? "BBBB" : "AAAA")
-        #expect(try Python.run(script, arguments: [forged, jwks, "http://127.0.0.1:8080"]).status != 0, "PyJWT rejects a forged signature")
+        #expect(try await Python.run(script, arguments: [forged, jwks, "http://127.0.0.1:8080"]).status != 0, "PyJWT rejects a forged signature")
     }
 }

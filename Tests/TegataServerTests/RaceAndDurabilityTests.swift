@@ -6,6 +6,7 @@ import Synchronization
 import TegataCore
 import TegataServer
 import TegataWire
+import TegataTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -119,7 +120,7 @@ private final class ChainLog: Sendable {
             }
         }
         try await Task.sleep(for: .milliseconds(1_500))
-        kill(server.process.processIdentifier, SIGKILL)
+        kill(server.process.pid, SIGKILL)
         _ = try await server.waitForExit()
         load.cancel()
         _ = try? await load.value
@@ -137,7 +138,7 @@ private final class ChainLog: Sendable {
                 #expect(response.status == .ok, "chain \(index) lost its session: \(String(buffer: response.body ?? ByteBuffer()))")
             }
         }
-        kill(restarted.process.processIdentifier, SIGTERM)
+        kill(restarted.process.pid, SIGTERM)
         _ = try await restarted.waitForExit()
     }
 }

@@ -18,30 +18,20 @@ import Testing
     /// The example process on a port it picks itself (no race with other tests for a "free" port),
     /// with its output in a file: the test reads the port from it, and shows it when a test fails.
     final class Example: Sendable {
-        let process: Process
+        let process: ChildProcess
         let port = Mutex(0)
-        let log: URL
 
         init(environment: [String: String]) throws {
             let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
                 .appendingPathComponent("resource-server-example")
-            log = FileManager.default.temporaryDirectory.appendingPathComponent("resource-server-\(UUID().uuidString).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-            let process = Process()
-            process.executableURL = binary
-            process.environment = environment.merging(["PORT": "0", "LOG_LEVEL": "notice"]) { $1 }
-            let output = try FileHandle(forWritingTo: log)
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            self.process = process
+            process = try ChildProcess(
+                executable: binary, environment: environment.merging(["PORT": "0", "LOG_LEVEL": "notice"]) { $1 })
         }
 
-        var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        var output: String { process.output }
 
-        func stop() {
-            if process.isRunning { process.terminate() }
-            process.waitUntilExit()
+        func stop() async {
+            await process.stop()
         }
 
         /// `GET <path>` on the example: status and body.
@@ -68,6 +58,9 @@ import Testing
             #expect(bound, "the example did not start: \(output)")
             let up = try await eventually(10) { (try? await self.get("/health", headers: [:]).0) == 200 }
             #expect(up, "the example did not start: \(output)")
+            // Ready (the revocation list loaded): before that, fail-closed means 503 for every token.
+            let ready = try await eventually(20) { (try? await self.get("/ready", headers: [:]).0) == 200 }
+            #expect(ready, "the example never became ready: \(output)")
         }
     }
 
@@ -90,9 +83,14 @@ import Testing
                     "TEGATA_ISSUER": issuer, "TEGATA_CLIENT_ID": VerifierTests.feedClient.id,
                     "TEGATA_CLIENT_SECRET": VerifierTests.feedClient.secret, "TEGATA_KEYS_MINIMUM_LIFETIME": "1",
                 ].merging(environment) { $1 })
-                defer { example.stop() }
-                try await example.waitUntilServing()
-                try await body(server, proxy, example)
+                do {
+                    try await example.waitUntilServing()
+                    try await body(server, proxy, example)
+                } catch {
+                    await example.stop()
+                    throw error
+                }
+                await example.stop()
             }
         }
     }
