@@ -42,6 +42,11 @@ public func buildApplication(
     let configuration = services.configuration
     return Application(
         router: buildRouter(services: services),
+        server: .http1(configuration: .init(additionalChannelHandlers: [
+            RequestDeadlineHandler(
+                headTimeout: .nanoseconds(Int64(configuration.httpHeadTimeout * 1e9)),
+                bodyTimeout: .nanoseconds(Int64(configuration.httpBodyTimeout * 1e9)))
+        ])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tegata"),
         services: services.lifecycle,
         onServerRunning: { channel in

@@ -29,7 +29,7 @@ extension TegataConfiguration {
         "host", "port", "issuer", "audience", "client_id", "database_url", "master_key", "master_key_file",
         "signing_key_file", "access_token_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "refresh_reuse_grace",
         "introspection_clients", "prune_interval", "sqlite_synchronous", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
-        "log_format", "providers", "require_nonce", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
+        "log_format", "http_head_timeout", "http_body_timeout", "providers", "require_nonce", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
         "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "allowed_origins",
         "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
     ]
@@ -188,6 +188,8 @@ extension TegataConfiguration {
             config.logFormat = parsed
         }
         if let client = try nonEmpty("client_id") { config.clientID = client }
+        if let seconds = try duration("http_head_timeout", range: 1...3_600) { config.httpHeadTimeout = seconds }
+        if let seconds = try duration("http_body_timeout", range: 1...3_600) { config.httpBodyTimeout = seconds }
         if let text = try nonEmpty("require_nonce") {
             switch text.lowercased() {
             case "true", "1", "yes": config.requireNonce = true

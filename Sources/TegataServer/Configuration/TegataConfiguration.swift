@@ -49,6 +49,12 @@ public struct TegataConfiguration: Sendable {
     public var jwksMaxAge: TimeInterval = 300
     /// External identity providers for the token exchange and identity links (`TEGATA_PROVIDERS`).
     public var providers: [ProviderConfiguration] = []
+    /// How long a connection may take to send a complete request head, counted from its opening or
+    /// from its previous response (`TEGATA_HTTP_HEAD_TIMEOUT`, default 30 s): idle keep-alive
+    /// connections and trickled headers are closed past it.
+    public var httpHeadTimeout: TimeInterval = 30
+    /// How long a request body may take to arrive after its head (`TEGATA_HTTP_BODY_TIMEOUT`, default 30 s).
+    public var httpBodyTimeout: TimeInterval = 30
     /// Whether every provider requires a nonce, whatever its own `nonce_required` says
     /// (`TEGATA_REQUIRE_NONCE`, default false).
     public var requireNonce = false
