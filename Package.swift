@@ -250,6 +250,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // One storage contract suite, run against every store the package has.
+        .testTarget(
+            name: "TegataStoreContractTests",
+            dependencies: [
+                "TegataCore", "TegataStoreSQLite", "TegataWire",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TegataServerTests",
             dependencies: [

@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import TegataCore
+import TegataStoreSQLite
+
+/// A store the contract suite runs against: every store the package has. Each test gets a new,
+/// empty store and closes it.
+struct StoreUnderTest: Sendable, CustomTestStringConvertible {
+    let name: String
+    let make: @Sendable () async throws -> any TegataStore
+
+    var testDescription: String { name }
+
+    static let all: [StoreUnderTest] = [
+        StoreUnderTest(name: "sqlite") {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("tegata-contract-\(UUID().uuidString).sqlite").path
+            var logger = Logger(label: "contract")
+            logger.logLevel = .critical
+            return try await SQLiteStore.open(path: path, logger: logger)
+        }
+    ]
+
+    /// Runs `body` on a fresh store, closing it afterwards.
+    func with<T: Sendable>(_ body: (any TegataStore) async throws -> T) async throws -> T {
+        let store = try await make()
+        do {
+            let result = try await body(store)
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+}
+
+import Testing
+
+/// Fixed times and builders for store commands.
+enum Fixture {
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+    static let policy = SessionPolicy(idleLifetime: 1_000, absoluteLifetime: 10_000, reuseGrace: 10)
+
+    static func hash(_ secret: String) -> Data { Data(secret.utf8.reversed()) }
+
+    static func deviceSignIn(_ deviceID: String, secret: String = String(repeating: "s", count: 32), at time: Date = now) throws -> DeviceSignInCommand {
+        let credentials = try DeviceCredentials(deviceID: deviceID, secret: secret, platform: "ios")
+        let stored = hash(secret)
+        return DeviceSignInCommand(
+            credentials: credentials, secretMatches: { $0 == stored }, secretHash: stored,
+            newUserID: UUID().uuidString.lowercased(), newSessionID: UUID().uuidString.lowercased(), clientID: "app",
+            now: time, absoluteExpiresAt: time.addingTimeInterval(policy.absoluteLifetime))
+    }
+
+    static func identitySignIn(_ provider: String, _ subject: String, at time: Date = now) -> IdentitySignInCommand {
+        IdentitySignInCommand(
+            identity: ExternalIdentity(provider: provider, subject: subject, email: nil), newUserID: UUID().uuidString.lowercased(),
+            newSessionID: UUID().uuidString.lowercased(), clientID: "app", platform: "web", amr: [provider], now: time,
+            absoluteExpiresAt: time.addingTimeInterval(policy.absoluteLifetime))
+    }
+
+    /// A refresh of `session` presenting `generation` at `time`, decided by the core's rule.
+    static func refresh(_ sessionID: String, generation: Int64, at time: Date) -> RefreshCommand {
+        RefreshCommand(
+            sessionID: sessionID,
+            decide: { RefreshDecision.decide(presentedGeneration: generation, session: $0, now: time, policy: policy, grace: policy.reuseGrace) },
+            now: time, eventUntil: time.addingTimeInterval(900))
+    }
+
+    /// Signs a new device in and returns its user and session.
+    static func signedInDevice(_ store: any TegataStore, _ deviceID: String, at time: Date = now) async throws -> (UserRecord, Session) {
+        switch try await store.deviceSignIn(try deviceSignIn(deviceID, at: time)) {
+        case .registered(let record, let session), .signedIn(let record, let session): return (record, session)
+        case let other: throw Failure("device sign-in answered \(other)")
+        }
+    }
+}
+
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
