@@ -254,7 +254,7 @@ let package = Package(
         .testTarget(
             name: "TegataStoreContractTests",
             dependencies: [
-                "TegataCore", "TegataStoreSQLite", "TegataWire",
+                "TegataCore", "TegataServer", "TegataWire",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -87,6 +87,9 @@ public protocol TegataStore: Sendable {
     /// Throws unless the database answers.
     func ping() async throws
 
+    /// The schema version the database is at (its newest applied migration).
+    func schemaVersion() async throws -> Int
+
     /// Closes the store's connections; nothing may be called afterwards.
     func close() async
 }

@@ -35,11 +35,7 @@ public struct TegataServices: Sendable {
 
     /// Opens and migrates the database, loads or generates the keys.
     public static func make(configuration: TegataConfiguration, clock: any TegataClock, logger: Logger) async throws -> TegataServices {
-        let store: SQLiteStore
-        switch configuration.database {
-        case .sqlite(let path):
-            store = try await SQLiteStore.open(path: path, synchronous: configuration.sqliteSynchronous, logger: logger)
-        }
+        let store = try await StoreFactory.open(configuration, logger: logger)
         do {
             let secrets = ServerSecrets(masterKey: try KeyBootstrap.masterKey(configuration.masterKey, logger: logger))
             let keys = try await KeyBootstrap.serverKeys(

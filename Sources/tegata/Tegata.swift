@@ -6,7 +6,6 @@ import NIOCore
 import NIOPosix
 import TegataCore
 import TegataServer
-import TegataStoreSQLite
 
 /// The `tegata` command: parses arguments and configuration, nothing else.
 @main
@@ -96,13 +95,16 @@ extension Tegata {
 
         func run() async throws {
             let (configuration, logger) = try options.load()
-            switch configuration.database {
-            case .sqlite(let path):
-                let store = try await SQLiteStore.open(path: path, logger: logger)
-                let version = try await store.schemaVersion()
+            let store = try await StoreFactory.open(configuration, logger: logger)
+            let version: Int
+            do {
+                version = try await store.schemaVersion()
+            } catch {
                 await store.close()
-                print("database \(path) is at schema version \(version)")
+                throw error
             }
+            await store.close()
+            print("database \(StoreFactory.describe(configuration.database)) is at schema version \(version)")
         }
     }
 }

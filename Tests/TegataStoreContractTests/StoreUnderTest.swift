@@ -1,10 +1,10 @@
 import Foundation
 import Logging
 import TegataCore
-import TegataStoreSQLite
+import TegataServer
 
-/// A store the contract suite runs against: every store the package has. Each test gets a new,
-/// empty store and closes it.
+/// A store the contract suite runs against: every store the package has, opened through the one
+/// `StoreFactory` the server and `tegata migrate` use. Each test gets a new, empty store and closes it.
 struct StoreUnderTest: Sendable, CustomTestStringConvertible {
     let name: String
     let make: @Sendable () async throws -> any TegataStore
@@ -13,10 +13,10 @@ struct StoreUnderTest: Sendable, CustomTestStringConvertible {
 
     static let all: [StoreUnderTest] = [
         StoreUnderTest(name: "sqlite") {
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("tegata-contract-\(UUID().uuidString).sqlite").path
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tegata-contract-\(UUID().uuidString)").path
             var logger = Logger(label: "contract")
             logger.logLevel = .critical
-            return try await SQLiteStore.open(path: path, logger: logger)
+            return try await StoreFactory.open(TegataConfiguration(dataDirectory: directory), logger: logger)
         }
     ]
 

@@ -1,0 +1,24 @@
+import Logging
+import ServiceLifecycle
+import TegataCore
+import TegataStoreSQLite
+
+/// The one place a store is made from configuration: the server (`TegataServices`), `tegata
+/// migrate` and the storage contract tests all open their store here, from `TEGATA_DATABASE_URL`.
+public enum StoreFactory {
+    /// Opens the store `configuration.database` names, applying its pending migrations. The store is
+    /// also the service that closes it at shutdown.
+    public static func open(_ configuration: TegataConfiguration, logger: Logger) async throws -> any TegataStore & Service {
+        switch configuration.database {
+        case .sqlite(let path):
+            try await SQLiteStore.open(path: path, synchronous: configuration.sqliteSynchronous, logger: logger)
+        }
+    }
+
+    /// Where the store lives, for messages (never credentials).
+    public static func describe(_ database: TegataConfiguration.DatabaseLocation) -> String {
+        switch database {
+        case .sqlite(let path): "sqlite \(path)"
+        }
+    }
+}
