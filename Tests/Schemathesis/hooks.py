@@ -8,6 +8,7 @@ run.sh configured the server with (read from the environment).
 import itertools
 import os
 import secrets
+import threading
 
 import requests
 import schemathesis
@@ -43,13 +44,20 @@ def _schemes(case):
 # Calls that end the caller's own session or account when they succeed: the next call gets new
 # credentials instead of a dead token.
 DESTRUCTIVE = {("POST", "/v1/logout"), ("DELETE", "/v1/me"), ("DELETE", "/v1/sessions/{id}"), ("DELETE", "/v1/session")}
-_cache = {"credentials": None, "uses": 0}
+# One user per worker thread: a destructive call of one worker must not kill another's credentials.
+_local = threading.local()
+
+
+def _cache():
+    if not hasattr(_local, "credentials"):
+        _local.credentials, _local.uses = None, 0
+    return _local
 
 
 @schemathesis.hook
 def after_call(ctx, case, response):
     if (case.method.upper(), case.operation.path) in DESTRUCTIVE and 200 <= response.status_code < 300:
-        _cache["credentials"] = None
+        _cache().credentials = None
 
 
 @schemathesis.auth(refresh_interval=1)
@@ -58,18 +66,21 @@ class TegataCredentials:
     after a destructive call), `set` applies the one the operation asks for."""
 
     def get(self, case, ctx):
-        if _cache["credentials"] is None or _cache["uses"] >= 10:
+        cache = _cache()
+        if cache.credentials is None or cache.uses >= 10:
             tokens = _fresh_tokens()
-            _cache["credentials"] = {"access_token": tokens["access_token"], "cookie": _fresh_cookie(tokens["access_token"])}
-            _cache["uses"] = 0
-        _cache["uses"] += 1
-        return _cache["credentials"]
+            cache.credentials = {"access_token": tokens["access_token"], "cookie": _fresh_cookie(tokens["access_token"])}
+            cache.uses = 0
+        cache.uses += 1
+        return cache.credentials
 
     def set(self, case, data, ctx):
         schemes = _schemes(case)
         if not schemes:
             return
         scheme = schemes[0]
+        if case.headers is None:  # an operation without header parameters has none yet
+            case.headers = {}
         if scheme == "bearer":
             case.headers["Authorization"] = f"Bearer {data['access_token']}"
         elif scheme in ("sessionCookie", "sessionCookieLoopback"):

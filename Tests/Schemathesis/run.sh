@@ -79,6 +79,6 @@ if grep -E '"level": ?"(error|critical)"' "$WORK/tegata.log" | head -20 | grep .
 fi
 # The server's own log must hold none of the credentials it was configured with.
 for secret in "$TEGATA_TEST_RS_SECRET" "$TEGATA_ADMIN_API_KEY" "${TEGATA_REVENUECAT_WEBHOOK_AUTH#Bearer }"; do
-    if grep -qF "$secret" "$WORK/tegata.log"; then echo "a configured secret appears in tegata's log"; status=1; fi
+    if grep -qF -- "$secret" "$WORK/tegata.log"; then echo "a configured secret appears in tegata's log"; status=1; fi
 done
 exit $status
