@@ -78,7 +78,7 @@ public struct IdentityProvider: Sendable {
     }
 
     private func identity(_ token: VerifiedIDToken) -> VerifiedExternalToken {
-        let digest = SHA256.hash(data: Data("\(name)\u{0}\(token.replayKey)".utf8)).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: Data("\(name)\u{0}\(token.replayKey)".utf8)).lowercaseHex
         return VerifiedExternalToken(
             identity: ExternalIdentity(provider: name, subject: token.subject, email: storesEmail ? token.email : nil),
             replayKey: digest, expiresAt: token.expiresAt)

@@ -108,3 +108,16 @@ public enum Base64URL {
         return valid ? output : nil
     }
 }
+
+extension Sequence where Element == UInt8 {
+    /// The bytes as lowercase hex (digests in keys, signatures and nonces).
+    public var lowercaseHex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for byte in self {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}

@@ -188,7 +188,7 @@ public enum IDTokenVerifier {
         if let jti = claims["jti"] as? String, !jti.isEmpty, jti.utf8.count <= 255 {
             replayKey = "jti:" + jti
         } else {
-            replayKey = "sha256:" + SHA256.hash(data: input).map { String(format: "%02x", $0) }.joined()
+            replayKey = "sha256:" + SHA256.hash(data: input).lowercaseHex
         }
         return VerifiedIDToken(
             subject: subject, email: claims["email"] as? String, emailVerified: verified, replayKey: replayKey,
@@ -197,10 +197,7 @@ public enum IDTokenVerifier {
 
     /// The lowercase hex SHA-256 of a raw nonce: what the provider was asked to put in the token.
     public static func nonceDigest(_ rawNonce: String) -> String {
-        SHA256.hash(data: Data(rawNonce.utf8)).map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
-        }.joined()
+        SHA256.hash(data: Data(rawNonce.utf8)).lowercaseHex
     }
 
     private static func checkNonce(_ claim: Any?, rawNonce: String?, required: Bool) throws(IDTokenError) {

@@ -207,6 +207,8 @@ import Testing
         #expect(!local.sessionCookieSecure && local.effectiveSessionCookieName == "tegata_session" && local.realtimeSigning == nil)
         #expect(try load(["TEGATA_ISSUER": "http://auth.internal"]).sessionCookieSecure, "plain http off loopback stays Secure")
         #expect(!(try load(["TEGATA_ISSUER": "http://localhost:8080"]).sessionCookieSecure))
+        // A host that only starts like a loopback address is not one: its cookie stays Secure.
+        #expect(try load(["TEGATA_ISSUER": "http://127.0.0.1.example.com"]).sessionCookieSecure)
     }
 
     @Test func badWebAndRealtimeSettingsAreNamed() {

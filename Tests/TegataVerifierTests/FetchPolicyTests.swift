@@ -24,8 +24,11 @@ import Testing
 
     /// A loopback server that redirects every request to `target`, counting what it gets; and a
     /// second one, the target, counting too.
-    func withRedirect<T: Sendable>(_ body: (_ redirector: Int, _ targetHits: @Sendable () -> Int) async throws -> T) async throws -> T {
+    func withRedirect<T: Sendable>(
+        _ body: (_ redirector: Int, _ targetHits: @Sendable () -> Int, _ redirectorHits: @Sendable () -> Int) async throws -> T
+    ) async throws -> T {
         let hits = Mutex(0)
+        let redirected = Mutex(0)
         let target = Router()
         target.get("**") { _, _ -> Response in
             hits.withLock { $0 += 1 }
@@ -36,33 +39,35 @@ import Testing
         }) { targetPort in
             let redirector = Router()
             redirector.get("**") { request, _ -> Response in
+                redirected.withLock { $0 += 1 }
                 // Another host (localhost, not 127.0.0.1) and path: what an on-path attacker would do.
-                Response(status: .found, headers: [.location: "http://localhost:\(targetPort)\(request.uri.path)"])
+                return Response(status: .found, headers: [.location: "http://localhost:\(targetPort)\(request.uri.path)"])
             }
             return try await withRunningApplication({ ready in
                 Application(router: redirector, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { await ready($0.localAddress?.port ?? 0) })
             }) { redirectorPort in
-                try await body(redirectorPort, { hits.withLock { $0 } })
+                try await body(redirectorPort, { hits.withLock { $0 } }, { redirected.withLock { $0 } })
             }
         }
     }
 
     @Test func theVerifierFollowsNoRedirect() async throws {
-        try await withRedirect { redirector, targetHits in
+        try await withRedirect { redirector, targetHits, redirectorHits in
             var configuration = TegataVerifierConfiguration(issuer: "http://127.0.0.1:\(redirector)")
             configuration.keySetPolicy.minimumLifetime = 1
             var logger = Logger(label: "fetch-policy-test")
             logger.logLevel = .critical
             let verifier = TegataVerifier(configuration: configuration, logger: logger)
-            let error = await #expect(throws: TegataVerifierError.self) { _ = try await verifier.verify("a.b.c") }
-            #expect(error?.code == .keysUnavailable || error?.code == .invalidToken)
-            _ = try? await verifier.verify("eyJhbGciOiJFUzI1NiIsImtpZCI6ImsiLCJ0eXAiOiJhdCtqd3QifQ.e30.AAAA")
+            let token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsiLCJ0eXAiOiJhdCtqd3QifQ.e30.AAAA"
+            let error = await #expect(throws: TegataVerifierError.self) { _ = try await verifier.verify(token) }
+            #expect(error?.code == .keysUnavailable, "no keys: the discovery answer was a redirect")
+            #expect(redirectorHits() >= 1, "discovery was asked")
             #expect(targetHits() == 0, "the redirect target was never asked")
         }
     }
 
     @Test func aFetcherOnAClientThatFollowsRedirectsStillRefusesTheAnswer() async throws {
-        try await withRedirect { redirector, targetHits in
+        try await withRedirect { redirector, targetHits, _ in
             let following = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .follow(max: 5, allowCycles: false)))
             let fetcher = HTTPDocumentFetcher(client: following)
             await #expect(throws: FetchPolicy.Refusal.self) { _ = try await fetcher.get("http://127.0.0.1:\(redirector)/jwks.json") }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TegataTokens
 
 /// Stripe's webhook signature (`Stripe-Signature: t=<unix time>,v1=<hex HMAC>,…`), checked as
 /// Stripe documents it: HMAC-SHA256 of `"<t>.<raw body>"` under the endpoint's signing secret, any
@@ -82,7 +83,7 @@ public struct StripeSignature: Sendable {
         var signed = Data("\(timestamp).".utf8)
         signed.append(contentsOf: payload)
         let mac = HMAC<SHA256>.authenticationCode(for: signed, using: key)
-        return "t=\(timestamp),v1=" + mac.map { String(format: "%02x", $0) }.joined()
+        return "t=\(timestamp),v1=" + mac.lowercaseHex
     }
 
     static func hexBytes(_ text: String) -> Data? {

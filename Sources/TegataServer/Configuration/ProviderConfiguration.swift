@@ -183,8 +183,7 @@ public struct ProviderConfiguration: Sendable, Equatable {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else {
             throw fail("\(what) must be an https URL (got \"\(text.prefix(80))\")")
         }
-        let loopback = host == "localhost" || host == "127.0.0.1" || host == "::1" || host == "[::1]"
-        guard scheme == "https" || (scheme == "http" && loopback) else {
+        guard scheme == "https" || (scheme == "http" && FetchPolicy.isLoopback(host: host)) else {
             throw fail("\(what) must be an https URL (plain http only on a loopback host)")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TegataStoreSQLite
+import TegataTokens
 
 /// The server's typed configuration, validated when it is loaded. Every key can come from a YAML or
 /// JSON file (`--config`) and be overridden by the environment variable `TEGATA_<KEY>`; each key is
@@ -158,8 +159,7 @@ public struct TegataConfiguration: Sendable {
     /// loopback host (local development), where a browser would never send it back.
     public var sessionCookieSecure: Bool {
         guard let url = URL(string: issuer), url.scheme?.lowercased() == "http" else { return true }
-        let host = (url.host ?? "").lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return !(host == "localhost" || host == "::1" || host.hasPrefix("127."))
+        return !FetchPolicy.isLoopback(host: url.host ?? "")
     }
 
     /// The session cookie's name.
