@@ -10,7 +10,7 @@ public struct AccessTokenAuthenticator: Sendable {
     /// Checks claims.
     public let validator: AccessTokenValidator
     /// Looks sessions up.
-    public let store: any TegataStore
+    public let store: any SessionStore
     /// Session lifetimes.
     public let sessionPolicy: SessionPolicy
     /// The clock.
@@ -20,7 +20,7 @@ public struct AccessTokenAuthenticator: Sendable {
 
     /// Creates an authenticator.
     public init(
-        keys: ServerKeys, policy: TokenPolicy, store: any TegataStore, clock: any TegataClock,
+        keys: ServerKeys, policy: TokenPolicy, store: any SessionStore, clock: any TegataClock,
         cache: VerifiedTokenCache = VerifiedTokenCache(capacity: 0)
     ) {
         self.keys = keys

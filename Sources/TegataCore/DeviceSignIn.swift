@@ -4,14 +4,14 @@ import TegataWire
 /// The device grant: a device id and secret give an anonymous user, with no user action.
 public struct DeviceSignIn: Sendable {
     /// Where users, devices and sessions live.
-    public let store: any TegataStore
+    public let store: any AccountStore
     /// Makes the token response.
     public let issuer: TokenIssuer
     /// The clock.
     public let clock: any TegataClock
 
     /// Creates the grant.
-    public init(store: any TegataStore, issuer: TokenIssuer, clock: any TegataClock) {
+    public init(store: any AccountStore, issuer: TokenIssuer, clock: any TegataClock) {
         self.store = store
         self.issuer = issuer
         self.clock = clock

@@ -9,7 +9,7 @@ public struct Introspection: Sendable {
     /// Checks access tokens.
     public let authenticator: AccessTokenAuthenticator
     /// Sessions.
-    public let store: any TegataStore
+    public let store: any SessionStore
     /// Refresh-token key.
     public let secrets: ServerSecrets
     /// Token policy.
@@ -18,7 +18,7 @@ public struct Introspection: Sendable {
     public let clock: any TegataClock
 
     /// Creates the service.
-    public init(authenticator: AccessTokenAuthenticator, store: any TegataStore, secrets: ServerSecrets, policy: TokenPolicy, clock: any TegataClock) {
+    public init(authenticator: AccessTokenAuthenticator, store: any SessionStore, secrets: ServerSecrets, policy: TokenPolicy, clock: any TegataClock) {
         self.authenticator = authenticator
         self.store = store
         self.secrets = secrets

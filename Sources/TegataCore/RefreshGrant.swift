@@ -4,14 +4,14 @@ import TegataWire
 /// The refresh-token grant: rotation, reuse detection and the grace rule (see ``RefreshDecision``).
 public struct RefreshGrant: Sendable {
     /// Sessions live here.
-    public let store: any TegataStore
+    public let store: any SessionStore
     /// Makes the token response.
     public let issuer: TokenIssuer
     /// The clock.
     public let clock: any TegataClock
 
     /// Creates the grant.
-    public init(store: any TegataStore, issuer: TokenIssuer, clock: any TegataClock) {
+    public init(store: any SessionStore, issuer: TokenIssuer, clock: any TegataClock) {
         self.store = store
         self.issuer = issuer
         self.clock = clock

@@ -4,14 +4,14 @@ import TegataTokens
 /// Ending sessions: logout scopes, the session list, deleting one session, deleting the account.
 public struct SessionService: Sendable {
     /// Sessions and users live here.
-    public let store: any TegataStore
+    public let store: any SessionStore & AccountStore
     /// Token lifetimes (for how long revocations are remembered).
     public let policy: TokenPolicy
     /// The clock.
     public let clock: any TegataClock
 
     /// Creates the service.
-    public init(store: any TegataStore, policy: TokenPolicy, clock: any TegataClock) {
+    public init(store: any SessionStore & AccountStore, policy: TokenPolicy, clock: any TegataClock) {
         self.store = store
         self.policy = policy
         self.clock = clock

@@ -1,25 +1,90 @@
 import Foundation
 
-/// Persistence for the domain. Implementations (SQLite, PostgreSQL) enforce atomicity: each method
-/// is one transaction, committed before it returns.
-public protocol TegataStore: Sendable {
-    /// Signs a device in, in one transaction: registers device and anonymous user if the device id is
-    /// new, else checks the secret; on success opens a session.
+/// Persistence for the domain: every role at once. The server holds one value of this type;
+/// each part of the domain takes only the role it uses.
+///
+/// What every method promises, whatever the store:
+/// - **Atomic and durable.** Each method is one transaction, committed (durably, as the store is
+///   configured) before it returns; a method that throws changed nothing.
+/// - **Decisions come from the core.** Where a method decides something (sign-in, linking,
+///   unlinking, refresh, logout, billing), the store reads the rows the decision needs *inside its
+///   transaction*, hands them to the core's pure decision (``DeviceSignInDecision``,
+///   ``IdentitySignInDecision``, ``LinkDecision``, ``UnlinkDecision``, ``RefreshEffect``,
+///   ``SessionRevocationPlan``, ``BillingLedger``) and writes what it returns.
+/// - **Isolation.** Each method's documentation names what must not change between its reads and
+///   its writes (the rows to lock, or the uniqueness relied on). SQLite meets all of it with one
+///   writer thread; a store with concurrent writers (PostgreSQL, several replicas) must lock those
+///   rows (`SELECT … FOR UPDATE`) or rely on those unique constraints (`ON CONFLICT`).
+///
+/// `StoreContractTests` states all of it as tests every store must pass.
+public protocol TegataStore: AccountStore, SessionStore, RevocationFeedStore, BillingStore, SigningKeyStore, StoreLifecycle {}
+
+/// Users, their devices and identities: signing in, linking, unlinking, deleting.
+public protocol AccountStore: Sendable {
+    /// Signs a device in: reads the device row (locked, or absent), applies
+    /// ``DeviceSignInDecision/decide(stored:command:)``: registers the device and its anonymous
+    /// user, or records the sign-in on the device; then opens `command.session(for:)`.
+    ///
+    /// Isolation: the device row is locked for the transaction; two first sign-ins of one new
+    /// device id make one user (the device id is unique: the loser of an insert race re-reads and
+    /// signs in, or gets ``DeviceSignInOutcome/wrongSecret``).
     func deviceSignIn(_ command: DeviceSignInCommand) async throws -> DeviceSignInOutcome
 
-    /// Signs in with a verified external identity, in one transaction: finds the identity's user or
-    /// creates a permanent (not anonymous) user with that identity, and opens a session.
+    /// Signs in with a verified external identity: reads the identity's owner, applies
+    /// ``IdentitySignInDecision/decide(owner:command:)`` (create a permanent user with the identity,
+    /// or sign its user in, storing a newly given email), then opens `command.session(for:)`.
+    ///
+    /// Isolation: `(provider, subject)` is unique; 20 concurrent first sign-ins of one identity
+    /// make one user (an insert that loses the race re-reads the owner and signs in).
     func identitySignIn(_ command: IdentitySignInCommand) async throws -> IdentitySignInOutcome
 
-    /// Links an external identity to a user, in one transaction. The user stops being anonymous.
+    /// Links an external identity to a user, as ``LinkDecision/decide(provider:owner:userID:userExists:userProviders:)``
+    /// says; a linked user stops being anonymous.
+    ///
+    /// Isolation: the user row is locked (so a concurrent link of another identity of the same
+    /// provider, or an unlink, waits); `(provider, subject)` is unique, so an identity cannot be
+    /// linked to two users.
     func linkIdentity(_ identity: ExternalIdentity, toUser userID: String, now: Date) async throws -> LinkIdentityOutcome
 
-    /// Removes a user's identity of `provider`, in one transaction — unless it is the user's last
-    /// way to sign in (no other identity and no device). A user left with no identity is anonymous again.
+    /// Removes a user's identity of `provider`, as ``UnlinkDecision/decide(provider:userProviders:usableDevices:)``
+    /// says: never the last way to sign in (no other identity and no unrevoked device). A user
+    /// left with no identity is anonymous again.
+    ///
+    /// Isolation: the user row is locked, so two concurrent unlinks of a user's two last
+    /// identities cannot both succeed, and a logout that revokes its devices waits.
     func unlinkIdentity(provider: String, fromUser userID: String) async throws -> UnlinkIdentityOutcome
 
-    /// Refreshes a session in one transaction: reads it, lets `command.decide` choose, applies the
-    /// decision (rotation, or revocation with a feed event) and commits before returning.
+    /// Records that the external ID token identified by `key` (a digest, never the token) was
+    /// used, until `until`. False if it was already recorded and has not expired: a replay. An
+    /// expired record is taken over.
+    ///
+    /// Isolation: `key` is unique (an insert with a conditional update on conflict).
+    func rememberUsedIDToken(key: String, until: Date, now: Date) async throws -> Bool
+
+    /// Deletes a user with its devices, identities, sessions, entitlements and payment-customer
+    /// links, and records ``UserDeletionPlan/event(userID:tokenVersion:until:)``, which kills every
+    /// access token it had. False if there was no such user.
+    ///
+    /// Isolation: the user row is locked (deleted first), so nothing can link to it meanwhile.
+    func deleteUser(id: String, now: Date, eventUntil: Date) async throws -> Bool
+
+    /// The id of the user an unrevoked device is registered to; nil for an unknown or revoked device.
+    func deviceOwner(deviceID: String) async throws -> String?
+
+    /// The user with its identities (by provider, then subject) and entitlements (by name), read
+    /// in one snapshot; nil if there is no such user.
+    func userRecord(userID: String) async throws -> UserRecord?
+}
+
+/// Sessions and refresh: rotation, use, revocation.
+public protocol SessionStore: Sendable {
+    /// Refreshes a session: reads it with its user (nil if either is gone), writes
+    /// `command.effect(for:)` (``RefreshEffect``: a rotation, or a revocation with its feed event,
+    /// or nothing), and returns the user and session to issue tokens for.
+    ///
+    /// Isolation: the session row is locked for the transaction. Concurrent refreshes of one session
+    /// serialise on it, so exactly one of them rotates from a given generation; the others see the
+    /// rotated state and are decided on it (grace, or reuse).
     func refresh(_ command: RefreshCommand) async throws -> RefreshOutcome
 
     /// What decides whether an access token still works at Tegata's endpoints: its session, its
@@ -27,71 +92,157 @@ public protocol TegataStore: Sendable {
     /// user record, read in the same snapshot. Nil if the session (or its user) no longer exists.
     func authState(sessionID: String, jti: String?, withUser: Bool) async throws -> AuthState?
 
-    /// Marks a live (not revoked) session as used at `now`, so it does not reach its idle end while a
-    /// web session cookie keeps it in use. False if there is no such session.
+    /// Marks a live (not revoked) session as used at `now` (never moving it back), so it does not
+    /// reach its idle end while a web session cookie keeps it in use. False if there is no such
+    /// session. Isolation: one conditional update of the session row.
     func touchSession(id: String, now: Date) async throws -> Bool
 
     /// The user's sessions that are still live at `now`, oldest first.
     func liveSessions(userID: String, now: Date, idleLifetime: TimeInterval) async throws -> [Session]
 
-    /// Revokes one session (only if it belongs to `userID`, when given) and records a feed event, and
-    /// the device registrations `devices` names. Returns false if there is no such live session.
+    /// Every stored session of the user, revoked and ended ones included (until pruned), oldest first.
+    func sessions(ofUser userID: String) async throws -> [Session]
+
+    /// One stored session, revoked or not; nil if there is none (or it was pruned).
+    func session(id: String) async throws -> Session?
+
+    /// Revokes one unrevoked session (only if it belongs to `userID`, when given), as
+    /// ``SessionRevocationPlan/one(_:devices:userDevices:eventUntil:)`` says: the session, its feed
+    /// event, and the device registrations `devices` names. False if there is no such session.
+    ///
+    /// Isolation: the session row is locked, so it is revoked (and announced) once.
     func revokeSession(id: String, ownedBy userID: String?, devices: DeviceRevocation, now: Date, eventUntil: Date) async throws -> Bool
 
-    /// Revokes every live session of a user except `except`, and the device registrations `devices`
-    /// names. With `bumpTokenVersion`, also moves the user's token version (one `user` event);
-    /// otherwise records one `session` event per session.
+    /// Revokes every unrevoked session of a user except `except`, as
+    /// ``SessionRevocationPlan/many(userID:live:except:bumpTokenVersion:tokenVersion:devices:userDevices:eventUntil:)``
+    /// says: with `bumpTokenVersion` the user's token version moves and one `user` event is
+    /// recorded; otherwise one `session` event per session. Nothing for an unknown user.
+    ///
+    /// Isolation: the user row is locked first, so a concurrent sign-in, link or unlink of the user
+    /// waits, and the token version moves by exactly one per call.
     func revokeSessions(
         userID: String, except: String?, bumpTokenVersion: Bool, devices: DeviceRevocation, now: Date, eventUntil: Date
     ) async throws
 
-    /// Records, in one transaction, that the external ID token identified by `key` (a digest, never
-    /// the token) was used, until `until`. False if it was already recorded: a replay. Expired
-    /// records go with ``prune(now:idleLifetime:webhookEventsBefore:limit:)``.
-    func rememberUsedIDToken(key: String, until: Date, now: Date) async throws -> Bool
-
-    /// Denies one access token until `until` (a `token` event).
+    /// Denies one access token until `until` with a `token` feed event; a second revocation of
+    /// the same `jti` records nothing. Isolation: the pair (`token`, `jti`) is unique in the feed.
     func revokeAccessToken(jti: String, until: Date, now: Date) async throws
+}
 
-    /// Deletes a user with its devices, identities, sessions and entitlements, and records a `user`
-    /// event that kills every access token it had. Returns false if there was no such user.
-    func deleteUser(id: String, now: Date, eventUntil: Date) async throws -> Bool
+/// The revocation feed that verifiers follow.
+public protocol RevocationFeedStore: Sendable {
+    /// Feed events after `cursor` (every retained event when nil) that still matter at `now`, in
+    /// feed order, at most `limit`, and the cursor to continue from.
+    ///
+    /// The ordering guarantee, whatever order concurrent transactions commit in: a reader that has
+    /// seen cursor C sees, after C, every event committed after C was handed out, and none twice.
+    /// (A store whose sequence values can commit out of order — PostgreSQL sequences — must not
+    /// hand out a cursor past an event that is still uncommitted.) A cursor the store never
+    /// handed out, but of its form (another database's, or from beyond the newest event), moves
+    /// the reader back to the current end of the feed: ``RevocationFeedPage/movedBack``. A value
+    /// that is not of its form throws ``RevocationFeedCursor/Unrecognized``.
+    func revocationEvents(after cursor: RevocationFeedCursor?, now: Date, limit: Int) async throws -> RevocationFeedPage
+}
 
-    /// Feed events after `cursor` (all retained events when nil) that still matter at `now`, at most
-    /// `limit`, and the cursor to continue from.
-    func revocationEvents(after cursor: Int64?, now: Date, limit: Int) async throws -> (events: [RevocationEvent], cursor: Int64)
-
-    /// Deletes ended sessions, feed events that no longer matter, expired used-ID-token records, and
-    /// payment-event ids received before `webhookEventsBefore`, at most `limit` of each.
-    func prune(now: Date, idleLifetime: TimeInterval, webhookEventsBefore: Date, limit: Int) async throws -> PruneResult
-
-    /// Applies a verified payment event in one transaction: records its id (a known id changes
-    /// nothing: ``BillingOutcome/duplicate``), applies its customer links and its subscription change
-    /// unless newer state is already stored (``BillingOutcome/stale``), and recomputes the
-    /// entitlements of every user whose state changed.
+/// Payment state from webhooks.
+public protocol BillingStore: Sendable {
+    /// Applies a verified payment event: records its id (a known id changes nothing:
+    /// ``BillingOutcome/duplicate``), then reads the rows ``BillingLedger/decide(_:on:)`` asks for
+    /// until it returns writes, carries them out (``BillingOutcome/stale`` is recorded on the event),
+    /// and rewrites the entitlements of every touched user with ``Entitlement/merged(_:)`` of the
+    /// grants of every subscription of every customer linked to it (nothing for an id that is not a user).
+    ///
+    /// Isolation: the event id `(source, id)` is unique; events of one source are applied one at a
+    /// time (the ledger's snapshot must not change before its writes commit: SQLite's writer does
+    /// this; PostgreSQL takes a transaction-level advisory lock per source).
     func applyBillingEvent(_ event: BillingEvent, now: Date) async throws -> BillingOutcome
+}
 
-    /// The id of the user a device is registered to; nil for an unknown device.
-    func deviceOwner(deviceID: String) async throws -> String?
-
-    /// The user with its identities and entitlements; nil if there is no such user.
-    func userRecord(userID: String) async throws -> UserRecord?
-
-    /// Every stored signing key, the most recently stored first (rotation order, reversed).
+/// The token signing keys, shared by every replica.
+public protocol SigningKeyStore: Sendable {
+    /// Every stored signing key, the most recently stored first (insertion order reversed, even
+    /// within one second).
     func signingKeys() async throws -> [StoredSigningKey]
 
     /// Stores a new signing key (its private part already encrypted) and deletes the keys `removing`
-    /// names, in one transaction.
+    /// names, in one transaction. Isolation: the key id is unique.
     func insertSigningKey(_ key: StoredSigningKey, removing: [String]) async throws
+}
 
+/// Opening, migrating, pruning and closing a store.
+public protocol StoreLifecycle: Sendable {
     /// Throws unless the database answers.
     func ping() async throws
 
     /// The schema version the database is at (its newest applied migration).
     func schemaVersion() async throws -> Int
 
-    /// Closes the store's connections; nothing may be called afterwards.
+    /// The newest schema version this build knows.
+    var newestSchemaVersion: Int { get }
+
+    /// Applies the pending numbered, forward-only migrations in order, each in its own transaction,
+    /// and returns the versions applied (none when the schema is current). Throws if the database
+    /// is at a version newer than this build knows. Safe when several processes migrate at once
+    /// (each migration is applied exactly once).
+    func migrate() async throws -> [Int]
+
+    /// Deletes ended sessions, feed events that no longer matter, expired used-ID-token records, and
+    /// payment-event ids received before `webhookEventsBefore`, at most `limit` of each.
+    func prune(now: Date, idleLifetime: TimeInterval, webhookEventsBefore: Date, limit: Int) async throws -> PruneResult
+
+    /// Closes the store's connections; nothing may be called afterwards. Safe to call twice.
     func close() async
+}
+
+/// A position in the revocation feed, opaque to everyone but the store that handed it out (on the
+/// wire it is the `cursor` string). At most 128 characters of `A-Z a-z 0-9 . _ : -`.
+public struct RevocationFeedCursor: Sendable, Hashable, CustomStringConvertible {
+    /// The cursor as the feed shows it.
+    public let rawValue: String
+
+    /// A cursor from its wire form; nil for anything no store hands out.
+    public init?(rawValue: String) {
+        guard (1...128).contains(rawValue.utf8.count), rawValue.utf8.allSatisfy(Self.isAllowed) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    /// The wire form.
+    public var description: String { rawValue }
+
+    private static func isAllowed(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"),
+             UInt8(ascii: "-"):
+            true
+        default:
+            false
+        }
+    }
+
+    /// Thrown for a cursor that is not of the store's form.
+    public struct Unrecognized: Error, Sendable, Equatable {
+        /// Creates the error.
+        public init() {}
+    }
+}
+
+/// One page of the revocation feed.
+public struct RevocationFeedPage: Sendable, Equatable {
+    /// The events, in feed order.
+    public var events: [RevocationEvent]
+    /// Where to continue from.
+    public var cursor: RevocationFeedCursor
+    /// The cursor asked for was not one this feed handed out (beyond its newest event, or from
+    /// another database): the reader was moved back to the current end of the feed.
+    public var movedBack: Bool
+
+    /// Creates a page.
+    public init(events: [RevocationEvent], cursor: RevocationFeedCursor, movedBack: Bool = false) {
+        self.events = events
+        self.cursor = cursor
+        self.movedBack = movedBack
+    }
 }
 
 /// What a device sign-in needs from the store.

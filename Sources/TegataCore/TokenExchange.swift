@@ -5,7 +5,7 @@ import TegataWire
 /// the user on first sight.
 public struct TokenExchange: Sendable {
     /// Users, identities and sessions.
-    public let store: any TegataStore
+    public let store: any AccountStore
     /// Makes the token response.
     public let issuer: TokenIssuer
     /// The configured providers.
@@ -14,7 +14,7 @@ public struct TokenExchange: Sendable {
     public let clock: any TegataClock
 
     /// Creates the grant.
-    public init(store: any TegataStore, issuer: TokenIssuer, providers: IdentityProviders, clock: any TegataClock) {
+    public init(store: any AccountStore, issuer: TokenIssuer, providers: IdentityProviders, clock: any TegataClock) {
         self.store = store
         self.issuer = issuer
         self.providers = providers
@@ -44,7 +44,7 @@ public struct TokenExchange: Sendable {
 /// Linking and unlinking the signed-in user's external identities.
 public struct IdentityLinking: Sendable {
     /// Users and identities.
-    public let store: any TegataStore
+    public let store: any AccountStore
     /// The configured providers.
     public let providers: IdentityProviders
     /// The clock.
@@ -53,7 +53,7 @@ public struct IdentityLinking: Sendable {
     public let leeway: TimeInterval
 
     /// Creates the service.
-    public init(store: any TegataStore, providers: IdentityProviders, clock: any TegataClock, leeway: TimeInterval = 30) {
+    public init(store: any AccountStore, providers: IdentityProviders, clock: any TegataClock, leeway: TimeInterval = 30) {
         self.store = store
         self.providers = providers
         self.clock = clock
@@ -92,7 +92,7 @@ extension IDTokenPresentation {
     /// Verifies the ID token and records it as used, so that the same token is exchanged or linked
     /// once only: a leaked ID token (a provider without a nonce, or a nonce leaked with it) cannot
     /// be exchanged again until it expires. A second use is `invalid_request`.
-    func verifyOnce(with providers: IdentityProviders, store: any TegataStore, leeway: TimeInterval, now: Date) async throws -> ExternalIdentity {
+    func verifyOnce(with providers: IdentityProviders, store: any AccountStore, leeway: TimeInterval, now: Date) async throws -> ExternalIdentity {
         let verified = try await verify(with: providers, now: now)
         guard try await store.rememberUsedIDToken(key: verified.replayKey, until: verified.expiresAt.addingTimeInterval(leeway), now: now)
         else { throw TegataError.invalidRequest("this ID token was already used; get a new one from the provider") }

@@ -6,7 +6,7 @@ import TegataTokens
 /// token is not an error.
 public struct TokenRevocation: Sendable {
     /// Sessions live here.
-    public let store: any TegataStore
+    public let store: any SessionStore
     /// Refresh-token key.
     public let secrets: ServerSecrets
     /// Verifies access tokens.
@@ -17,7 +17,7 @@ public struct TokenRevocation: Sendable {
     public let clock: any TegataClock
 
     /// Creates the service.
-    public init(store: any TegataStore, secrets: ServerSecrets, keys: ServerKeys, policy: TokenPolicy, clock: any TegataClock) {
+    public init(store: any SessionStore, secrets: ServerSecrets, keys: ServerKeys, policy: TokenPolicy, clock: any TegataClock) {
         self.store = store
         self.secrets = secrets
         self.keys = keys

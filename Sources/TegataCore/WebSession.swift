@@ -53,7 +53,7 @@ public struct WebSessions: Sendable {
     /// Checks the access token that opens cookie mode.
     public let authenticator: AccessTokenAuthenticator
     /// Looks sessions up and keeps them alive.
-    public let store: any TegataStore
+    public let store: any SessionStore
     /// Keys the cookie MAC.
     public let secrets: ServerSecrets
     /// Lifetimes.
@@ -67,7 +67,7 @@ public struct WebSessions: Sendable {
 
     /// Creates the service.
     public init(
-        authenticator: AccessTokenAuthenticator, store: any TegataStore, secrets: ServerSecrets, policy: TokenPolicy,
+        authenticator: AccessTokenAuthenticator, store: any SessionStore, secrets: ServerSecrets, policy: TokenPolicy,
         cookieLifetime: TimeInterval, clock: any TegataClock
     ) {
         self.authenticator = authenticator

@@ -6,7 +6,7 @@ import TegataCore
 /// Deletes ended sessions and revocation events that no longer matter, every `interval`, in small
 /// batches so that the writer is never held for long.
 struct SessionPruner: Service {
-    let store: any TegataStore
+    let store: any StoreLifecycle
     let clock: any TegataClock
     let interval: TimeInterval
     let idleLifetime: TimeInterval

@@ -6,12 +6,21 @@ import TegataStoreSQLite
 /// The one place a store is made from configuration: the server (`TegataServices`), `tegata
 /// migrate` and the storage contract tests all open their store here, from `TEGATA_DATABASE_URL`.
 public enum StoreFactory {
-    /// Opens the store `configuration.database` names, applying its pending migrations. The store is
-    /// also the service that closes it at shutdown.
+    /// Opens the store `configuration.database` names and applies its pending migrations through
+    /// the store's own ``StoreLifecycle/migrate()``. The store is also the service that closes it
+    /// at shutdown.
     public static func open(_ configuration: TegataConfiguration, logger: Logger) async throws -> any TegataStore & Service {
+        let store: any TegataStore & Service
         switch configuration.database {
         case .sqlite(let path):
-            try await SQLiteStore.open(path: path, synchronous: configuration.sqliteSynchronous, logger: logger)
+            store = try await SQLiteStore.openUnmigrated(path: path, synchronous: configuration.sqliteSynchronous, logger: logger)
+        }
+        do {
+            _ = try await store.migrate()
+            return store
+        } catch {
+            await store.close()
+            throw error
         }
     }
 

@@ -50,6 +50,65 @@ import Testing
     }
 
     @Test(arguments: StoreUnderTest.all)
+    func withinOneSecondAGrantWinsOverANonFinalEndInEitherOrder(store: StoreUnderTest) async throws {
+        try await store.with { store in
+            let (user, _) = try await Fixture.signedInDevice(store, "device-0001")
+            let ends = Fixture.now.addingTimeInterval(86_400)
+            let incomplete = BillingEvent(source: .stripe, id: "evt_incomplete", type: "customer.subscription.created", occurredAt: 5_000,
+                                          links: [CustomerLink(customer: "cus_1", userID: user.user.id)],
+                                          change: .end(subscription: "sub_1", customer: "cus_1", final: false))
+            // The activation first, then the earlier-created (same second) incomplete state: stale.
+            #expect(try await store.applyBillingEvent(Self.grant("evt_active", at: 5_000, user: user.user.id, ends: ends), now: Fixture.now) == .applied)
+            #expect(try await store.applyBillingEvent(incomplete, now: Fixture.now) == .stale)
+            #expect(try await store.userRecord(userID: user.user.id)?.entitlements == [Entitlement(name: "pro", expiresAt: ends)])
+        }
+    }
+
+    @Test(arguments: StoreUnderTest.all)
+    func aTransferMovesPurchasesAndALateOlderEventFollowsThem(store: StoreUnderTest) async throws {
+        try await store.with { store in
+            let (a, _) = try await Fixture.signedInDevice(store, "device-0001")
+            let (b, _) = try await Fixture.signedInDevice(store, "device-0002")
+            let ends = Fixture.now.addingTimeInterval(86_400)
+            func purchase(_ id: String, at time: Int64, subscription: String, name: String) -> BillingEvent {
+                BillingEvent(source: .revenuecat, id: id, type: "RENEWAL", occurredAt: time, aliases: [a.user.id],
+                             change: .grant(subscription: subscription, customer: a.user.id, entitlements: [Entitlement(name: name, expiresAt: ends)]))
+            }
+            #expect(try await store.applyBillingEvent(purchase("rc_1", at: 1_000, subscription: "tx_1", name: "pro"), now: Fixture.now) == .applied)
+            #expect(try await store.applyBillingEvent(BillingEvent(source: .revenuecat, id: "rc_b", type: "ALIAS", occurredAt: 1_000, aliases: [b.user.id]),
+                                                      now: Fixture.now) == .applied)
+            let transfer = BillingEvent(source: .revenuecat, id: "rc_t", type: "TRANSFER", occurredAt: 2_000,
+                                        change: .transfer(from: [a.user.id], to: b.user.id))
+            #expect(try await store.applyBillingEvent(transfer, now: Fixture.now) == .applied)
+            #expect(try await store.userRecord(userID: a.user.id)?.entitlements.isEmpty == true)
+            #expect(try await store.userRecord(userID: b.user.id)?.entitlements.map(\.name) == ["pro"])
+            // An event from before the transfer that arrives after it lands on the destination.
+            #expect(try await store.applyBillingEvent(purchase("rc_0", at: 1_500, subscription: "tx_2", name: "vip"), now: Fixture.now) == .applied)
+            #expect(try await store.userRecord(userID: a.user.id)?.entitlements.isEmpty == true)
+            #expect(try await store.userRecord(userID: b.user.id)?.entitlements.map(\.name) == ["pro", "vip"])
+        }
+    }
+
+    @Test(arguments: StoreUnderTest.all)
+    func entitlementsMergeAcrossSubscriptionsAndSources(store: StoreUnderTest) async throws {
+        try await store.with { store in
+            let (user, _) = try await Fixture.signedInDevice(store, "device-0001")
+            let soon = Fixture.now.addingTimeInterval(3_600), later = Fixture.now.addingTimeInterval(86_400)
+            let stripe = BillingEvent(source: .stripe, id: "evt_1", type: "customer.subscription.updated", occurredAt: 1_000,
+                                      links: [CustomerLink(customer: "cus_1", userID: user.user.id)],
+                                      change: .grant(subscription: "sub_1", customer: "cus_1", entitlements: [
+                                          Entitlement(name: "pro", expiresAt: soon), Entitlement(name: "ad_free", expiresAt: soon)]))
+            let revenuecat = BillingEvent(source: .revenuecat, id: "rc_1", type: "INITIAL_PURCHASE", occurredAt: 1_000, aliases: [user.user.id],
+                                          change: .grant(subscription: "tx_1", customer: user.user.id, entitlements: [
+                                              Entitlement(name: "pro", expiresAt: later), Entitlement(name: "ad_free", expiresAt: nil)]))
+            _ = try await store.applyBillingEvent(stripe, now: Fixture.now)
+            _ = try await store.applyBillingEvent(revenuecat, now: Fixture.now)
+            #expect(try await store.userRecord(userID: user.user.id)?.entitlements
+                    == [Entitlement(name: "ad_free", expiresAt: nil), Entitlement(name: "pro", expiresAt: later)])
+        }
+    }
+
+    @Test(arguments: StoreUnderTest.all)
     func signingKeysComeBackNewestFirstAndGoWhenRemoved(store: StoreUnderTest) async throws {
         try await store.with { store in
             func key(_ id: String, _ seconds: TimeInterval) -> StoredSigningKey {

@@ -23,9 +23,11 @@ struct RevocationsController {
         router.get("/v1/revocations") { request, _ in
             _ = try request.authenticateResourceServer(clients)
             let query = request.uri.queryParameters
-            var cursor: Int64?
+            var cursor: RevocationFeedCursor?
             if let after = query["after"] {
-                guard let value = Int64(after), value >= 0 else { throw TegataError.invalidRequest("after must be a cursor from this feed") }
+                guard let value = RevocationFeedCursor(rawValue: String(after)) else {
+                    throw TegataError.invalidRequest("after must be a cursor from this feed")
+                }
                 cursor = value
             }
             var wait = 0
@@ -35,13 +37,18 @@ struct RevocationsController {
             }
             let deadline = ContinuousClock.now + .seconds(wait)
             while true {
-                let (events, next) = try await store.revocationEvents(after: cursor, now: clock.now(), limit: Self.pageSize)
+                let page: RevocationFeedPage
+                do {
+                    page = try await store.revocationEvents(after: cursor, now: clock.now(), limit: Self.pageSize)
+                } catch is RevocationFeedCursor.Unrecognized {
+                    throw TegataError.invalidRequest("after must be a cursor from this feed")
+                }
                 // Without a cursor the answer is immediate: every retained event and the current cursor.
                 // So is it for a cursor this feed never handed out (beyond the newest event): the
                 // client is moved back to the feed's cursor at once rather than after a wasted wait.
-                let movedBack = cursor.map { next < $0 } ?? false
-                if !events.isEmpty || cursor == nil || movedBack || ContinuousClock.now >= deadline || Task.isShuttingDownGracefully {
-                    let feed = RevocationFeed(cursor: String(next), events: events.map(Self.wire))
+                if !page.events.isEmpty || cursor == nil || page.movedBack || ContinuousClock.now >= deadline
+                    || Task.isShuttingDownGracefully {
+                    let feed = RevocationFeed(cursor: page.cursor.rawValue, events: page.events.map(Self.wire))
                     return try JSONResponse.make(feed, noStore: true)
                 }
                 try await Task.sleep(for: Self.pollInterval)

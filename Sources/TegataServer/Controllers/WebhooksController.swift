@@ -42,7 +42,7 @@ struct WebhooksController {
         }
     }
 
-    private static func apply(_ event: BillingEvent?, store: any TegataStore, now: Date, logger: Logger) async throws -> Response {
+    private static func apply(_ event: BillingEvent?, store: any BillingStore, now: Date, logger: Logger) async throws -> Response {
         guard let event, !event.isInert else {
             if let event {
                 logger.debug("payment event ignored", metadata: ["source": "\(event.source)", "event_id": "\(event.id)", "type": "\(event.type)"])

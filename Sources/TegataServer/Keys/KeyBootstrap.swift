@@ -63,7 +63,7 @@ enum KeyBootstrap {
     /// the master key) with their activation times, generating, encrypting and storing one on first
     /// start. `retention`: how long a replaced key stays published.
     static func serverKeys(
-        configuration: TegataConfiguration, secrets: ServerSecrets, store: any TegataStore, clock: any TegataClock,
+        configuration: TegataConfiguration, secrets: ServerSecrets, store: any SigningKeyStore, clock: any TegataClock,
         retention: TimeInterval, logger: Logger
     ) async throws -> ServerKeys {
         if let file = configuration.signingKeyFile {
