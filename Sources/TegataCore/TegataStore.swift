@@ -74,6 +74,33 @@ public protocol AccountStore: Sendable {
     /// The user with its identities (by provider, then subject) and entitlements (by name), read
     /// in one snapshot; nil if there is no such user.
     func userRecord(userID: String) async throws -> UserRecord?
+
+    /// The user's identities as stored (with the email kept, when the provider is configured to
+    /// keep it), by provider then subject; empty for an unknown user.
+    func identities(ofUser userID: String) async throws -> [StoredIdentity]
+
+    /// How many users there are (for operators and metrics).
+    func countUsers() async throws -> Int
+}
+
+/// An identity as stored.
+public struct StoredIdentity: Sendable, Equatable {
+    /// The provider name.
+    public var provider: String
+    /// The provider's subject.
+    public var subject: String
+    /// The email address, if it was kept.
+    public var email: String?
+    /// When it was linked (or its user created with it).
+    public var linkedAt: Date
+
+    /// Creates a stored identity value.
+    public init(provider: String, subject: String, email: String?, linkedAt: Date) {
+        self.provider = provider
+        self.subject = subject
+        self.email = email
+        self.linkedAt = linkedAt
+    }
 }
 
 /// Sessions and refresh: rotation, use, revocation.

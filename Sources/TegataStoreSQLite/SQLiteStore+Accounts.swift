@@ -149,6 +149,22 @@ extension SQLiteStore {
         try await readers.read { db in try db.snapshot { try Self.userRecord(userID: userID, on: db) } }
     }
 
+    public func identities(ofUser userID: String) async throws -> [StoredIdentity] {
+        try await readers.read { db in
+            try db.query(
+                "SELECT provider, subject, email, created_at FROM identities WHERE user_id = ? ORDER BY provider, subject", [.text(userID)]
+            ).map {
+                StoredIdentity(
+                    provider: try $0.string("provider"), subject: try $0.string("subject"), email: try $0.optionalString("email"),
+                    linkedAt: try $0.date("created_at"))
+            }
+        }
+    }
+
+    public func countUsers() async throws -> Int {
+        try await readers.read { db in Int(try db.query("SELECT COUNT(*) AS n FROM users").first?.int("n") ?? 0) }
+    }
+
     public func deviceOwner(deviceID: String) async throws -> String? {
         try await readers.read { db in
             try db.query("SELECT user_id FROM devices WHERE id = ? AND revoked_at IS NULL", [.text(deviceID)])

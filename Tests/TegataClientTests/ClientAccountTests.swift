@@ -1,5 +1,4 @@
 import Foundation
-import SQLiteNIO
 import TegataTestSupport
 import TegataClient
 import TegataServer
@@ -83,7 +82,8 @@ import FoundationNetworking
             #expect(await client.currentUser == nil)
             #expect(try storage.load()?.session == nil)
             // The session the sign-in opened was revoked.
-            let userID = try #require(try await server.query("SELECT id FROM users").first?.column("id")?.string)
+            let deviceID = try #require(try storage.load()?.device?.id)
+            let userID = try #require(try await server.owner(ofDevice: deviceID))
             #expect(try await server.sessions(ofUser: userID).map(\.revoked) == [true])
         }
     }

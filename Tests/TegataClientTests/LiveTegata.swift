@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import Logging
-import SQLiteNIO
 import TegataTestSupport
 import Synchronization
 import TegataClient

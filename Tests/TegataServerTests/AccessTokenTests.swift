@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-import SQLiteNIO
 import TegataCore
 import TegataServer
 import TegataTokens
@@ -113,18 +112,21 @@ import Testing
 
     @Test func revokedSessionsMovedTokenVersionsAndDeletedUsersKillTokensAtOnce() async throws {
         let harness = Harness()
-        try await harness.withApp { client, _ in
+        try await harness.withApp { client, services in
             let a = try await client.signIn("device-aaaa")
             let b = try await client.signIn("device-bbbb")
             let c = try await client.signIn("device-cccc")
-            let raw = try await SQLiteConnection.open(storage: .file(path: harness.databasePath))
-            _ = try await raw.query("PRAGMA foreign_keys = ON")  // as the store's own connections have it
-            // Until the endpoints that do this exist, change the state directly in the database.
-            let claimsA = try independentlyVerify(a.accessToken, jwksJSON: try await client.execute(uri: "/.well-known/jwks.json", method: .get) { Data($0.text.utf8) })
-            _ = try await raw.query("UPDATE sessions SET revoked_at = 1 WHERE id = ?", [.text(claimsA["sid"] as! String)])
-            _ = try await raw.query("UPDATE users SET token_version = token_version + 1 WHERE id = ?", [.text(b.user.id)])
-            _ = try await raw.query("DELETE FROM users WHERE id = ?", [.text(c.user.id)])
-            try await raw.close()
+            // Each change goes straight to the store (not through an endpoint that would also answer
+            // for it): the access-token check must see the stored state at once.
+            let now = harness.clock.now(), until = now.addingTimeInterval(900)
+            let jwks = try await client.execute(uri: "/.well-known/jwks.json", method: .get) { Data($0.text.utf8) }
+            let sidA = try independentlyVerify(a.accessToken, jwksJSON: jwks)["sid"] as! String
+            let sidB = try independentlyVerify(b.accessToken, jwksJSON: jwks)["sid"] as! String
+            #expect(try await services.store.revokeSession(id: sidA, ownedBy: nil, devices: .none, now: now, eventUntil: until))
+            // B's session stays live; only its user's token version moves.
+            try await services.store.revokeSessions(userID: b.user.id, except: sidB, bumpTokenVersion: true, devices: .none, now: now, eventUntil: until)
+            #expect(try await services.store.session(id: sidB)?.revokedAt == nil)
+            #expect(try await services.store.deleteUser(id: c.user.id, now: now, eventUntil: until))
             for tokens in [a, b, c] {
                 #expect(try await client.me(tokens.accessToken).status == .unauthorized)
             }

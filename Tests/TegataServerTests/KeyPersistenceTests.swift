@@ -4,7 +4,6 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-import SQLiteNIO
 import TegataCore
 import TegataServer
 import TegataTokens
@@ -35,11 +34,9 @@ import Testing
         let harness = Harness { $0.masterKey = .inline(master) }
         let kid = try await harness.withApp { _, services in services.keyRing.currentKeyID }
         #expect(!FileManager.default.fileExists(atPath: (harness.directory as NSString).appendingPathComponent("master.key")))
-        let raw = try await SQLiteConnection.open(storage: .file(path: harness.databasePath))
-        let row = try #require(try await raw.query("SELECT kid, sealed_private_key FROM signing_keys").first)
-        try await raw.close()
-        #expect(row.column("kid")?.string == kid.rawValue)
-        let sealed = Data(try #require(row.column("sealed_private_key")?.blob).readableBytesView)
+        let stored = try await harness.withStore { try await $0.signingKeys() }
+        #expect(stored.map(\.keyID) == [kid.rawValue])
+        let sealed = try #require(stored.first).sealedPrivateKey
         let opened = try ServerSecrets(masterKey: SymmetricKey(data: master)).open(sealedPrivateKey: sealed, keyID: kid.rawValue)
         #expect(try SigningKey(rawRepresentation: opened).id == kid)
         #expect(!sealed.contains(opened), "the stored form is not the key")

@@ -4,7 +4,6 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
-import SQLiteNIO
 import TegataCore
 import TegataServer
 import TegataTokens
@@ -46,7 +45,7 @@ import Testing
     @Test func appleSignInCreatesAPermanentUserThenSignsItInAgain() async throws {
         try await FakeProvider.with(keys: Self.allKeys) { provider in
             let harness = try Self.harness(provider)
-            try await harness.withApp { client, _ in
+            let users = try await harness.withApp { client, _ -> [String] in
                 let token = Self.appleKey.sign(ProviderClaims.apple(nonce: Self.rawNonce, now: harness.clock.now()))
                 let first = try await client.exchange(token, provider: "apple", nonce: Self.rawNonce)
                 #expect(first.status == .ok, "\(first.text)")
@@ -75,9 +74,10 @@ import Testing
                 // The refresh token of an exchanged session works like any other.
                 let refreshed = try await client.refreshed(second.refreshToken)
                 #expect(refreshed.user.id == tokens.user.id)
+                return [tokens.user.id]
             }
             // Apple is configured to store the e-mail address, Google is not.
-            let emails = try await Self.storedEmails(harness)
+            let emails = try await Self.storedEmails(harness, users: users)
             #expect(emails == ["apple": "abc123@privaterelay.appleid.com"])
         }
     }
@@ -85,7 +85,8 @@ import Testing
     @Test func googleAcceptsBothOfItsIssuerSpellingsAndStoresNoEmailByDefault() async throws {
         try await FakeProvider.with(keys: Self.allKeys) { provider in
             let harness = try Self.harness(provider)
-            try await harness.withApp { client, _ in
+            let users = try await harness.withApp { client, _ -> Set<String> in
+                var users = Set<String>()
                 for issuer in ["https://accounts.google.com", "accounts.google.com"] {
                     // Google's preset requires a nonce: its SDKs all take one.
                     let bare = Self.googleKey.sign(ProviderClaims.google(issuer: issuer, now: harness.clock.now()))
@@ -93,10 +94,14 @@ import Testing
                     let token = Self.googleKey.sign(ProviderClaims.google(issuer: issuer, nonce: Self.rawNonce, now: harness.clock.now()))
                     let response = try await client.exchange(token, provider: "google", nonce: Self.rawNonce)
                     #expect(response.status == .ok, "\(issuer): \(response.text)")
-                    #expect(claim("amr", of: try response.decode(TokenResponse.self).accessToken) as? [String] == ["google"])
+                    let tokens = try response.decode(TokenResponse.self)
+                    #expect(claim("amr", of: tokens.accessToken) as? [String] == ["google"])
+                    users.insert(tokens.user.id)
                 }
+                return users
             }
-            #expect(try await Self.storedEmails(harness) == ["google": nil])
+            #expect(users.count == 1, "both spellings are one issuer: one user")
+            #expect(try await Self.storedEmails(harness, users: Array(users)) == ["google": nil])
         }
     }
 
@@ -451,20 +456,19 @@ import Testing
         return parts.joined(separator: ".")
     }
 
-    static func storedEmails(_ harness: Harness) async throws -> [String: String?] {
-        try await withRawDatabase(harness.databasePath) { db in
+    /// The email stored with each identity of `users`, by provider.
+    static func storedEmails(_ harness: Harness, users: [String]) async throws -> [String: String?] {
+        try await harness.withStore { store in
             var result: [String: String?] = [:]
-            for row in try await db.query("SELECT provider, email FROM identities") {
-                result[row.column("provider")!.string!] = row.column("email")?.string
+            for user in users {
+                for identity in try await store.identities(ofUser: user) { result[identity.provider] = .some(identity.email) }
             }
             return result
         }
     }
 
     static func userCount(_ harness: Harness) async throws -> Int {
-        try await withRawDatabase(harness.databasePath) { db in
-            try await db.query("SELECT COUNT(*) AS n FROM users").first!.column("n")!.integer!
-        }
+        try await harness.withStore { try await $0.countUsers() }
     }
 }
 

@@ -126,4 +126,29 @@ import Testing
             #expect(anonymous.user.anon && anonymous.identities.isEmpty)
         }
     }
+
+    @Test(arguments: StoreUnderTest.all)
+    func identitiesAreStoredWithTheirEmailAndUsersAreCounted(store: StoreUnderTest) async throws {
+        try await store.with { store in
+            #expect(try await store.countUsers() == 0)
+            var command = Fixture.identitySignIn("apple", "a-1")
+            command.identity.email = "first@example.com"
+            let user = try await store.identitySignIn(command).record.user
+            _ = try await store.linkIdentity(ExternalIdentity(provider: "google", subject: "g-1", email: nil), toUser: user.id,
+                                             now: Fixture.now.addingTimeInterval(5))
+            // A later sign-in with a new email keeps the new one; one without keeps the old one.
+            for email in ["second@example.com", nil] {
+                var again = Fixture.identitySignIn("apple", "a-1", at: Fixture.now.addingTimeInterval(10))
+                again.identity.email = email
+                #expect(try await store.identitySignIn(again).record.user.id == user.id)
+            }
+            #expect(try await store.identities(ofUser: user.id) == [
+                StoredIdentity(provider: "apple", subject: "a-1", email: "second@example.com", linkedAt: Fixture.now),
+                StoredIdentity(provider: "google", subject: "g-1", email: nil, linkedAt: Fixture.now.addingTimeInterval(5)),
+            ])
+            #expect(try await store.identities(ofUser: "no-such-user").isEmpty)
+            _ = try await Fixture.signedInDevice(store, "device-0001")
+            #expect(try await store.countUsers() == 2)
+        }
+    }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import Logging
-import SQLiteNIO
 import TegataCore
 import TegataServer
 #if canImport(FoundationNetworking)
@@ -20,6 +19,9 @@ public struct LiveTegata: Sendable {
     public let port: Int
     /// `http://127.0.0.1:<port>`.
     public var baseURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
+    /// The running server's store (nil for a handle on a server that is not running): tests look at
+    /// stored state through it, never through the database file, so they hold for every store.
+    public let store: (any TegataStore)?
 
     /// A fresh data directory path.
     public static func makeDirectory() -> String {
@@ -44,32 +46,29 @@ public struct LiveTegata: Sendable {
         let services = try await TegataServices.make(configuration: configuration, clock: SystemClock(), logger: logger)
         return try await withRunningApplication({ onServerRunning in
             buildApplication(services: services, onServerRunning: onServerRunning)
-        }) { bound in try await body(LiveTegata(directory: directory, port: bound)) }
+        }) { bound in try await body(LiveTegata(directory: directory, port: bound, store: services.store)) }
     }
 
-    /// Reads the database directly (not through Tegata's store).
-    public func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
-        let raw = try await SQLiteConnection.open(storage: .file(path: (directory as NSString).appendingPathComponent("tegata.sqlite")))
-        do {
-            let rows = try await raw.query(sql, binds)
-            try await raw.close()
-            return rows
-        } catch {
-            try? await raw.close()
-            throw error
-        }
+    /// The running server's store, or a test failure for a server that is not running.
+    public func runningStore() throws -> any TegataStore {
+        struct NotRunning: Error, CustomStringConvertible { var description: String { "the server is not running" } }
+        guard let store else { throw NotRunning() }
+        return store
     }
 
-    /// How many times the session was rotated (its refresh-token generation).
+    /// How many times the session was rotated (its refresh-token generation); -1 for no such session.
     public func generation(ofSession id: String) async throws -> Int {
-        try await query("SELECT generation FROM sessions WHERE id = ?", [.text(id)]).first?.column("generation")?.integer ?? -1
+        try await runningStore().session(id: id).map { Int($0.generation) } ?? -1
     }
 
-    /// The session ids of a user, with whether each is revoked.
+    /// The user an unrevoked device is registered to.
+    public func owner(ofDevice id: String) async throws -> String? {
+        try await runningStore().deviceOwner(deviceID: id)
+    }
+
+    /// The session ids of a user, oldest first, with whether each is revoked.
     public func sessions(ofUser id: String) async throws -> [(id: String, revoked: Bool)] {
-        try await query("SELECT id, revoked_at FROM sessions WHERE user_id = ? ORDER BY created_at", [.text(id)]).map {
-            ($0.column("id")?.string ?? "", !($0.column("revoked_at")?.isNull ?? true))
-        }
+        try await runningStore().sessions(ofUser: id).map { ($0.id, $0.revokedAt != nil) }
     }
 
     /// A plain request to the server, not through the client.
@@ -109,8 +108,13 @@ public struct LiveTegata: Sendable {
 
     /// A handle on a server that is not running (to build a client for it while it is down).
     public init(directory: String, port: Int) {
+        self.init(directory: directory, port: port, store: nil)
+    }
+
+    init(directory: String, port: Int, store: (any TegataStore)?) {
         self.directory = directory
         self.port = port
+        self.store = store
     }
 }
 

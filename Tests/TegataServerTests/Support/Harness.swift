@@ -5,7 +5,6 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
-import SQLiteNIO
 import Synchronization
 import TegataCore
 import TegataServer
@@ -68,7 +67,23 @@ struct Harness {
         return try await app.test(setup) { client in try await body(client, services) }
     }
 
-    var databasePath: String { (directory as NSString).appendingPathComponent("tegata.sqlite") }
+
+    /// Opens the harness's store through the one store factory (whatever database the
+    /// configuration names) for `body`: tests look at stored state through the store's protocol,
+    /// never through the database file.
+    func withStore<T: Sendable>(_ body: (any TegataStore) async throws -> T) async throws -> T {
+        var logger = Logger(label: "tegata-test-store")
+        logger.logLevel = .critical
+        let store = try await StoreFactory.open(configuration, logger: logger)
+        do {
+            let result = try await body(store)
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
 }
 
 let validSecret = "0123456789abcdef0123456789abcdef-secret"
@@ -131,17 +146,4 @@ func independentlyVerify(_ token: String, jwksJSON: Data) throws -> [String: Any
     guard var claims = try JSONSerialization.jsonObject(with: payloadData) as? [String: Any] else { throw Failure(why: "payload") }
     claims["__header"] = header
     return claims
-}
-
-/// Opens the harness's database file directly (not through Tegata's store) for `body`.
-func withRawDatabase<T: Sendable>(_ path: String, _ body: (SQLiteConnection) async throws -> T) async throws -> T {
-    let raw = try await SQLiteConnection.open(storage: .file(path: path))
-    do {
-        let result = try await body(raw)
-        try await raw.close()
-        return result
-    } catch {
-        try? await raw.close()
-        throw error
-    }
 }
