@@ -67,7 +67,10 @@ import Testing
             let (_, session) = try await Fixture.signedInDevice(store, "device-0001")
             let time = Fixture.now.addingTimeInterval(50)
             let outcomes = try await withThrowingTaskGroup(of: RefreshOutcome.self) { group in
-                for _ in 0..<20 { group.addTask { try await store.refresh(Fixture.refresh(session.id, generation: 0, at: time)) } }
+                // Each at its own moment: a store that let two of them rotate would store two rotation times.
+                for index in 0..<20 {
+                    group.addTask { try await store.refresh(Fixture.refresh(session.id, generation: 0, at: time.addingTimeInterval(Double(index) / 10))) }
+                }
                 return try await group.reduce(into: [RefreshOutcome]()) { $0.append($1) }
             }
             let generations = outcomes.compactMap { outcome -> Int64? in
@@ -75,6 +78,11 @@ import Testing
                 return nil
             }
             #expect(generations.count == 20 && Set(generations) == [1], "\(outcomes)")
+            let rotations = Set(outcomes.compactMap { outcome -> Date? in
+                if case .issued(_, let state) = outcome { return state.rotatedAt }
+                return nil
+            })
+            #expect(rotations.count == 1, "exactly one of the concurrent refreshes rotated: \(rotations.count) did")
             guard case .issued(_, let after) = try await store.refresh(Fixture.refresh(session.id, generation: 1, at: time.addingTimeInterval(1))) else {
                 Issue.record("the one current token rotates on"); return
             }
