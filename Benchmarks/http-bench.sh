@@ -14,7 +14,7 @@ DURATION="${1:-10}"
 THREADS=2
 CONNECTIONS=32
 
-command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
+command -v wrk >/dev/null || { echo "installing wrk"; apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 echo "building tegata (release)…"
 swift build -c release --product tegata >/dev/null
 BIN="$(swift build -c release --show-bin-path)/tegata"

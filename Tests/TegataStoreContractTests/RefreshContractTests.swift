@@ -67,9 +67,10 @@ import Testing
             let (_, session) = try await Fixture.signedInDevice(store, "device-0001")
             let time = Fixture.now.addingTimeInterval(50)
             let outcomes = try await withThrowingTaskGroup(of: RefreshOutcome.self) { group in
-                // Each at its own moment: a store that let two of them rotate would store two rotation times.
+                // Each at its own moment (whole milliseconds, as stores keep times): a store that let two
+                // of them rotate would store two rotation times.
                 for index in 0..<20 {
-                    group.addTask { try await store.refresh(Fixture.refresh(session.id, generation: 0, at: time.addingTimeInterval(Double(index) / 10))) }
+                    group.addTask { try await store.refresh(Fixture.refresh(session.id, generation: 0, at: time.addingTimeInterval(Double(index) * 0.125))) }
                 }
                 return try await group.reduce(into: [RefreshOutcome]()) { $0.append($1) }
             }
