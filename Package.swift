@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -72,6 +74,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The PostgreSQL store (production, several replicas), on postgres-nio's connection pool.
+        .target(
+            name: "TegataStorePostgres",
+            dependencies: [
+                "TegataCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // HTTP on Hummingbird 2, typed configuration, the one wiring function.
         .target(
             name: "TegataServer",
@@ -80,6 +95,7 @@ let package = Package(
                 "TegataTokens",
                 "TegataCore",
                 "TegataStoreSQLite",
+                "TegataStorePostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -178,6 +194,8 @@ let package = Package(
             name: "TegataTestSupport",
             dependencies: [
                 "TegataServer", "TegataTokens", "TegataCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                "TegataStorePostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -252,7 +270,7 @@ let package = Package(
         .testTarget(
             name: "TegataStoreContractTests",
             dependencies: [
-                "TegataCore", "TegataServer", "TegataWire",
+                "TegataCore", "TegataServer", "TegataWire", "TegataTestSupport", "TegataStorePostgres",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -260,7 +278,7 @@ let package = Package(
         .testTarget(
             name: "TegataServerTests",
             dependencies: [
-                "TegataServer",
+                "TegataServer", "TegataStorePostgres",
                 "tegata",
                 "TegataCore", "TegataTokens", "TegataWire", "TegataStoreSQLite", "TegataTestSupport", "TegataFuzzTargets",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

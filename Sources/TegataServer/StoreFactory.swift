@@ -2,6 +2,7 @@ import Logging
 import ServiceLifecycle
 import TegataCore
 import TegataStoreSQLite
+import TegataStorePostgres
 
 /// The one place a store is made from configuration: the server (`TegataServices`), `tegata
 /// migrate` and the storage contract tests all open their store here, from `TEGATA_DATABASE_URL`.
@@ -14,6 +15,8 @@ public enum StoreFactory {
         switch configuration.database {
         case .sqlite(let path):
             store = try await SQLiteStore.openUnmigrated(path: path, synchronous: configuration.sqliteSynchronous, logger: logger)
+        case .postgres(let url):
+            store = try await PostgresStore.open(url: url, poolSize: configuration.databasePoolSize, logger: logger)
         }
         do {
             _ = try await store.migrate()
@@ -28,6 +31,7 @@ public enum StoreFactory {
     public static func describe(_ database: TegataConfiguration.DatabaseLocation) -> String {
         switch database {
         case .sqlite(let path): "sqlite \(path)"
+        case .postgres(let url): url.description
         }
     }
 }

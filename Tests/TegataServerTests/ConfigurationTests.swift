@@ -7,6 +7,7 @@ import NIOCore
 import TegataCore
 import TegataServer
 import TegataStoreSQLite
+import TegataStorePostgres
 import TegataTokens
 import TegataWire
 import Testing
@@ -132,6 +133,32 @@ import Testing
         try "- a\n- b\n".write(to: list, atomically: true, encoding: .utf8)
         expectError([:], key: "--config", file: list.path)
         expectError([:], key: "--config", file: directory.appendingPathComponent("missing.yaml").path)
+    }
+
+    @Test func aPostgresURLIsReadWithItsTLSModeAndPoolAndItsPasswordIsNeverShown() throws {
+        let key = Data(repeating: 1, count: 32).base64EncodedString()
+        let base = ["TEGATA_MASTER_KEY": key, "TEGATA_ISSUER": "https://auth.example.com"]
+        let config = try load(base.merging([
+            "TEGATA_DATABASE_URL": "postgresql://tegata:s%40cret-pass@db.internal:6543/auth?sslmode=verify-full",
+            "TEGATA_DATABASE_POOL_SIZE": "25",
+        ]) { $1 })
+        guard case .postgres(let url) = config.database else { Issue.record("not a PostgreSQL location"); return }
+        #expect(url.host == "db.internal" && url.port == 6543 && url.user == "tegata" && url.password == "s@cret-pass")
+        #expect(url.database == "auth" && url.tls == .verifyFull && config.databasePoolSize == 25)
+        #expect(StoreFactory.describe(config.database) == "postgres tegata@db.internal:6543/auth")
+        // Defaults: port 5432, the user's name as the database, TLS preferred (as libpq).
+        let plain = try PostgresURL(parsing: "postgres://app:pw@10.0.0.5")
+        #expect(plain.port == 5432 && plain.database == "app" && plain.tls == .prefer)
+        for bad in ["postgres://tegata:s3cret-pass@db:5432/auth?sslmode=allow", "postgres://tegata:s3cret-pass@db:99999/auth",
+                    "postgres://tegata:s3cret-pass@db/auth?application_name=x", "postgres://:s3cret-pass@db/auth",
+                    "postgres://tegata:s3cret-pass@/auth", "postgres://tegata:s3cret-pass@db/a/b"] {
+            expectError(base.merging(["TEGATA_DATABASE_URL": bad]) { $1 }, key: "TEGATA_DATABASE_URL", notContaining: "s3cret-pass")
+        }
+        // Replicas must share one master key: PostgreSQL without a configured one is refused.
+        expectError(["TEGATA_DATABASE_URL": "postgres://tegata:s3cret-pass@db/auth", "TEGATA_ISSUER": "https://auth.example.com"],
+                    key: "TEGATA_DATABASE_URL", notContaining: "s3cret-pass")
+        expectError(base.merging(["TEGATA_DATABASE_URL": "postgres://t:p@db/auth", "TEGATA_DATABASE_POOL_SIZE": "0"]) { $1 },
+                    key: "TEGATA_DATABASE_POOL_SIZE")
     }
 
     @Test func badValuesNameTheirKey() {

@@ -320,6 +320,7 @@ import Testing
                 let response = try await client.exchange(Self.lineKey.sign(ProviderClaims.line(now: harness.clock.now())),
                                                          provider: "line", nonce: nil)
                 #expect(response.status == .serviceUnavailable, "\(response.text)")
+                #expect(response.headers[.retryAfter] == "1", "a 503 says when to retry")
                 provider.setDown(false)
                 harness.clock.advance(by: 11)
                 #expect(try await client.exchange(Self.lineKey.sign(ProviderClaims.line(now: harness.clock.now())),

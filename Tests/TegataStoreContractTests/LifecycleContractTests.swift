@@ -1,4 +1,6 @@
 import Foundation
+import TegataStorePostgres
+import TegataTestSupport
 import TegataCore
 import Testing
 
@@ -84,5 +86,41 @@ import Testing
             try await store.revokeSessions(userID: "no-such-user", except: nil, bumpTokenVersion: true, devices: .allOfUser(keeping: nil), now: Fixture.now, eventUntil: until)
             #expect(try await store.revocationEvents(after: nil, now: Fixture.now, limit: 100).events.count == before)
         }
+    }
+}
+
+/// The PostgreSQL half of the suite runs only against a real server; it is skipped, saying why,
+/// when none is configured — but never under CI, which must start one.
+@Suite struct PostgresAvailabilityTests {
+    @Test func postgresRunsUnderCI() {
+        let underCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } ?? false
+        if underCI {
+            #expect(PostgresTestDatabase.isConfigured, "CI must run the store contract suite on PostgreSQL: set TEGATA_TEST_POSTGRES_URL")
+        }
+    }
+
+    /// Replicas starting at the same moment migrate one database: each migration is applied once.
+    @Test(.enabled(if: PostgresTestDatabase.isConfigured,
+                   "no PostgreSQL server configured (TEGATA_TEST_POSTGRES_URL): the PostgreSQL store tests are skipped"))
+    func replicasMigratingAtOnceApplyEachMigrationOnce() async throws {
+        let url = try await PostgresTestDatabase.create()
+        defer { Task { await PostgresTestDatabase.drop(url) } }
+        let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    let store = try await PostgresStore.open(url: try PostgresURL(parsing: url), poolSize: 2, logger: StoreUnderTest.quiet)
+                    do {
+                        let versions = try await store.migrate()
+                        await store.close()
+                        return versions
+                    } catch {
+                        await store.close()
+                        throw error
+                    }
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0 += $1 }
+        }
+        #expect(applied.sorted() == Array(1...PostgresStore.newestSchemaVersion))
     }
 }

@@ -2,33 +2,58 @@ import Foundation
 import Logging
 import TegataCore
 import TegataServer
+import TegataStorePostgres
+import TegataTestSupport
 
 /// A store the contract suite runs against: every store the package has, opened through the one
 /// `StoreFactory` the server and `tegata migrate` use. Each test gets a new, empty store and closes it.
 struct StoreUnderTest: Sendable, CustomTestStringConvertible {
     let name: String
-    let make: @Sendable () async throws -> any TegataStore
+    /// Opens a new, empty store, and what removes it afterwards.
+    let make: @Sendable () async throws -> (any TegataStore, @Sendable () async -> Void)
 
     var testDescription: String { name }
 
-    static let all: [StoreUnderTest] = [
-        StoreUnderTest(name: "sqlite") {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tegata-contract-\(UUID().uuidString)").path
-            var logger = Logger(label: "contract")
-            logger.logLevel = .critical
-            return try await StoreFactory.open(TegataConfiguration(dataDirectory: directory), logger: logger)
+    /// SQLite always; PostgreSQL when a server is configured (`TEGATA_TEST_POSTGRES_URL`; `.ci/run`
+    /// starts one, and `postgresRunsUnderCI` fails there if it is missing), each test on a database
+    /// of its own.
+    static let all: [StoreUnderTest] = [sqlite] + (PostgresTestDatabase.isConfigured ? [postgres] : [])
+
+    static let sqlite = StoreUnderTest(name: "sqlite") {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tegata-contract-\(UUID().uuidString)").path
+        return (try await StoreFactory.open(TegataConfiguration(dataDirectory: directory), logger: quiet), {})
+    }
+
+    static let postgres = StoreUnderTest(name: "postgres") {
+        let url = try await PostgresTestDatabase.create()
+        var configuration = TegataConfiguration()
+        configuration.database = .postgres(try PostgresURL(parsing: url))
+        configuration.databasePoolSize = 8
+        do {
+            return (try await StoreFactory.open(configuration, logger: quiet), { await PostgresTestDatabase.drop(url) })
+        } catch {
+            await PostgresTestDatabase.drop(url)
+            throw error
         }
-    ]
+    }
+
+    static var quiet: Logger {
+        var logger = Logger(label: "contract")
+        logger.logLevel = .critical
+        return logger
+    }
 
     /// Runs `body` on a fresh store, closing it afterwards.
     func with<T: Sendable>(_ body: (any TegataStore) async throws -> T) async throws -> T {
-        let store = try await make()
+        let (store, remove) = try await make()
         do {
             let result = try await body(store)
             await store.close()
+            await remove()
             return result
         } catch {
             await store.close()
+            await remove()
             throw error
         }
     }

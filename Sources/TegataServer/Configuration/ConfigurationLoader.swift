@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TegataCore
 import TegataStoreSQLite
+import TegataStorePostgres
 import TegataTokens
 import Yams
 
@@ -28,7 +29,7 @@ extension TegataConfiguration {
     public static let keys: [String] = [
         "host", "port", "issuer", "audience", "client_id", "database_url", "master_key", "master_key_file",
         "signing_key_file", "access_token_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "refresh_reuse_grace",
-        "introspection_clients", "prune_interval", "sqlite_synchronous", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
+        "introspection_clients", "prune_interval", "sqlite_synchronous", "database_pool_size", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
         "log_format", "http_head_timeout", "http_body_timeout", "providers", "require_nonce", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
         "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "allowed_origins",
         "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
@@ -154,6 +155,15 @@ extension TegataConfiguration {
         if let interval = try duration("prune_interval", range: 10...86_400) { config.pruneInterval = interval }
         if let clients = try nonEmpty("introspection_clients") {
             config.introspectionClients = try Self.parseClients(clients, fail: { fail("introspection_clients", $0) })
+        }
+        if let size = try nonEmpty("database_pool_size") {
+            guard let number = Int(size), (1...1_000).contains(number) else {
+                throw fail("database_pool_size", "must be an integer from 1 to 1000" + shown("database_pool_size", size))
+            }
+            config.databasePoolSize = number
+        }
+        if case .postgres = config.database, !masterKeyConfigured {
+            throw fail("database_url", "PostgreSQL serves several replicas, which must share one master key: set TEGATA_MASTER_KEY or TEGATA_MASTER_KEY_FILE")
         }
         if let mode = try nonEmpty("sqlite_synchronous") {
             guard let parsed = SQLiteSynchronous(rawValue: mode.lowercased()) else {
@@ -327,10 +337,14 @@ extension TegataConfiguration {
             guard !path.isEmpty, !path.contains("\0") else { throw fail("sqlite:// needs a file path, e.g. sqlite://./tegata-data/tegata.sqlite") }
             return .sqlite(path: path)
         }
-        if url.lowercased().hasPrefix("postgres://") || url.lowercased().hasPrefix("postgresql://") {
-            throw fail("PostgreSQL is not supported by this version yet; use sqlite://<path>")
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            do {
+                return .postgres(try PostgresURL(parsing: url))
+            } catch {
+                throw fail("the PostgreSQL URL \(error.reason)")
+            }
         }
-        throw fail("must be sqlite://<path> (got a URL with another scheme)")
+        throw fail("must be sqlite://<path> or postgres://user:password@host:port/database (got a URL with another scheme)")
     }
 
     /// `{"price_… or prod_…": ["name", …] or "name"}` as JSON or YAML; names as ``Entitlement/isValidName(_:)``.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TegataStoreSQLite
+import TegataStorePostgres
 import TegataTokens
 
 /// The server's typed configuration, validated when it is loaded. Every key can come from a YAML or
@@ -39,6 +40,8 @@ public struct TegataConfiguration: Sendable {
     /// SQLite's `synchronous` setting (`TEGATA_SQLITE_SYNCHRONOUS`): `full` survives power loss,
     /// `normal` survives a crash of the process only.
     public var sqliteSynchronous: SQLiteSynchronous = .full
+    /// The most connections one replica opens to PostgreSQL (`TEGATA_DATABASE_POOL_SIZE`).
+    public var databasePoolSize = 10
     /// How many verified access tokens are remembered (`TEGATA_VERIFIED_TOKEN_CACHE_SIZE`; 0 disables).
     public var verifiedTokenCacheSize: Int = 20_000
     /// Clock leeway for `exp`/`nbf`/`iat` (`TEGATA_CLOCK_LEEWAY`).
@@ -116,6 +119,8 @@ public struct TegataConfiguration: Sendable {
     public enum DatabaseLocation: Sendable, Equatable {
         /// An embedded SQLite database file.
         case sqlite(path: String)
+        /// A PostgreSQL database (several replicas may share it).
+        case postgres(PostgresURL)
     }
 
     /// Where the master key comes from.
@@ -196,6 +201,7 @@ public struct TegataConfiguration: Sendable {
     public var dataDirectory: String {
         switch database {
         case .sqlite(let path): (path as NSString).deletingLastPathComponent
+        case .postgres: "./tegata-data"
         }
     }
 }

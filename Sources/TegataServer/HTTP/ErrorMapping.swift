@@ -35,7 +35,14 @@ enum ErrorMapping {
         case .rateLimited:
             status = .tooManyRequests
             headers[.retryAfter] = String(error.retryAfterSeconds ?? 1)
-        default: status = error.isUnavailable ? .serviceUnavailable : .internalServerError
+        default:
+            if error.isUnavailable {
+                // Worth retrying soon (a busy or unreachable database, a provider's keys not yet fetched).
+                status = .serviceUnavailable
+                headers[.retryAfter] = "1"
+            } else {
+                status = .internalServerError
+            }
         }
         let body = ErrorBody(error: error.code, errorDescription: error.message)
         // Encoding a struct of two strings cannot fail.

@@ -1,0 +1,117 @@
+import Foundation
+import Logging
+import PostgresNIO
+import TegataCore
+import TegataWire
+
+extension PostgresConnection {
+    /// Runs a statement and reads its whole answer, so that an error PostgreSQL reports while the
+    /// statement executes (a lock wait that timed out, a constraint) is thrown here — an answer
+    /// left unread would hide it, and the transaction's next statement would fail instead.
+    func run(_ query: PostgresQuery, logger: Logger) async throws {
+        _ = try await self.query(query, logger: logger).collect()
+    }
+}
+
+/// Rows to values, and the reads and writes the store's parts share.
+extension PostgresStore {
+    /// Runs `body` in a read-only REPEATABLE READ transaction: every statement in it sees one snapshot.
+    func snapshot<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await read { connection in
+            try await connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
+            do {
+                let result = try await body(connection)
+                try await connection.run("COMMIT", logger: self.logger)
+                return result
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                throw error
+            }
+        }
+    }
+
+    static func rows(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> [PostgresRandomAccessRow] {
+        try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+    }
+
+    static func userRecord(userID: String, on connection: PostgresConnection, logger: Logger) async throws -> UserRecord? {
+        guard let row = try await rows(
+            "SELECT id, anon, created_at, token_version FROM users WHERE id = \(userID)", on: connection, logger: logger
+        ).first else { return nil }
+        let user = User(
+            id: try row["id"].decode(String.self), anon: try row["anon"].decode(Bool.self),
+            createdAt: Date(ms: try row["created_at"].decode(Int64.self)), tokenVersion: try row["token_version"].decode(Int64.self))
+        let identities = try await rows(
+            "SELECT provider, subject FROM identities WHERE user_id = \(userID) ORDER BY provider, subject", on: connection, logger: logger
+        ).map { IdentitySummary(provider: try $0["provider"].decode(String.self), subject: try $0["subject"].decode(String.self)) }
+        let entitlements = try await rows(
+            "SELECT name, expires_at FROM entitlements WHERE user_id = \(userID) ORDER BY name", on: connection, logger: logger
+        ).map { Entitlement(name: try $0["name"].decode(String.self), expiresAt: try $0["expires_at"].decode(Int64?.self).map(Date.init(ms:))) }
+        return UserRecord(user: user, identities: identities, entitlements: entitlements)
+    }
+
+    static func insertUser(id: String, anon: Bool, now: Date, on connection: PostgresConnection, logger: Logger) async throws -> User {
+        try await connection.run(
+            "INSERT INTO users (id, anon, created_at, token_version) VALUES (\(id), \(anon), \(now.ms), 0)", logger: logger)
+        return User(id: id, anon: anon, createdAt: now, tokenVersion: 0)
+    }
+
+    static func insert(_ identity: ExternalIdentity, userID: String, now: Date, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.run(
+            """
+            INSERT INTO identities (provider, subject, user_id, created_at, email)
+            VALUES (\(identity.provider), \(identity.subject), \(userID), \(now.ms), \(identity.email))
+            """, logger: logger)
+    }
+
+    static func insert(_ session: Session, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.run(
+            """
+            INSERT INTO sessions (id, user_id, device_id, platform, amr, client_id, created_at, last_refreshed_at,
+                                  rotated_at, generation, absolute_expires_at, revoked_at)
+            VALUES (\(session.id), \(session.userID), \(session.deviceID), \(session.platform), \(session.amr), \(session.clientID),
+                    \(session.createdAt.ms), \(session.lastRefreshedAt.ms), \(session.rotatedAt.ms), \(session.generation),
+                    \(session.absoluteExpiresAt.ms), \(session.revokedAt?.ms))
+            """, logger: logger)
+    }
+
+    static func session(from row: PostgresRandomAccessRow) throws -> Session {
+        Session(
+            id: try row["id"].decode(String.self), userID: try row["user_id"].decode(String.self),
+            deviceID: try row["device_id"].decode(String?.self), platform: try row["platform"].decode(String.self),
+            amr: try row["amr"].decode([String].self), clientID: try row["client_id"].decode(String.self),
+            createdAt: Date(ms: try row["created_at"].decode(Int64.self)),
+            lastRefreshedAt: Date(ms: try row["last_refreshed_at"].decode(Int64.self)),
+            rotatedAt: Date(ms: try row["rotated_at"].decode(Int64.self)), generation: try row["generation"].decode(Int64.self),
+            absoluteExpiresAt: Date(ms: try row["absolute_expires_at"].decode(Int64.self)),
+            revokedAt: try row["revoked_at"].decode(Int64?.self).map(Date.init(ms:)))
+    }
+
+    /// Records feed events, numbered from `feed_clock` (whose row this locks until commit, so
+    /// numbers follow commit order). Call it last in a transaction, after its row locks: the clock
+    /// is then held only for the commit.
+    static func insert(_ events: [NewRevocationEvent], now: Date, on connection: PostgresConnection, logger: Logger) async throws {
+        guard !events.isEmpty else { return }
+        let count = Int64(events.count)
+        guard let last = try await rows(
+            "UPDATE feed_clock SET seq = seq + \(count) WHERE id = 1 RETURNING seq", on: connection, logger: logger
+        ).first.map({ try $0["seq"].decode(Int64.self) }) else {
+            throw PostgresStoreError(description: "the feed clock row is missing")
+        }
+        for (offset, event) in events.enumerated() {
+            let type: String, subject: String, tokenVersion: Int64?
+            switch event.kind {
+            case .session(let sid): (type, subject, tokenVersion) = ("session", sid, nil)
+            case .user(let sub, let version): (type, subject, tokenVersion) = ("user", sub, version)
+            case .token(let jti): (type, subject, tokenVersion) = ("token", jti, nil)
+            }
+            let seq = last - count + 1 + Int64(offset)
+            try await connection.run(
+                """
+                INSERT INTO revocation_events (seq, type, subject, token_version, until, created_at)
+                VALUES (\(seq), \(type), \(subject), \(tokenVersion), \(event.until.ms), \(now.ms))
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+        }
+    }
+}
