@@ -42,7 +42,12 @@ public struct AccessTokenAuthenticator: Sendable {
                 claims = cached
             } else {
                 let now = clock.now()
-                claims = try keys.ring(at: now).verifySignature(token)
+                var verified = Result { () throws(AccessTokenError) in try keys.ring(at: now).verifySignature(token) }
+                // Perhaps a key another replica rotated in a moment ago: learn it from the store.
+                if case .failure(.unknownKey) = verified, await keys.reloadForUnknownKey(now: now) {
+                    verified = Result { () throws(AccessTokenError) in try keys.ring(at: now).verifySignature(token) }
+                }
+                claims = try verified.get()
                 cache.insert(token, claims: claims, now: now)
             }
             try validator.validate(claims, now: clock.now())

@@ -21,6 +21,8 @@ public final class ServerKeys: Sendable {
         var schedule: SigningKeySchedule
         var ring: KeyRing
         var validUntil: Date
+        /// When a reload was last started for an unknown key id (they are rate-limited).
+        var lastUnknownKeyReload: Date?
     }
 
     private let origin: Origin
@@ -30,7 +32,7 @@ public final class ServerKeys: Sendable {
     public init(schedule: SigningKeySchedule, origin: Origin, now: Date) throws {
         let (ring, validUntil) = try schedule.ring(at: now)
         self.origin = origin
-        state = Mutex(State(schedule: schedule, ring: ring, validUntil: validUntil))
+        state = Mutex(State(schedule: schedule, ring: ring, validUntil: validUntil, lastUnknownKeyReload: nil))
     }
 
     /// One key that always signs and cannot be rotated here (the operator's key file).
@@ -75,8 +77,58 @@ public final class ServerKeys: Sendable {
             let kept = state.schedule.keys.filter { !dropped.contains($0.key.id) }
             let schedule = SigningKeySchedule(keys: kept + [scheduled], retention: state.schedule.retention)
             let (ring, validUntil) = try schedule.ring(at: now)
-            state = State(schedule: schedule, ring: ring, validUntil: validUntil)
+            state = State(schedule: schedule, ring: ring, validUntil: validUntil, lastUnknownKeyReload: state.lastUnknownKeyReload)
         }
         return scheduled
+    }
+
+    /// Takes the schedule from the store again, so that a rotation made at another replica is
+    /// published (and later signs) here too. Keys already known are not decrypted again. Returns
+    /// the ids of the keys newly learned; nothing changes when the store holds no key. A key that
+    /// cannot be decrypted (another master key) is an error, as at start-up.
+    @discardableResult
+    public func reload(now: Date) async throws -> [KeyID] {
+        guard case .stored(let store, let secrets) = origin else { return [] }
+        let stored = try await store.signingKeys()
+        let current = schedule
+        let known = Dictionary(current.keys.map { ($0.key.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var keys: [ScheduledSigningKey] = []
+        var learned: [KeyID] = []
+        // Oldest first, as the schedule is built at start-up.
+        for record in stored.reversed() {
+            let id = KeyID(rawValue: record.keyID)
+            if let key = known[id], key.activatesAt == record.activatesAt {
+                keys.append(key)
+                continue
+            }
+            let raw = try secrets.open(sealedPrivateKey: record.sealedPrivateKey, keyID: record.keyID)
+            let key = try SigningKey(rawRepresentation: raw)
+            guard key.id == id else { throw TegataError.serverError }
+            keys.append(ScheduledSigningKey(key: key, activatesAt: record.activatesAt))
+            if known[id] == nil { learned.append(id) }
+        }
+        guard !keys.isEmpty else { return [] }
+        let unchanged = keys.map { "\($0.key.id)@\($0.activatesAt.timeIntervalSince1970)" }
+            == current.keys.map { "\($0.key.id)@\($0.activatesAt.timeIntervalSince1970)" }
+        guard !unchanged else { return [] }
+        try state.withLock { state in
+            let schedule = SigningKeySchedule(keys: keys, retention: state.schedule.retention)
+            let (ring, validUntil) = try schedule.ring(at: now)
+            state = State(schedule: schedule, ring: ring, validUntil: validUntil, lastUnknownKeyReload: state.lastUnknownKeyReload)
+        }
+        return learned
+    }
+
+    /// For a token signed by a key this replica does not know (perhaps rotated in at another
+    /// replica a moment ago): reloads, at most once per `minimumInterval` whatever the tokens
+    /// presented, and says whether a new key was learned. Errors count as nothing learned.
+    public func reloadForUnknownKey(now: Date, minimumInterval: TimeInterval = 1) async -> Bool {
+        let due = state.withLock { state -> Bool in
+            if let last = state.lastUnknownKeyReload, now.timeIntervalSince(last) < minimumInterval, now >= last { return false }
+            state.lastUnknownKeyReload = now
+            return true
+        }
+        guard due else { return false }
+        return ((try? await reload(now: now)) ?? []).isEmpty == false
     }
 }

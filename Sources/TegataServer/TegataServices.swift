@@ -50,7 +50,8 @@ public struct TegataServices: Sendable {
             let pruner = SessionPruner(
                 store: store, clock: clock, interval: configuration.pruneInterval,
                 idleLifetime: configuration.refreshIdleTTL, logger: logger)
-            var lifecycle: [any Service] = [store, pruner]
+            let reloader = SigningKeyReloader(keys: keys, clock: clock, interval: configuration.keyReloadInterval, logger: logger)
+            var lifecycle: [any Service] = [store, pruner, reloader]
             let providers = makeProviders(configuration: configuration, clock: clock, logger: logger)
             if let refresher = providers?.refresher { lifecycle.append(refresher) }
             return TegataServices(

@@ -179,6 +179,10 @@ import Testing
         expectError(["TEGATA_CLOCK_LEEWAY": "1h"], key: "TEGATA_CLOCK_LEEWAY")
         expectError(["TEGATA_REFRESH_REUSE_GRACE": "1h"], key: "TEGATA_REFRESH_REUSE_GRACE")
         expectError(["TEGATA_SQLITE_SYNCHRONOUS": "off"], key: "TEGATA_SQLITE_SYNCHRONOUS")
+        expectError(["TEGATA_KEY_RELOAD_INTERVAL": "0s"], key: "TEGATA_KEY_RELOAD_INTERVAL")
+        // Not shorter than the JWKS cache lifetime (5 min by default): a planned rotation could sign
+        // at one replica before another publishes the key.
+        expectError(["TEGATA_KEY_RELOAD_INTERVAL": "5m"], key: "TEGATA_KEY_RELOAD_INTERVAL")
         expectError(["TEGATA_VERIFIED_TOKEN_CACHE_SIZE": "-1"], key: "TEGATA_VERIFIED_TOKEN_CACHE_SIZE")
         expectError(["TEGATA_INTROSPECTION_CLIENTS": "no-colon"], key: "TEGATA_INTROSPECTION_CLIENTS")
         expectError(["TEGATA_INTROSPECTION_CLIENTS": "api:short"], key: "TEGATA_INTROSPECTION_CLIENTS", notContaining: "short")

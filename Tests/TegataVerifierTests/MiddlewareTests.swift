@@ -11,6 +11,7 @@ import TegataTokens
 import TegataVerifier
 import TegataVerifierHummingbird
 import TegataWire
+import Synchronization
 import Testing
 
 struct APIContext: TegataAuthRequestContext {
@@ -178,13 +179,16 @@ struct LegacyAPIContext: TegataLegacyAuthRequestContext {
         var configuration = LegacyDeviceCheck.Configuration(
             issuer: "http://127.0.0.1:\(port)", clientID: VerifierTests.feedClient.id, clientSecret: VerifierTests.feedClient.secret)
         configuration.cacheLifetime = 0.2
-        let short = LegacyDeviceCheck(configuration: configuration, logger: VerifierTests.quiet, metricsFactory: TestMetrics())
+        // The cache's time is the test's: a loaded machine must not expire the answer early.
+        let time = Mutex(Date())
+        let short = LegacyDeviceCheck(
+            configuration: configuration, logger: VerifierTests.quiet, metricsFactory: TestMetrics(), now: { time.withLock { $0 } })
         try await LiveTegata.with(directory: directory, port: port, { $0.introspectionClients = [VerifierTests.feedClient] }) { server in
             let (_, carol) = try await VerifierTests.signIn(server, device: "device-carol")
             #expect(try await short.isRegistered(deviceID: "device-carol", userID: carol))
             #expect(try await server.raw("DELETE", "/v1/me", token: try await VerifierTests.signIn(server, device: "device-carol").token).0 == 204)
             #expect(try await short.isRegistered(deviceID: "device-carol", userID: carol), "cached")
-            try await Task.sleep(for: .milliseconds(300))
+            time.withLock { $0 = $0.addingTimeInterval(0.3) }
             #expect(try await !short.isRegistered(deviceID: "device-carol", userID: carol), "asked again after the cache lifetime")
         }
     }

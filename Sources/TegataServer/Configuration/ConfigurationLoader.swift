@@ -29,7 +29,7 @@ extension TegataConfiguration {
     public static let keys: [String] = [
         "host", "port", "issuer", "audience", "client_id", "database_url", "master_key", "master_key_file",
         "signing_key_file", "access_token_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "refresh_reuse_grace",
-        "introspection_clients", "prune_interval", "sqlite_synchronous", "database_pool_size", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
+        "introspection_clients", "prune_interval", "sqlite_synchronous", "database_pool_size", "key_reload_interval", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
         "log_format", "http_head_timeout", "http_body_timeout", "providers", "require_nonce", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
         "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "allowed_origins",
         "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
@@ -179,6 +179,12 @@ extension TegataConfiguration {
         }
         if let leeway = try duration("clock_leeway", range: 0...300) { config.clockLeeway = leeway }
         if let age = try duration("jwks_max_age", range: 0...86_400) { config.jwksMaxAge = age }
+        if let interval = try duration("key_reload_interval", range: 1...3_600) { config.keyReloadInterval = interval }
+        // A planned rotation publishes its key jwks_max_age before it signs: every replica must
+        // have reloaded (and published it) by then.
+        if config.jwksMaxAge > 0, config.keyReloadInterval >= config.jwksMaxAge {
+            throw fail("key_reload_interval", "must be shorter than jwks_max_age (\(Int(config.jwksMaxAge)) s), so every replica publishes a new key before any signs with it")
+        }
         if let size = try nonEmpty("max_body_size") {
             guard let bytes = Int(size), (1024...(16 * 1024 * 1024)).contains(bytes) else {
                 throw fail("max_body_size", "must be a number of bytes from 1024 to 16777216" + shown("max_body_size", size))

@@ -51,6 +51,9 @@ public struct TegataConfiguration: Sendable {
     /// `Cache-Control: max-age` of the JWKS and discovery documents (`TEGATA_JWKS_MAX_AGE`). A key
     /// rotation publishes the new key this long before it signs.
     public var jwksMaxAge: TimeInterval = 300
+    /// How often the signing-key schedule is taken from the store again, so a rotation made at
+    /// another replica is published here (`TEGATA_KEY_RELOAD_INTERVAL`). Shorter than `jwksMaxAge`.
+    public var keyReloadInterval: TimeInterval = 10
     /// External identity providers for the token exchange and identity links (`TEGATA_PROVIDERS`).
     public var providers: [ProviderConfiguration] = []
     /// How long a connection may take to send a complete request head, counted from its opening or

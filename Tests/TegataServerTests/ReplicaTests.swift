@@ -1,0 +1,170 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import TegataCore
+import TegataServer
+import TegataStorePostgres
+import TegataTestSupport
+import TegataTokens
+import TegataWire
+import Testing
+
+/// Two Tegata replicas on one PostgreSQL database, each with its own pool and its own memory,
+/// answering the same clients: every rule must hold across them, enforced by the database alone.
+@Suite(.enabled(if: PostgresTestDatabase.isConfigured,
+                "no PostgreSQL server configured (TEGATA_TEST_POSTGRES_URL): the two-replica tests are skipped"))
+struct ReplicaTests {
+    static let adminKey = "admin-key-0123456789abcdef0123456789abcdef"
+
+    /// Runs `body` with two replicas (in process, through their routers) on a new database, sharing a
+    /// clock, a master key and every other setting, as replicas behind one load balancer do.
+    static func withReplicas<T: Sendable>(
+        _ adjust: @Sendable (inout TegataConfiguration) -> Void = { _ in },
+        _ body: @Sendable (_ a: any TestClientProtocol, _ b: any TestClientProtocol, _ servicesA: TegataServices,
+                           _ servicesB: TegataServices, _ clock: ManualClock) async throws -> T
+    ) async throws -> T {
+        let url = try await PostgresTestDatabase.create()
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
+        var configuration = TegataConfiguration()
+        configuration.database = .postgres(try PostgresURL(parsing: url))
+        configuration.databasePoolSize = 6
+        configuration.masterKey = .inline(Data((0..<32).map { UInt8(truncatingIfNeeded: $0 &* 11 &+ 3) }))
+        configuration.issuer = "http://127.0.0.1:8080"
+        configuration.audience = configuration.issuer
+        configuration.adminAPIKey = adminKey
+        adjust(&configuration)
+        var logger = Logger(label: "replica-test")
+        logger.logLevel = .critical
+        do {
+            let servicesA = try await TegataServices.make(configuration: configuration, clock: clock, logger: logger)
+            let servicesB = try await TegataServices.make(configuration: configuration, clock: clock, logger: logger)
+            let result = try await buildApplication(services: servicesA).test(.router) { a in
+                try await buildApplication(services: servicesB).test(.router) { b in
+                    try await body(a, b, servicesA, servicesB, clock)
+                }
+            }
+            await servicesA.store.close()
+            await servicesB.store.close()
+            await PostgresTestDatabase.drop(url)
+            return result
+        } catch {
+            await PostgresTestDatabase.drop(url)
+            throw error
+        }
+    }
+
+    @Test func fiftyConcurrentRefreshesOfOneTokenOverBothReplicasConvergeAndTheSessionSurvives() async throws {
+        try await Self.withReplicas { a, b, _, _, _ in
+            let tokens = try await a.signIn()
+            let answers = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+                for index in 0..<50 {
+                    let client = index.isMultiple(of: 2) ? a : b
+                    group.addTask {
+                        let response = try await client.refresh(tokens.refreshToken)
+                        return (Int(response.status.code), response.status == .ok ? try response.decode(TokenResponse.self).refreshToken : nil)
+                    }
+                }
+                return try await group.reduce(into: [(Int, String?)]()) { $0.append($1) }
+            }
+            #expect(answers.allSatisfy { $0.0 == 200 }, "every concurrent refresh is answered 200: \(answers.map(\.0))")
+            let current = Set(answers.compactMap(\.1))
+            #expect(current.count == 1, "all converge on one current refresh token")
+            // The session lives on: the current token rotates at either replica.
+            let next = try await b.refreshed(try #require(current.first))
+            #expect(try await a.me(next.accessToken).status == .ok)
+        }
+    }
+
+    @Test func aReplayAfterTheGraceIntervalAtEitherReplicaKillsTheSessionAtBoth() async throws {
+        for replayAtA in [true, false] {
+            try await Self.withReplicas { a, b, _, _, clock in
+                let first = try await a.signIn()
+                let second = try await b.refreshed(first.refreshToken)
+                clock.advance(by: 11)
+                let replay = try await (replayAtA ? a : b).refresh(first.refreshToken)
+                #expect(replay.status == .badRequest && replay.errorBody?.error == .invalidGrant)
+                for client in [a, b] {
+                    #expect(try await client.refresh(second.refreshToken).status == .badRequest, "the family is dead everywhere")
+                    #expect(try await client.me(second.accessToken).status == .unauthorized, "and so is its access token")
+                }
+            }
+        }
+    }
+
+    @Test func twentyConcurrentFirstSignInsOfOneDeviceOverBothReplicasMakeOneUser() async throws {
+        try await Self.withReplicas { a, b, _, servicesB, _ in
+            let users = try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0..<20 {
+                    let client = index.isMultiple(of: 2) ? a : b
+                    group.addTask { try await client.signIn("device-shared-1").user.id }
+                }
+                return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+            }
+            #expect(users.count == 1)
+            #expect(try await servicesB.store.countUsers() == 1)
+        }
+    }
+
+    @Test func aLogoutAtOneReplicaKillsTheAccessTokenAtTheOtherAtOnce() async throws {
+        try await Self.withReplicas { a, b, _, _, _ in
+            let tokens = try await a.signIn()
+            #expect(try await b.me(tokens.accessToken).status == .ok)
+            #expect(try await a.logout(tokens.accessToken, scope: "global").status == .noContent)
+            #expect(try await b.me(tokens.accessToken).status == .unauthorized)
+            #expect(try await b.refresh(tokens.refreshToken).status == .badRequest)
+        }
+    }
+
+    private static func rotate(_ client: any TestClientProtocol, immediate: Bool) async throws -> KeyRotationResponse {
+        try await client.execute(
+            uri: "/admin/v1/keys/rotate", method: .post,
+            headers: [.authorization: "Bearer \(adminKey)", .contentType: "application/json"],
+            body: ByteBuffer(string: #"{"immediate": \#(immediate)}"#)
+        ) { response in
+            #expect(response.status == .ok, "\(response.text)")
+            return try response.decode(KeyRotationResponse.self)
+        }
+    }
+
+    private static func publishedKids(_ client: any TestClientProtocol) async throws -> [String] {
+        try await client.execute(uri: "/.well-known/jwks.json", method: .get) { try $0.decode(JWKSDocument.self).keys.map(\.kid) }
+    }
+
+    private static func kid(of token: String) throws -> String {
+        let header = try #require(Base64URL.decode(String(token.split(separator: ".")[0])))
+        return try #require(try JSONSerialization.jsonObject(with: header) as? [String: Any])["kid"] as! String
+    }
+
+    @Test func anImmediateRotationAtOneReplicaSignsTokensTheOtherAcceptsAtOnce() async throws {
+        try await Self.withReplicas { a, b, servicesA, servicesB, _ in
+            #expect(servicesA.keyRing.currentKeyID == servicesB.keyRing.currentKeyID, "both replicas start on the stored key")
+            let rotation = try await Self.rotate(a, immediate: true)
+            let token = try await a.signIn().accessToken
+            #expect(try Self.kid(of: token) == rotation.kid)
+            // B has not reloaded yet; the unknown kid makes it look in the database, once.
+            #expect(try await b.me(token).status == .ok, "a token signed at A verifies at B at once")
+            #expect(try await Self.publishedKids(b).contains(rotation.kid))
+            #expect(try Self.kid(of: try await b.signIn("device-0002").accessToken) == rotation.kid, "and B signs with it too")
+        }
+    }
+
+    @Test func aPlannedRotationAtOneReplicaIsPublishedByTheOtherBeforeEitherSignsWithIt() async throws {
+        try await Self.withReplicas({ $0.jwksMaxAge = 120; $0.keyReloadInterval = 1 }) { a, b, servicesA, _, clock in
+            let old = servicesA.keyRing.currentKeyID.rawValue
+            let rotation = try await Self.rotate(a, immediate: false)
+            // B's reloader takes the schedule from the store every key_reload_interval (1 s here).
+            #expect(try await eventually(10) { try await Self.publishedKids(b) == [old, rotation.kid] },
+                    "published at B before it signs anywhere")
+            #expect(try Self.kid(of: try await b.signIn("device-0002").accessToken) == old)
+            clock.advance(by: 120)
+            let fromA = try await a.signIn("device-0003").accessToken
+            let fromB = try await b.signIn("device-0004").accessToken
+            #expect(try Self.kid(of: fromA) == rotation.kid && Self.kid(of: fromB) == rotation.kid, "both switch at the same moment")
+            #expect(try await a.me(fromB).status == .ok)
+            #expect(try await b.me(fromA).status == .ok)
+        }
+    }
+}
