@@ -167,4 +167,70 @@ struct ReplicaTests {
             #expect(try await b.me(fromA).status == .ok)
         }
     }
+
+    @Test func twentyConcurrentDeliveriesOfOneWebhookEventOverBothReplicasApplyItOnce() async throws {
+        try await Self.withReplicas({
+            $0.stripeWebhookSecret = stripeSecret
+            $0.stripeEntitlements = ["price_pro": ["pro"]]
+        }) { a, b, _, _, clock in
+            let tokens = try await a.signIn()
+            let created = Int64(clock.now().timeIntervalSince1970)
+            let body = stripeEvent("evt_replicas", "customer.subscription.created", created: created, object: subscriptionObject(
+                periodEnd: created + 86_400, metadata: ["tegata_user_id": tokens.user.id]))
+            let results = try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0..<20 {
+                    let client = index.isMultiple(of: 2) ? a : b
+                    group.addTask { try client.delivered(try await client.stripe(body, signedAt: created)) }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 == "applied" }.count == 1 && results.filter { $0 == "duplicate" }.count == 19, "\(results)")
+            var refreshed = tokens
+            #expect(try await b.entitlementsAfterRefresh(&refreshed)?["pro"] != nil, "granted once, seen at the other replica")
+        }
+    }
+
+    /// Revocations written through both replicas at once, with numbers committing out of order, are
+    /// each seen exactly once by a follower that reads the feed from both; and a long poll waiting at
+    /// one replica is woken by a revocation written through the other.
+    @Test func aFeedFollowerSeesEveryEventOnceWhicheverReplicaWroteOrServesIt() async throws {
+        try await Self.withReplicas({ $0.introspectionClients = [apiClient] }) { a, b, servicesA, servicesB, clock in
+            let start = try await a.feed().cursor
+            let until = clock.now().addingTimeInterval(900)
+            let jtis = try await withThrowingTaskGroup(of: [String].self) { group in
+                for writer in 0..<4 {
+                    let store = writer.isMultiple(of: 2) ? servicesA.store : servicesB.store
+                    group.addTask {
+                        for index in 0..<40 { try await store.revokeAccessToken(jti: "w\(writer)-\(index)", until: until, now: clock.now()) }
+                        return []
+                    }
+                }
+                group.addTask {
+                    var cursor = start
+                    var seen: [String] = []
+                    var turn = 0
+                    let deadline = Date().addingTimeInterval(60)
+                    while seen.count < 160 && Date() < deadline {
+                        turn += 1
+                        let page = try await (turn.isMultiple(of: 2) ? a : b).feed("?after=\(cursor)")
+                        seen += page.events.compactMap(\.jti)
+                        cursor = page.cursor
+                    }
+                    return seen
+                }
+                return try await group.reduce(into: [String]()) { $0 += $1 }
+            }
+            #expect(jtis.count == 160 && Set(jtis).count == 160, "every event once: \(jtis.count) seen, \(Set(jtis).count) distinct")
+            // A long poll at B, woken by a logout through A.
+            let cursor = try await b.feed().cursor
+            let tokens = try await a.signIn()
+            let started = ContinuousClock.now
+            async let woken = b.feed("?after=\(cursor)&wait=10")
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await a.logout(tokens.accessToken, scope: "local").status == .noContent)
+            let page = try await woken
+            #expect(page.events.contains { $0.sid != nil }, "the session event arrived")
+            #expect(ContinuousClock.now - started < .seconds(5), "well before the wait ran out")
+        }
+    }
 }
