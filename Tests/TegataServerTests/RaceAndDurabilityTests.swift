@@ -13,13 +13,13 @@ import Testing
 import Glibc
 #endif
 
-private func refreshRequest(_ token: String) -> TestClient.Request {
+func refreshRequest(_ token: String) -> TestClient.Request {
     TestClient.Request(
         "/oauth/token", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
         body: form(["grant_type": "refresh_token", "refresh_token": token]))
 }
 
-private func decodeTokens(_ response: TestClient.Response) throws -> TokenResponse {
+func decodeTokens(_ response: TestClient.Response) throws -> TokenResponse {
     try WireCoding.makeDecoder().decode(TokenResponse.self, from: Data(String(buffer: response.body ?? ByteBuffer()).utf8))
 }
 
@@ -62,7 +62,7 @@ private func decodeTokens(_ response: TestClient.Response) throws -> TokenRespon
 }
 
 /// The last refresh token each chain received, and how many it received.
-private final class ChainLog: Sendable {
+final class ChainLog: Sendable {
     private let state = Mutex<[Int: (token: String, count: Int)]>([:])
 
     func record(_ chain: Int, _ token: String) {
