@@ -35,6 +35,10 @@ public final class PostgresStore: TegataStore, Service {
         configuration.options.maximumConnections = max(1, poolSize)
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = .seconds(5)
+        // postgres-nio logs the messages it receives (rows included) at trace level and notices at
+        // debug: never below info, whatever the server's level, so no stored value reaches a log.
+        var logger = logger
+        if logger.logLevel < .info { logger.logLevel = .info }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         // The pool runs for the store's lifetime; close() ends it.
         let pool = Task { await client.run() }

@@ -233,4 +233,31 @@ struct ReplicaTests {
             #expect(ContinuousClock.now - started < .seconds(5), "well before the wait ran out")
         }
     }
+
+    /// postgres-nio logs every message it receives at trace level: the store keeps its logger at
+    /// info or above, so no stored value (here, a device id) reaches a log, whatever the level.
+    @Test func atTraceLevelNoStoredValueReachesTheLog() async throws {
+        let url = try await PostgresTestDatabase.create()
+        let capture = LogCapture()
+        var configuration = TegataConfiguration()
+        configuration.database = .postgres(try PostgresURL(parsing: url))
+        configuration.masterKey = .inline(Data(repeating: 7, count: 32))
+        do {
+            let services = try await TegataServices.make(configuration: configuration, clock: ManualClock(), logger: capture.logger())
+            try await buildApplication(services: services).test(.router) { client in
+                _ = try await client.signIn("device-seen-in-no-log-1")
+                _ = try await client.signIn("device-seen-in-no-log-1")
+            }
+            await services.store.close()
+        } catch {
+            await PostgresTestDatabase.drop(url)
+            throw error
+        }
+        await PostgresTestDatabase.drop(url)
+        #expect(capture.all.contains { $0.contains("applied migration") }, "the store's own lines are logged")
+        #expect(!capture.all.contains { $0.contains("device-seen-in-no-log-1") }, "a device id reached the log")
+        // The driver's own trace and debug lines (which carry the rows it receives, as bytes) are not there at all.
+        let driverLines = capture.all.filter { ($0.hasPrefix("trace ") || $0.hasPrefix("debug ")) && $0.contains("psql_connection_id") }
+        #expect(driverLines.isEmpty, "postgres-nio logged below info: \(driverLines.prefix(2))")
+    }
 }
