@@ -32,6 +32,19 @@ func stripeSignatureValue(_ body: String, secret: String, at timestamp: Int64) -
         #expect(verifier.header(payload: Array(body.utf8), timestamp: t) == "t=\(t),v1=\(stripeSignatureValue(body, secret: secret, at: t))")
     }
 
+    /// Stripe signs the timestamp as the header shows it: a spelling that only reads as the same
+    /// number (`+…`, leading zeros, a negative) is not what was signed, and is refused (the
+    /// stripe-signature fuzzer's second finding).
+    @Test func theTimestampIsPlainDigitsAsSigned() {
+        let t: Int64 = 1_800_000_000
+        let good = stripeSignatureValue(body, secret: secret, at: t)
+        #expect(verify("t=\(t),v1=\(good)") == nil)
+        for spelling in ["+\(t)", "0\(t)", "00\(t)", "\(t).0", "-\(t)", "１８００"] {
+            #expect(verify("t=\(spelling),v1=\(good)")?.message.contains("invalid timestamp") == true, "t=\(spelling)")
+        }
+        #expect(verify("t=,v1=\(good)") != nil, "no timestamp")
+    }
+
     @Test func anyOfSeveralV1ValuesMayMatchAndOtherSchemesAreIgnored() {
         let t: Int64 = 1_800_000_000
         let good = stripeSignatureValue(body, secret: secret, at: t)

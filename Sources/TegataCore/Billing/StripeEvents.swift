@@ -33,7 +33,11 @@ public struct StripeSignature: Sendable {
             let value = pair[1].trimmingCharacters(in: .whitespaces)
             switch name {
             case "t":
-                guard timestamp == nil, let parsed = Int64(value) else {
+                // Only plain digits, no leading zero: Stripe signs the timestamp as the header shows
+                // it, so `+1800000000` or `01800000000` (which Int64 reads as the same number) is not
+                // what was signed.
+                guard timestamp == nil, (1...18).contains(value.utf8.count), value.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+                      value == "0" || value.utf8.first != 0x30, let parsed = Int64(value) else {
                     throw TegataError.invalidRequest("the Stripe-Signature header has an invalid timestamp")
                 }
                 timestamp = parsed
