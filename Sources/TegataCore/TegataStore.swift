@@ -236,15 +236,19 @@ public struct RevocationFeedCursor: Sendable, Hashable, CustomStringConvertible 
     /// The wire form.
     public var description: String { rawValue }
 
-    private static func isAllowed(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"),
-             UInt8(ascii: "-"):
-            true
-        default:
-            false
-        }
+    /// The same characters as entitlement names.
+    private static func isAllowed(_ byte: UInt8) -> Bool { Entitlement.isNameByte(byte) }
+
+    /// A store whose feed is numbered in commit order (both of the package's) uses the last number a
+    /// reader has seen, in decimal, as its cursor.
+    public init(sequence: Int64) {
+        rawValue = String(sequence)
+    }
+
+    /// The number of a decimal cursor; throws ``Unrecognized`` for any other form.
+    public func sequence() throws(Unrecognized) -> Int64 {
+        guard let value = Int64(rawValue), value >= 0 else { throw Unrecognized() }
+        return value
     }
 
     /// Thrown for a cursor that is not of the store's form.
@@ -263,6 +267,15 @@ public struct RevocationFeedPage: Sendable, Equatable {
     /// The cursor asked for was not one this feed handed out (beyond its newest event, or from
     /// another database): the reader was moved back to the current end of the feed.
     public var movedBack: Bool
+
+    /// The page of a feed numbered in commit order, read after `after` up to `newest` (the highest
+    /// number the reader's snapshot holds), at most `limit` events: a full page continues after its
+    /// last event; otherwise everything up to `newest` has been seen (events skipped there had
+    /// expired). A cursor beyond `newest` (another database's) moves back to it.
+    public static func numbered(events: [RevocationEvent], after: Int64, newest: Int64, limit: Int) -> RevocationFeedPage {
+        let next = events.count == limit ? events[events.count - 1].sequence : newest
+        return RevocationFeedPage(events: events, cursor: RevocationFeedCursor(sequence: next), movedBack: next < after)
+    }
 
     /// Creates a page.
     public init(events: [RevocationEvent], cursor: RevocationFeedCursor, movedBack: Bool = false) {

@@ -8,12 +8,7 @@ import TegataCore
 /// commit later. The cursor is that number, in decimal, as in the SQLite store.
 extension PostgresStore {
     public func revocationEvents(after cursor: RevocationFeedCursor?, now: Date, limit: Int) async throws -> RevocationFeedPage {
-        var position: Int64 = 0
-        if let cursor {
-            guard let value = Int64(cursor.rawValue), value >= 0 else { throw RevocationFeedCursor.Unrecognized() }
-            position = value
-        }
-        let after = position
+        let after = try cursor?.sequence() ?? 0
         return try await read { connection in
             // One statement, one snapshot: the clock and the events it covers.
             let rows = try await Self.rows(
@@ -41,10 +36,7 @@ extension PostgresStore {
                 }
                 events.append(RevocationEvent(sequence: seq, kind: kind, until: Date(ms: try row["until"].decode(Int64.self))))
             }
-            // A full page continues after its last event; otherwise everything up to `newest` has been
-            // seen. A cursor beyond `newest` (from another database) moves back to it.
-            let next = events.count == limit ? events[events.count - 1].sequence : newest
-            return RevocationFeedPage(events: events, cursor: RevocationFeedCursor(rawValue: String(next))!, movedBack: next < after)
+            return RevocationFeedPage.numbered(events: events, after: after, newest: newest, limit: limit)
         }
     }
 }

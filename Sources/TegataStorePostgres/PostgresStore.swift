@@ -15,7 +15,8 @@ public final class PostgresStore: TegataStore, Service {
     private let pool: Task<Void, Never>
     /// Where the store lives, without the password.
     public let location: String
-    /// How long a transaction waits for a row lock before it gives up with `unavailable` (a 503).
+    /// How long a transaction waits for a row lock before it gives up with `unavailable` (a 503);
+    /// set on every connection as it opens.
     let lockTimeout: Duration
 
     private init(client: PostgresClient, pool: Task<Void, Never>, location: String, lockTimeout: Duration, logger: Logger) {
@@ -35,6 +36,9 @@ public final class PostgresStore: TegataStore, Service {
         configuration.options.maximumConnections = max(1, poolSize)
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = .seconds(5)
+        // Every connection bounds its lock waits from the start (a startup parameter), so no
+        // transaction pays a round trip to set it.
+        configuration.options.additionalStartupParameters = [("lock_timeout", "\(Int(lockTimeout / .milliseconds(1)))ms")]
         // postgres-nio logs the messages it receives (rows included) at trace level and notices at
         // debug: never below info, whatever the server's level, so no stored value reaches a log.
         var logger = logger
@@ -67,15 +71,11 @@ public final class PostgresStore: TegataStore, Service {
     /// database that cannot be reached, is ``TegataError/serviceUnavailable(_:)``: a 503, never a
     /// 500 and never a refusal of the client's credentials.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let timeout = "SET LOCAL lock_timeout = '\(lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)ms'"
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await client.withTransaction(logger: logger) { connection in
-                    try await connection.run(PostgresQuery(unsafeSQL: timeout), logger: self.logger)
-                    return try await body(connection)
-                }
+                return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
             } catch {
                 let failure = Self.classify(error)
                 if failure == .raceLost, attempt < 5 { continue }

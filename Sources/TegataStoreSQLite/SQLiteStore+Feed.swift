@@ -6,12 +6,7 @@ import TegataCore
 /// the protocol asks for.
 extension SQLiteStore {
     public func revocationEvents(after cursor: RevocationFeedCursor?, now: Date, limit: Int) async throws -> RevocationFeedPage {
-        var position: Int64 = 0
-        if let cursor {
-            guard let value = Int64(cursor.rawValue), value >= 0 else { throw RevocationFeedCursor.Unrecognized() }
-            position = value
-        }
-        let after = position
+        let after = try cursor?.sequence() ?? 0
         return try await readers.read { db in
             try db.snapshot {
                 // The newest sequence bounds the page: an event committed later has a larger sequence
@@ -31,12 +26,7 @@ extension SQLiteStore {
                     }
                     return RevocationEvent(sequence: try row.int("seq"), kind: kind, until: try row.date("until"))
                 }
-                // A full page continues after its last event; otherwise everything up to `newest` has
-                // been seen (events skipped there had expired). A cursor beyond `newest` (from another
-                // database) moves back to it, so nothing written later is missed.
-                let next = events.count == limit ? events[events.count - 1].sequence : newest
-                return RevocationFeedPage(
-                    events: events, cursor: RevocationFeedCursor(rawValue: String(next))!, movedBack: next < after)
+                return RevocationFeedPage.numbered(events: events, after: after, newest: newest, limit: limit)
             }
         }
     }

@@ -104,15 +104,18 @@ extension Entitlement {
     /// Whether `name` can be an entitlement name: 1 to 64 characters of `A-Z a-z 0-9 . _ : -`.
     /// Names go into every access token, so they are kept short and plain.
     public static func isValidName(_ name: String) -> Bool {
-        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"),
-                 UInt8(ascii: "-"):
-                true
-            default:
-                false
-            }
+        (1...64).contains(name.utf8.count) && name.utf8.allSatisfy(isNameByte)
+    }
+
+    /// `A-Z a-z 0-9 . _ : -`.
+    static func isNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"),
+             UInt8(ascii: "-"):
+            true
+        default:
+            false
         }
     }
 }
