@@ -16,7 +16,12 @@ public enum StoreFactory {
         case .sqlite(let path):
             store = try await SQLiteStore.openUnmigrated(path: path, synchronous: configuration.sqliteSynchronous, logger: logger)
         case .postgres(let url):
-            store = try await PostgresStore.open(url: url, poolSize: configuration.databasePoolSize, logger: logger)
+            let timeout = Duration.milliseconds(Int64(configuration.databaseLockTimeout * 1000))
+            // Waiting for a connection may include opening one (TLS, authentication): never less
+            // than the 5 s that connecting is given.
+            store = try await PostgresStore.open(
+                url: url, poolSize: configuration.databasePoolSize, lockTimeout: timeout, leaseTimeout: max(timeout, .seconds(5)),
+                logger: logger)
         }
         do {
             _ = try await store.migrate()

@@ -18,18 +18,33 @@ public final class PostgresStore: TegataStore, Service {
     /// How long a transaction waits for a row lock before it gives up with `unavailable` (a 503);
     /// set on every connection as it opens.
     let lockTimeout: Duration
+    /// How long a request waits for a free connection of the pool before it gives up with a 503.
+    let leaseTimeout: Duration
+    let poolSize: Int
+    let warnings = PoolWarnings()
+    let eventLoops: any EventLoopGroup
 
-    private init(client: PostgresClient, pool: Task<Void, Never>, location: String, lockTimeout: Duration, logger: Logger) {
+    private init(
+        client: PostgresClient, pool: Task<Void, Never>, location: String, poolSize: Int, lockTimeout: Duration, leaseTimeout: Duration,
+        eventLoops: any EventLoopGroup, logger: Logger
+    ) {
         self.client = client
         self.pool = pool
         self.location = location
+        self.poolSize = poolSize
         self.lockTimeout = lockTimeout
+        self.leaseTimeout = leaseTimeout
+        self.eventLoops = eventLoops
         self.logger = logger
     }
 
     /// Opens a pool of at most `poolSize` connections to `url`, without migrating (the store
     /// factory migrates through ``migrate()``). Nothing connects until the first query.
-    public static func open(url: PostgresURL, poolSize: Int = 10, lockTimeout: Duration = .seconds(5), logger: Logger) async throws -> PostgresStore {
+    /// A request waits at most `lockTimeout` for a row lock and at most `leaseTimeout` for a free
+    /// connection; either ends it with ``TegataError/serviceUnavailable(_:)``.
+    public static func open(
+        url: PostgresURL, poolSize: Int = 10, lockTimeout: Duration = .seconds(5), leaseTimeout: Duration = .seconds(5), logger: Logger
+    ) async throws -> PostgresStore {
         var configuration = PostgresClient.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
             tls: try tls(for: url.tls))
@@ -43,10 +58,13 @@ public final class PostgresStore: TegataStore, Service {
         // debug: never below info, whatever the server's level, so no stored value reaches a log.
         var logger = logger
         if logger.logLevel < .info { logger.logLevel = .info }
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let eventLoops = PostgresClient.defaultEventLoopGroup
+        let client = PostgresClient(configuration: configuration, eventLoopGroup: eventLoops, backgroundLogger: logger)
         // The pool runs for the store's lifetime; close() ends it.
         let pool = Task { await client.run() }
-        return PostgresStore(client: client, pool: pool, location: url.description, lockTimeout: lockTimeout, logger: logger)
+        return PostgresStore(
+            client: client, pool: pool, location: url.description, poolSize: max(1, poolSize), lockTimeout: lockTimeout,
+            leaseTimeout: leaseTimeout, eventLoops: eventLoops, logger: logger)
     }
 
     private static func tls(for mode: PostgresURL.TLSMode) throws -> PostgresClient.Configuration.TLS {
@@ -75,7 +93,9 @@ public final class PostgresStore: TegataStore, Service {
         while true {
             attempt += 1
             do {
-                return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+                return try await watched { connection in
+                    try await connection.withTransaction(logger: self.logger) { connection in try await body(connection) }
+                }
             } catch {
                 let failure = Self.classify(error)
                 if failure == .raceLost, attempt < 5 { continue }
@@ -87,10 +107,21 @@ public final class PostgresStore: TegataStore, Service {
     /// Runs a read on one pooled connection (a single statement is its own snapshot).
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
-            return try await client.withConnection { connection in try await body(connection) }
+            return try await watched(body)
         } catch {
             throw Self.surface(error, as: Self.classify(error))
         }
+    }
+
+    /// Runs `work` on one pooled connection under a ``ConnectionWatch``: a lease that waits past
+    /// `leaseTimeout`, or a connection that closes under the work, ends the request (a 503) instead
+    /// of waiting without end; each is logged, at most once per ``PoolWarnings/interval``.
+    private func watched<T: Sendable>(_ work: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await ConnectionWatch.run(
+            on: client, leaseTimeout: leaseTimeout, eventLoop: eventLoops.next(),
+            onOutcome: { [warnings, logger, poolSize, leaseTimeout] outcome in
+                warnings.warn(outcome, poolSize: poolSize, leaseTimeout: leaseTimeout, logger: logger)
+            }, work)
     }
 
     enum Failure: Equatable {
@@ -102,6 +133,9 @@ public final class PostgresStore: TegataStore, Service {
         var error = error
         if let transaction = error as? PostgresTransactionError {
             error = transaction.closureError ?? transaction.commitError ?? transaction.beginError ?? transaction.rollbackError ?? error
+        }
+        if let outcome = error as? ConnectionWatchOutcome {
+            return outcome == .noConnection ? .busy : .unreachable
         }
         guard let psql = error as? PSQLError else {
             // The pool's own errors (no connection could be made: its circuit breaker, a lease that
@@ -136,6 +170,9 @@ public final class PostgresStore: TegataStore, Service {
         }
         switch failure {
         case .busy, .raceLost:
+            if case .noConnection? = error as? ConnectionWatchOutcome {
+                return TegataError.serviceUnavailable("no database connection is free; retry shortly")
+            }
             return TegataError.serviceUnavailable("the database is busy; retry shortly")
         case .unreachable:
             return TegataError.serviceUnavailable("the database is unavailable; retry shortly")

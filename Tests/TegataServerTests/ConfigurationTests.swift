@@ -141,10 +141,12 @@ import Testing
         let config = try load(base.merging([
             "TEGATA_DATABASE_URL": "postgresql://tegata:s%40cret-pass@db.internal:6543/auth?sslmode=verify-full",
             "TEGATA_DATABASE_POOL_SIZE": "25",
+            "TEGATA_DATABASE_LOCK_TIMEOUT": "2s",
         ]) { $1 })
         guard case .postgres(let url) = config.database else { Issue.record("not a PostgreSQL location"); return }
         #expect(url.host == "db.internal" && url.port == 6543 && url.user == "tegata" && url.password == "s@cret-pass")
-        #expect(url.database == "auth" && url.tls == .verifyFull && config.databasePoolSize == 25)
+        #expect(url.database == "auth" && url.tls == .verifyFull && config.databasePoolSize == 25 && config.databaseLockTimeout == 2)
+        #expect(try load(base).databaseLockTimeout == 5)
         #expect(StoreFactory.describe(config.database) == "postgres tegata@db.internal:6543/auth")
         // Defaults: port 5432, the user's name as the database, TLS preferred (as libpq).
         let plain = try PostgresURL(parsing: "postgres://app:pw@10.0.0.5")
@@ -159,6 +161,9 @@ import Testing
                     key: "TEGATA_DATABASE_URL", notContaining: "s3cret-pass")
         expectError(base.merging(["TEGATA_DATABASE_URL": "postgres://t:p@db/auth", "TEGATA_DATABASE_POOL_SIZE": "0"]) { $1 },
                     key: "TEGATA_DATABASE_POOL_SIZE")
+        for bad in ["0", "61s", "soon"] {
+            expectError(base.merging(["TEGATA_DATABASE_LOCK_TIMEOUT": bad]) { $1 }, key: "TEGATA_DATABASE_LOCK_TIMEOUT")
+        }
     }
 
     @Test func badValuesNameTheirKey() {

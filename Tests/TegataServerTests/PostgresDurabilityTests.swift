@@ -19,7 +19,9 @@ import Glibc
                              "no PostgreSQL server configured (TEGATA_TEST_POSTGRES_URL): the PostgreSQL durability tests are skipped"))
 struct PostgresDurabilityTests {
     /// A private cluster (a fault must not reach other tests' databases), stopped afterwards.
-    static func withCluster<T: Sendable>(_ body: (_ url: String) async throws -> T) async throws -> T {
+    static func withCluster<T: Sendable>(
+        _ body: (_ url: String, _ control: @escaping @Sendable (String) async throws -> String) async throws -> T
+    ) async throws -> T {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Postgres/cluster.sh").path
         let directory = "/tmp/tegata-durability-\(UUID().uuidString.prefix(8))"
@@ -34,7 +36,7 @@ struct PostgresDurabilityTests {
             throw Failure("cluster.sh printed no URL: \(output)")
         }
         do {
-            let result = try await body(url)
+            let result = try await body(url, control)
             _ = try? await control("stop")
             return result
         } catch {
@@ -64,34 +66,57 @@ struct PostgresDurabilityTests {
          "TEGATA_REFRESH_REUSE_GRACE": "300s"]
     }
 
-    /// Chains of refreshes; statuses other than 200 are counted by code, and a chain backs off
-    /// briefly after a 503. Returns when cancelled.
+    /// Chains of refreshes; statuses other than 200 are counted by code (0: no answer within the
+    /// client's timeout, or the connection failed), and a chain backs off briefly after anything but
+    /// a 200. Returns when cancelled.
     static func load(port: Int, starts: [String], received: ChainLog, statuses: StatusCounts) -> Task<Void, Never> {
         Task {
             await withTaskGroup(of: Void.self) { group in
                 for (index, start) in starts.enumerated() {
                     group.addTask {
-                        try? await TestClient.withClient(host: "127.0.0.1", port: port) { client in
-                            var token = start
-                            while !Task.isCancelled {
-                                guard let response = try? await client.execute(refreshRequest(token)) else {
-                                    try? await Task.sleep(for: .milliseconds(50))
-                                    continue
-                                }
-                                let code = Int(response.status.code)
-                                statuses.count(code)
-                                if response.status == .ok, let tokens = try? decodeTokens(response) {
-                                    token = tokens.refreshToken
-                                    received.record(index, token)
-                                } else {
-                                    try? await Task.sleep(for: .milliseconds(50))
+                        while !Task.isCancelled {
+                            // A new connection after a failed one.
+                            try? await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(20))) { client in
+                                while !Task.isCancelled {
+                                    let token = received.last(index) ?? start
+                                    let response: TestClient.Response
+                                    do {
+                                        response = try await client.execute(refreshRequest(token))
+                                    } catch {
+                                        if !Task.isCancelled { statuses.count(0) }
+                                        throw error
+                                    }
+                                    statuses.count(Int(response.status.code))
+                                    if response.status == .ok, let tokens = try? decodeTokens(response) {
+                                        received.record(index, tokens.refreshToken)
+                                    } else {
+                                        try? await Task.sleep(for: .milliseconds(50))
+                                    }
                                 }
                             }
+                            try? await Task.sleep(for: .milliseconds(50))
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Stops the load and waits for its requests in flight, at most 30 s: a request the server
+    /// never answers cannot be cancelled at the client, so then the server is killed (its
+    /// connections close) and the answer is false.
+    static func stop(_ load: Task<Void, Never>, orKill server: TegataProcess) async -> Bool {
+        load.cancel()
+        let answered = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await load.value; return true }
+            group.addTask { try? await Task.sleep(for: .seconds(30)); return false }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            if !first { kill(server.process.pid, SIGKILL) }
+            await group.waitForAll()
+            return first
+        }
+        return answered
     }
 
     static func signIn(chains: Int, port: Int) async throws -> [String] {
@@ -117,7 +142,7 @@ struct PostgresDurabilityTests {
     }
 
     @Test func everyReceivedRefreshTokenSurvivesSIGKILLOfTheReplica() async throws {
-        try await Self.withCluster { url in
+        try await Self.withCluster { url, _ in
             let port = try TegataProcess.freePort()
             let environment = Self.environment(url: url, port: port)
             let server = try TegataProcess(environment: environment, port: port)
@@ -134,13 +159,71 @@ struct PostgresDurabilityTests {
             await load.value
             let last = received.snapshot
             #expect(last.count == chains && last.values.map(\.count).reduce(0, +) > chains, "under load when killed")
-            #expect(statuses.snapshot.keys.allSatisfy { $0 == 200 }, "\(statuses.snapshot)")
+            // Before the kill every answer was a 200; the requests in flight at it got none (0).
+            #expect(statuses.snapshot.keys.allSatisfy { $0 == 200 || $0 == 0 }, "\(statuses.snapshot)")
             // Another replica (here: the same binary started again) on the same database.
             let replica = try TegataProcess(environment: environment, port: port)
             try await replica.waitUntilServing()
             try await Self.expectEveryChainWorks(last, chains: chains, port: port)
             kill(replica.process.pid, SIGTERM)
             _ = try await replica.waitForExit()
+        }
+    }
+
+    /// PostgreSQL stopped as a crash would (`pg_ctl stop -m immediate`) under a load of refresh
+    /// chains, then started again: while it is away Tegata answers 503 with `Retry-After` (never a
+    /// 500, never a refusal of the client's token) and is not ready; once it is back, every chain
+    /// carries on by itself, no request is left unanswered, and every refresh token received in a
+    /// 200 still works.
+    @Test func everyReceivedRefreshTokenSurvivesADatabaseCrash() async throws {
+        try await Self.withCluster { url, control in
+            let port = try TegataProcess.freePort()
+            let server = try TegataProcess(environment: Self.environment(url: url, port: port), port: port)
+            try await server.waitUntilServing()
+            let chains = 8
+            var starts = try await Self.signIn(chains: chains + 1, port: port)
+            let probe = starts.removeLast()
+            let received = ChainLog()
+            let statuses = StatusCounts()
+            let load = Self.load(port: port, starts: starts, received: received, statuses: statuses)
+            try await Task.sleep(for: .milliseconds(1_500))
+
+            _ = try await control("crash")
+            try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(20))) { client in
+                let ready = try await client.execute(.init("/readyz", method: .get))
+                #expect(ready.status == .serviceUnavailable, "ready while the database is away")
+                let refresh = try await client.execute(refreshRequest(probe))
+                #expect(refresh.status == .serviceUnavailable, "\(refresh.status): \(String(buffer: refresh.body ?? ByteBuffer()))")
+                #expect(refresh.headers[.retryAfter] != nil)
+            }
+            let atOutage = received.snapshot
+            _ = try await control("resume")
+
+            // Recovers by itself: every chain refreshes again, within a bound.
+            let deadline = ContinuousClock.now + .seconds(45)
+            while ContinuousClock.now < deadline {
+                let now = received.snapshot
+                if (0..<chains).allSatisfy({ (now[$0]?.count ?? 0) > (atOutage[$0]?.count ?? 0) + 2 }) { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            guard await Self.stop(load, orKill: server) else {
+                Issue.record("requests left unanswered 30 s after the load stopped: \(statuses.snapshot)")
+                return
+            }
+            let last = received.snapshot
+            for index in 0..<chains {
+                #expect((last[index]?.count ?? 0) > (atOutage[index]?.count ?? 0) + 2, "chain \(index) did not carry on after the database came back")
+            }
+            let counts = statuses.snapshot
+            #expect(counts.keys.allSatisfy { $0 == 200 || $0 == 503 }, "only 200 and 503 (0: unanswered): \(counts)")
+            try await Self.expectEveryChainWorks(last, chains: chains, port: port)
+            // The probe's session survived its 503.
+            try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+                let response = try await client.execute(refreshRequest(probe))
+                #expect(response.status == .ok)
+            }
+            kill(server.process.pid, SIGTERM)
+            _ = try await server.waitForExit()
         }
     }
 }

@@ -70,6 +70,9 @@ final class ChainLog: Sendable {
     }
 
     var snapshot: [Int: (token: String, count: Int)] { state.withLock { $0 } }
+
+    /// The last token chain `chain` received, if any.
+    func last(_ chain: Int) -> String? { state.withLock { $0[chain]?.token } }
 }
 
 @Suite(.serialized) struct DurabilityTests {

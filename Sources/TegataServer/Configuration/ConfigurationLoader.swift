@@ -29,7 +29,7 @@ extension TegataConfiguration {
     public static let keys: [String] = [
         "host", "port", "issuer", "audience", "client_id", "database_url", "master_key", "master_key_file",
         "signing_key_file", "access_token_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "refresh_reuse_grace",
-        "introspection_clients", "prune_interval", "sqlite_synchronous", "database_pool_size", "key_reload_interval", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
+        "introspection_clients", "prune_interval", "sqlite_synchronous", "database_pool_size", "database_lock_timeout", "key_reload_interval", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
         "log_format", "http_head_timeout", "http_body_timeout", "providers", "require_nonce", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
         "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "allowed_origins",
         "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
@@ -162,6 +162,7 @@ extension TegataConfiguration {
             }
             config.databasePoolSize = number
         }
+        if let timeout = try duration("database_lock_timeout", range: 1...60) { config.databaseLockTimeout = timeout }
         if case .postgres = config.database, !masterKeyConfigured {
             throw fail("database_url", "PostgreSQL serves several replicas, which must share one master key: set TEGATA_MASTER_KEY or TEGATA_MASTER_KEY_FILE")
         }

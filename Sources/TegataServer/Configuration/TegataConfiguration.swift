@@ -42,6 +42,10 @@ public struct TegataConfiguration: Sendable {
     public var sqliteSynchronous: SQLiteSynchronous = .full
     /// The most connections one replica opens to PostgreSQL (`TEGATA_DATABASE_POOL_SIZE`).
     public var databasePoolSize = 10
+    /// How long a PostgreSQL request waits for a row lock before it is answered 503
+    /// (`TEGATA_DATABASE_LOCK_TIMEOUT`); for a free connection of the pool it waits this long, or
+    /// 5 s if that is longer (the time connecting is given).
+    public var databaseLockTimeout: TimeInterval = 5
     /// How many verified access tokens are remembered (`TEGATA_VERIFIED_TOKEN_CACHE_SIZE`; 0 disables).
     public var verifiedTokenCacheSize: Int = 20_000
     /// Clock leeway for `exp`/`nbf`/`iat` (`TEGATA_CLOCK_LEEWAY`).
