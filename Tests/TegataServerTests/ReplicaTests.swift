@@ -108,6 +108,31 @@ struct ReplicaTests {
         }
     }
 
+    @Test func twentyConcurrentFirstSignInsOfOneExternalIdentityOverBothReplicasMakeOneUser() async throws {
+        try await FakeProvider.with(keys: [TokenExchangeTests.lineKey]) { provider in
+            let providers = try TokenExchangeTests.harness(provider, only: ["line"]).configuration.providers
+            try await Self.withReplicas({ $0.providers = providers }) { a, b, _, servicesB, clock in
+                // Twenty ID tokens of one LINE user, never seen before (each is exchanged once only).
+                let idTokens = (0..<20).map { _ in
+                    TokenExchangeTests.lineKey.sign(ProviderClaims.fresh(ProviderClaims.line(now: clock.now())))
+                }
+                let answers = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+                    for (index, idToken) in idTokens.enumerated() {
+                        let client = index.isMultiple(of: 2) ? a : b
+                        group.addTask {
+                            let response = try await client.exchange(idToken, provider: "line", nonce: nil)
+                            return (Int(response.status.code), response.status == .ok ? try response.decode(TokenResponse.self).user.id : nil)
+                        }
+                    }
+                    return try await group.reduce(into: [(Int, String?)]()) { $0.append($1) }
+                }
+                #expect(answers.allSatisfy { $0.0 == 200 }, "every first sign-in is answered 200: \(answers.map(\.0))")
+                #expect(Set(answers.compactMap(\.1)).count == 1, "one user for one identity")
+                #expect(try await servicesB.store.countUsers() == 1)
+            }
+        }
+    }
+
     @Test func aLogoutAtOneReplicaKillsTheAccessTokenAtTheOtherAtOnce() async throws {
         try await Self.withReplicas { a, b, _, _, _ in
             let tokens = try await a.signIn()
