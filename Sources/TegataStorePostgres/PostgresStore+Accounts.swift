@@ -161,7 +161,7 @@ extension PostgresStore {
     }
 
     public func userRecord(userID: String) async throws -> UserRecord? {
-        try await snapshot { connection in try await Self.userRecord(userID: userID, on: connection, logger: self.logger) }
+        try await read { connection in try await Self.userRecord(userID: userID, on: connection, logger: self.logger) }
     }
 
     public func identities(ofUser userID: String) async throws -> [StoredIdentity] {

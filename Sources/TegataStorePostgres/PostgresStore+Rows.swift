@@ -15,39 +15,45 @@ extension PostgresConnection {
 
 /// Rows to values, and the reads and writes the store's parts share.
 extension PostgresStore {
-    /// Runs `body` in a read-only REPEATABLE READ transaction: every statement in it sees one snapshot.
-    func snapshot<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await read { connection in
-            try await connection.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
-            do {
-                let result = try await body(connection)
-                try await connection.run("COMMIT", logger: self.logger)
-                return result
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: self.logger)
-                throw error
-            }
-        }
-    }
-
     static func rows(_ query: PostgresQuery, on connection: PostgresConnection, logger: Logger) async throws -> [PostgresRandomAccessRow] {
         try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
     }
 
-    static func userRecord(userID: String, on connection: PostgresConnection, logger: Logger) async throws -> UserRecord? {
-        guard let row = try await rows(
-            "SELECT id, anon, created_at, token_version FROM users WHERE id = \(userID)", on: connection, logger: logger
-        ).first else { return nil }
+    /// The columns of a user record, for a statement whose `FROM` names the user `u`: the user's own
+    /// columns and, as arrays in a fixed order, its identities and entitlements — one statement
+    /// (one round trip, one snapshot) instead of three.
+    static let userRecordColumns = """
+        u.id AS u_id, u.anon AS u_anon, u.created_at AS u_created_at, u.token_version AS u_token_version,
+        ARRAY(SELECT i.provider FROM identities i WHERE i.user_id = u.id ORDER BY i.provider, i.subject) AS u_identity_providers,
+        ARRAY(SELECT i.subject FROM identities i WHERE i.user_id = u.id ORDER BY i.provider, i.subject) AS u_identity_subjects,
+        ARRAY(SELECT e.name FROM entitlements e WHERE e.user_id = u.id ORDER BY e.name) AS u_entitlement_names,
+        ARRAY(SELECT e.expires_at IS NULL FROM entitlements e WHERE e.user_id = u.id ORDER BY e.name) AS u_entitlement_permanent,
+        ARRAY(SELECT COALESCE(e.expires_at, 0) FROM entitlements e WHERE e.user_id = u.id ORDER BY e.name) AS u_entitlement_expiries
+        """
+
+    /// The user record in a row selected with ``userRecordColumns``.
+    static func userRecord(from row: PostgresRandomAccessRow) throws -> UserRecord {
         let user = User(
-            id: try row["id"].decode(String.self), anon: try row["anon"].decode(Bool.self),
-            createdAt: Date(ms: try row["created_at"].decode(Int64.self)), tokenVersion: try row["token_version"].decode(Int64.self))
-        let identities = try await rows(
-            "SELECT provider, subject FROM identities WHERE user_id = \(userID) ORDER BY provider, subject", on: connection, logger: logger
-        ).map { IdentitySummary(provider: try $0["provider"].decode(String.self), subject: try $0["subject"].decode(String.self)) }
-        let entitlements = try await rows(
-            "SELECT name, expires_at FROM entitlements WHERE user_id = \(userID) ORDER BY name", on: connection, logger: logger
-        ).map { Entitlement(name: try $0["name"].decode(String.self), expiresAt: try $0["expires_at"].decode(Int64?.self).map(Date.init(ms:))) }
-        return UserRecord(user: user, identities: identities, entitlements: entitlements)
+            id: try row["u_id"].decode(String.self), anon: try row["u_anon"].decode(Bool.self),
+            createdAt: Date(ms: try row["u_created_at"].decode(Int64.self)), tokenVersion: try row["u_token_version"].decode(Int64.self))
+        let providers = try row["u_identity_providers"].decode([String].self)
+        let subjects = try row["u_identity_subjects"].decode([String].self)
+        let names = try row["u_entitlement_names"].decode([String].self)
+        let permanent = try row["u_entitlement_permanent"].decode([Bool].self)
+        let expiries = try row["u_entitlement_expiries"].decode([Int64].self)
+        guard providers.count == subjects.count, names.count == permanent.count, names.count == expiries.count else {
+            throw PostgresStoreError(description: "a user record's arrays differ in length")
+        }
+        return UserRecord(
+            user: user,
+            identities: zip(providers, subjects).map { IdentitySummary(provider: $0, subject: $1) },
+            entitlements: names.indices.map { Entitlement(name: names[$0], expiresAt: permanent[$0] ? nil : Date(ms: expiries[$0])) })
+    }
+
+    static func userRecord(userID: String, on connection: PostgresConnection, logger: Logger) async throws -> UserRecord? {
+        try await rows(
+            "SELECT \(unescaped: userRecordColumns) FROM users u WHERE u.id = \(userID)", on: connection, logger: logger
+        ).first.map(userRecord(from:))
     }
 
     static func insertUser(id: String, anon: Bool, now: Date, on connection: PostgresConnection, logger: Logger) async throws -> User {

@@ -13,16 +13,22 @@ extension PostgresStore {
                 "SELECT * FROM sessions WHERE id = \(command.sessionID) FOR UPDATE", on: connection, logger: logger
             ).first.map(Self.session(from:))
             let issued: Session
+            let record: UserRecord?
             switch command.effect(for: session) {
             case .rotate(let rotated):
-                try await connection.run(
+                // The rotation and the user record the new tokens carry, in one statement.
+                record = try await Self.rows(
                     """
-                    UPDATE sessions SET generation = \(rotated.generation), last_refreshed_at = \(rotated.lastRefreshedAt.ms),
-                                        rotated_at = \(rotated.rotatedAt.ms)
-                    WHERE id = \(rotated.id)
-                    """, logger: logger)
+                    WITH rotated AS (
+                        UPDATE sessions SET generation = \(rotated.generation), last_refreshed_at = \(rotated.lastRefreshedAt.ms),
+                                            rotated_at = \(rotated.rotatedAt.ms)
+                        WHERE id = \(rotated.id) RETURNING user_id)
+                    SELECT \(unescaped: Self.userRecordColumns) FROM users u JOIN rotated r ON r.user_id = u.id
+                    """, on: connection, logger: logger
+                ).first.map(Self.userRecord(from:))
                 issued = rotated
             case .reissue(let current):
+                record = try await Self.userRecord(userID: current.userID, on: connection, logger: logger)
                 issued = current
             case .revoke(let sessionID, let event):
                 try await Self.revoke(sessionIDs: [sessionID], reason: "refresh token reuse", now: command.now, on: connection, logger: logger)
@@ -31,9 +37,7 @@ extension PostgresStore {
             case .reject(let reason):
                 return .rejected(reason)
             }
-            guard let record = try await Self.userRecord(userID: issued.userID, on: connection, logger: logger) else {
-                return .rejected(.unknownSession)
-            }
+            guard let record else { return .rejected(.unknownSession) }
             return .issued(record, issued)
         }
     }
@@ -41,25 +45,20 @@ extension PostgresStore {
     public func authState(sessionID: String, jti: String?, withUser: Bool) async throws -> AuthState? {
         let body: @Sendable (PostgresConnection) async throws -> AuthState? = { connection in
             let logger = self.logger
+            // One statement, so one snapshot, with or without the user record.
             guard let row = try await Self.rows(
                 """
                 SELECT s.*, u.token_version AS user_token_version,
                        EXISTS (SELECT 1 FROM revocation_events e WHERE e.type = 'token' AND e.subject = \(jti)) AS token_revoked
+                       \(unescaped: withUser ? ", " + Self.userRecordColumns : "")
                 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = \(sessionID)
                 """, on: connection, logger: logger
             ).first else { return nil }
-            let session = try Self.session(from: row)
-            var user: UserRecord?
-            if withUser {
-                guard let record = try await Self.userRecord(userID: session.userID, on: connection, logger: logger) else { return nil }
-                user = record
-            }
             return AuthState(
-                session: session, userTokenVersion: try row["user_token_version"].decode(Int64.self),
-                tokenRevoked: try row["token_revoked"].decode(Bool.self), user: user)
+                session: try Self.session(from: row), userTokenVersion: try row["user_token_version"].decode(Int64.self),
+                tokenRevoked: try row["token_revoked"].decode(Bool.self), user: withUser ? try Self.userRecord(from: row) : nil)
         }
-        // One statement is its own snapshot; with the user record, several must share one.
-        return withUser ? try await snapshot(body) : try await read(body)
+        return try await read(body)
     }
 
     public func liveSessions(userID: String, now: Date, idleLifetime: TimeInterval) async throws -> [Session] {
