@@ -51,9 +51,7 @@ extension PostgresStore {
     }
 
     static func userRecord(userID: String, on connection: PostgresConnection, logger: Logger) async throws -> UserRecord? {
-        try await rows(
-            "SELECT \(unescaped: userRecordColumns) FROM users u WHERE u.id = \(userID)", on: connection, logger: logger
-        ).first.map(userRecord(from:))
+        try await connection.rows(Statements.UserRecordByID(userID: userID), logger: logger).first.map(userRecord(from:))
     }
 
     static func insertUser(id: String, anon: Bool, now: Date, on connection: PostgresConnection, logger: Logger) async throws -> User {

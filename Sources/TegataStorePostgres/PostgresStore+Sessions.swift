@@ -9,22 +9,18 @@ extension PostgresStore {
     public func refresh(_ command: RefreshCommand) async throws -> RefreshOutcome {
         try await transaction { connection in
             let logger = self.logger
-            let session = try await Self.rows(
-                "SELECT * FROM sessions WHERE id = \(command.sessionID) FOR UPDATE", on: connection, logger: logger
-            ).first.map(Self.session(from:))
+            let session = try await connection.rows(Statements.LockSession(sessionID: command.sessionID), logger: logger)
+                .first.map(Self.session(from:))
             let issued: Session
             let record: UserRecord?
             switch command.effect(for: session) {
             case .rotate(let rotated):
                 // The rotation and the user record the new tokens carry, in one statement.
-                record = try await Self.rows(
-                    """
-                    WITH rotated AS (
-                        UPDATE sessions SET generation = \(rotated.generation), last_refreshed_at = \(rotated.lastRefreshedAt.ms),
-                                            rotated_at = \(rotated.rotatedAt.ms)
-                        WHERE id = \(rotated.id) RETURNING user_id)
-                    SELECT \(unescaped: Self.userRecordColumns) FROM users u JOIN rotated r ON r.user_id = u.id
-                    """, on: connection, logger: logger
+                record = try await connection.rows(
+                    Statements.Rotate(
+                        sessionID: rotated.id, generation: rotated.generation, lastRefreshedAt: rotated.lastRefreshedAt.ms,
+                        rotatedAt: rotated.rotatedAt.ms),
+                    logger: logger
                 ).first.map(Self.userRecord(from:))
                 issued = rotated
             case .reissue(let current):
@@ -46,14 +42,10 @@ extension PostgresStore {
         let body: @Sendable (PostgresConnection) async throws -> AuthState? = { connection in
             let logger = self.logger
             // One statement, so one snapshot, with or without the user record.
-            guard let row = try await Self.rows(
-                """
-                SELECT s.*, u.token_version AS user_token_version,
-                       EXISTS (SELECT 1 FROM revocation_events e WHERE e.type = 'token' AND e.subject = \(jti)) AS token_revoked
-                       \(unescaped: withUser ? ", " + Self.userRecordColumns : "")
-                FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = \(sessionID)
-                """, on: connection, logger: logger
-            ).first else { return nil }
+            let rows = withUser
+                ? try await connection.rows(Statements.AuthStateWithUser(sessionID: sessionID, jti: jti), logger: logger)
+                : try await connection.rows(Statements.AuthState(sessionID: sessionID, jti: jti), logger: logger)
+            guard let row = rows.first else { return nil }
             return AuthState(
                 session: try Self.session(from: row), userTokenVersion: try row["user_token_version"].decode(Int64.self),
                 tokenRevoked: try row["token_revoked"].decode(Bool.self), user: withUser ? try Self.userRecord(from: row) : nil)
