@@ -58,20 +58,7 @@ stop_replicas() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; d
 
 SECRET="benchmark-device-secret-0123456789abcdef"
 prepare() {  # $1: port, $2: device count; writes devices.txt, refresh.txt, access.txt
-  python3 - "$1" "$2" "$SECRET" "$WORK" <<'PY'
-import json, sys, urllib.request
-from concurrent.futures import ThreadPoolExecutor
-port, count, secret, work = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-def sign_in(i):
-    body = json.dumps({"device_id": f"bench-device-{i:05d}", "device_secret": secret, "platform": "ios"}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/auth/device", data=body, headers={"Content-Type": "application/json"})
-    return json.load(urllib.request.urlopen(req))
-with ThreadPoolExecutor(8) as pool:
-    tokens = list(pool.map(sign_in, range(count)))
-open(f"{work}/devices.txt", "w").write("".join(f"bench-device-{i:05d}\n" for i in range(count)))
-open(f"{work}/refresh.txt", "w").write("".join(t["refresh_token"] + "\n" for t in tokens))
-open(f"{work}/access.txt", "w").write("".join(t["access_token"] + "\n" for t in tokens[:64]))
-PY
+  python3 Benchmarks/prepare-devices.py "$1" "$2" "$SECRET" "$WORK"
   # Halves for two replicas: each gets its own sessions, as sticky clients would.
   awk 'NR % 2 == 1' "$WORK/refresh.txt" >"$WORK/refresh-a.txt"
   awk 'NR % 2 == 0' "$WORK/refresh.txt" >"$WORK/refresh-b.txt"

@@ -154,7 +154,7 @@ final class ConnectionWatch<Value: Sendable>: Sendable {
             let outcome: Outcome
             switch state.phase {
             case .ended:
-                return (nil, nil, state.timer)
+                return (nil, nil, nil)
             case .leasing:
                 guard now - started >= leaseTimeout else { return (nil, nil, nil) }
                 outcome = .noConnection

@@ -25,6 +25,23 @@ extension PostgresConnection {
     }
 }
 
+/// The access-token check's two forms, bound alike: `$1` the session id, `$2` the token's `jti`.
+protocol AuthStateStatement: PreparedRows {
+    var sessionID: String { get }
+    var jti: String? { get }
+}
+
+extension AuthStateStatement {
+    static var bindingDataTypes: [PostgresDataType] { [.text, .text] }
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        try bindings.append(sessionID)
+        try bindings.append(jti)
+        return bindings
+    }
+}
+
 enum Statements {
     /// A session's columns, from `sessions s`.
     static let sessionColumns = """
@@ -34,41 +51,25 @@ enum Statements {
 
     /// The access-token check: the session, its user's token version, whether the token's `jti`
     /// is revoked, and (``WithUser``) the user record — one statement, one snapshot.
-    struct AuthState: PreparedRows {
+    struct AuthState: AuthStateStatement {
         static let sql = """
             SELECT \(sessionColumns), u.token_version AS user_token_version,
                    EXISTS (SELECT 1 FROM revocation_events e WHERE e.type = 'token' AND e.subject = $2) AS token_revoked
             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1
             """
-        static var bindingDataTypes: [PostgresDataType] { [.text, .text] }
         let sessionID: String
         let jti: String?
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
-            try bindings.append(sessionID)
-            try bindings.append(jti)
-            return bindings
-        }
     }
 
-    struct AuthStateWithUser: PreparedRows {
+    struct AuthStateWithUser: AuthStateStatement {
         static let sql = """
             SELECT \(sessionColumns), u.token_version AS user_token_version,
                    EXISTS (SELECT 1 FROM revocation_events e WHERE e.type = 'token' AND e.subject = $2) AS token_revoked,
                    \(PostgresStore.userRecordColumns)
             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1
             """
-        static var bindingDataTypes: [PostgresDataType] { [.text, .text] }
         let sessionID: String
         let jti: String?
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
-            try bindings.append(sessionID)
-            try bindings.append(jti)
-            return bindings
-        }
     }
 
     /// A refresh's first statement: the session, locked until the transaction ends.

@@ -15,9 +15,6 @@ public final class PostgresStore: TegataStore, Service {
     private let pool: Task<Void, Never>
     /// Where the store lives, without the password.
     public let location: String
-    /// How long a transaction waits for a row lock before it gives up with `unavailable` (a 503);
-    /// set on every connection as it opens.
-    let lockTimeout: Duration
     /// How long a request waits for a free connection of the pool before it gives up with a 503.
     let leaseTimeout: Duration
     let poolSize: Int
@@ -25,14 +22,13 @@ public final class PostgresStore: TegataStore, Service {
     let eventLoops: any EventLoopGroup
 
     private init(
-        client: PostgresClient, pool: Task<Void, Never>, location: String, poolSize: Int, lockTimeout: Duration, leaseTimeout: Duration,
+        client: PostgresClient, pool: Task<Void, Never>, location: String, poolSize: Int, leaseTimeout: Duration,
         eventLoops: any EventLoopGroup, logger: Logger
     ) {
         self.client = client
         self.pool = pool
         self.location = location
         self.poolSize = poolSize
-        self.lockTimeout = lockTimeout
         self.leaseTimeout = leaseTimeout
         self.eventLoops = eventLoops
         self.logger = logger
@@ -63,7 +59,7 @@ public final class PostgresStore: TegataStore, Service {
         // The pool runs for the store's lifetime; close() ends it.
         let pool = Task { await client.run() }
         return PostgresStore(
-            client: client, pool: pool, location: url.description, poolSize: max(1, poolSize), lockTimeout: lockTimeout,
+            client: client, pool: pool, location: url.description, poolSize: max(1, poolSize),
             leaseTimeout: leaseTimeout, eventLoops: eventLoops, logger: logger)
     }
 

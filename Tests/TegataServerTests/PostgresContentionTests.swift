@@ -15,25 +15,6 @@ import Testing
 @Suite(.enabled(if: PostgresTestDatabase.isConfigured,
                 "no PostgreSQL server configured (TEGATA_TEST_POSTGRES_URL): the PostgreSQL contention tests are skipped"))
 struct PostgresContentionTests {
-    /// A connection of the test's own to `url`, outside any Tegata pool (to hold locks with).
-    static func withRawConnection<T: Sendable>(_ url: String, _ body: (PostgresConnection, Logger) async throws -> T) async throws -> T {
-        let parsed = try PostgresURL(parsing: url)
-        var logger = Logger(label: "contention-test")
-        logger.logLevel = .critical
-        let connection = try await PostgresConnection.connect(
-            configuration: .init(host: parsed.host, port: parsed.port, username: parsed.user, password: parsed.password,
-                                 database: parsed.database, tls: .disable),
-            id: 99, logger: logger)
-        do {
-            let result = try await body(connection, logger)
-            try await connection.close()
-            return result
-        } catch {
-            try? await connection.close()
-            throw error
-        }
-    }
-
     /// Waits until some other backend of this database waits for a lock.
     static func waitForLockWaiter(on connection: PostgresConnection, logger: Logger) async throws {
         let deadline = ContinuousClock.now + .seconds(20)
@@ -59,7 +40,7 @@ struct PostgresContentionTests {
         }
         try await harness.withApp { client, _ in
             let tokens = try await client.signIn()
-            try await Self.withRawConnection(url) { connection, logger in
+            try await PostgresTestDatabase.withConnection(to: url) { connection, logger in
                 // Another transaction holds every session's row lock, longer than the lock timeout.
                 try await connection.query("BEGIN", logger: logger)
                 try await connection.query("SELECT id FROM sessions FOR UPDATE", logger: logger).collect()
@@ -91,7 +72,7 @@ struct PostgresContentionTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
-        try await Self.withRawConnection(url) { connection, logger in
+        try await PostgresTestDatabase.withConnection(to: url) { connection, logger in
             try await connection.query("BEGIN", logger: logger)
             try await connection.query("LOCK TABLE signing_keys IN ACCESS EXCLUSIVE MODE", logger: logger)
             // The pool's only connection waits for the lock...

@@ -37,16 +37,23 @@ public enum PostgresTestDatabase {
     }
 
     private static func admin(_ url: String, _ body: (PostgresConnection, Logger) async throws -> Void) async throws {
+        try await withConnection(to: url, body)
+    }
+
+    /// Runs `body` on a connection of its own to `url`, outside any pool (to administer databases,
+    /// or to hold locks against a store), closed afterwards.
+    public static func withConnection<T>(to url: String, _ body: (PostgresConnection, Logger) async throws -> T) async throws -> T {
         let parsed = try PostgresURL(parsing: url)
-        var logger = Logger(label: "postgres-test-admin")
+        var logger = Logger(label: "postgres-test-connection")
         logger.logLevel = .critical
         let connection = try await PostgresConnection.connect(
             configuration: .init(host: parsed.host, port: parsed.port, username: parsed.user, password: parsed.password,
                                  database: parsed.database, tls: .disable),
             id: 1, logger: logger)
         do {
-            try await body(connection, logger)
+            let result = try await body(connection, logger)
             try await connection.close()
+            return result
         } catch {
             try? await connection.close()
             throw error
