@@ -196,10 +196,14 @@ public protocol SigningKeyStore: Sendable {
     func insertSigningKey(_ key: StoredSigningKey, removing: [String]) async throws
 }
 
-/// Opening, migrating, pruning and closing a store.
-public protocol StoreLifecycle: Sendable {
+/// Whether the database answers (readiness).
+public protocol StoreHealth: Sendable {
     /// Throws unless the database answers.
     func ping() async throws
+}
+
+/// Opening, migrating, pruning and closing a store.
+public protocol StoreLifecycle: StoreHealth {
 
     /// The schema version the database is at (its newest applied migration).
     func schemaVersion() async throws -> Int

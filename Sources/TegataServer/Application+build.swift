@@ -3,25 +3,68 @@ import Hummingbird
 import Logging
 import TegataCore
 
+/// Where a controller adds its routes: open to anyone (the route checks its own credentials, if
+/// any), or behind the access-token authentication with or without the user record loaded.
+struct TegataRoutes {
+    /// No authentication before the route.
+    let open: Router<TegataRequestContext>
+    /// A valid access token of a live session is required; `context.requireIdentity()`.
+    let signedIn: RouterGroup<TegataRequestContext>
+    /// The same, with the user record read in the same store read; `context.requireUser()`.
+    let signedInWithUser: RouterGroup<TegataRequestContext>
+}
+
 /// Builds the router with every Tegata route. Tests and the application share it.
 public func buildRouter(services: TegataServices) -> Router<TegataRequestContext> {
+    let configuration = services.configuration
     let router = Router(context: TegataRequestContext.self)
-    router.add(middleware: CORSMiddleware(origins: BrowserOrigins(allowed: Set(services.configuration.allowedOrigins))))
+    // Outermost first: every answer, even a CORS refusal or an error, has its request id and the
+    // caching policy.
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: NoStoreMiddleware())
+    router.add(middleware: CORSMiddleware(origins: BrowserOrigins(allowed: Set(configuration.allowedOrigins))))
     router.add(middleware: ErrorMiddleware())
     let servedRoutes = ServedRoutes()
     router.add(middleware: MethodNotAllowedMiddleware(routes: servedRoutes))
-    WellKnownController(services: services).register(on: router)
-    DeviceAuthController(services: services).register(on: router)
-    MeController(services: services).register(on: router)
-    OAuthController(services: services).register(on: router)
-    SessionsController(services: services).register(on: router)
-    RevocationsController(services: services).register(on: router)
-    DeviceCheckController(services: services).register(on: router)
-    WebhooksController(services: services).register(on: router)
-    WebSessionController(services: services).register(on: router)
-    RealtimeController(services: services).register(on: router)
-    HealthController(services: services).register(on: router)
-    AdminController(services: services).register(on: router)
+    let authenticator = services.authenticator
+    let routes = TegataRoutes(
+        open: router,
+        signedIn: router.group().add(middleware: AccessTokenAuthentication(authenticator: authenticator, loadsUser: false)),
+        signedInWithUser: router.group().add(middleware: AccessTokenAuthentication(authenticator: authenticator, loadsUser: true)))
+    let limit = configuration.maxBodySize
+    let clock = services.clock
+
+    WellKnownController(
+        issuer: configuration.issuer, keys: services.keys, clock: clock, jwksMaxAge: configuration.jwksMaxAge,
+        tokenExchangeOffered: !services.providers.isEmpty
+    ).register(on: routes)
+    DeviceAuthController(
+        signIn: DeviceSignIn(store: services.store, issuer: services.tokenIssuer, clock: clock), bodyLimit: limit
+    ).register(on: routes)
+    MeController(linking: services.identityLinking, accounts: services.sessionService, clock: clock, bodyLimit: limit)
+        .register(on: routes)
+    OAuthController(
+        refreshGrant: services.refreshGrant, tokenExchange: services.tokenExchange, revocation: services.tokenRevocation,
+        introspection: services.introspection, clients: services.resourceServers, appClientID: configuration.clientID,
+        bodyLimit: limit
+    ).register(on: routes)
+    SessionsController(sessions: services.sessionService, bodyLimit: limit).register(on: routes)
+    RevocationsController(feed: services.store, clients: services.resourceServers, clock: clock).register(on: routes)
+    DeviceCheckController(devices: services.store, clients: services.resourceServers, bodyLimit: limit).register(on: routes)
+    WebhooksController(
+        billing: services.store, clock: clock, stripeSecret: configuration.stripeWebhookSecret,
+        stripeEntitlements: configuration.stripeEntitlements, revenueCatAuthorization: configuration.revenueCatWebhookAuth
+    ).register(on: routes)
+    WebSessionController(
+        sessions: services.webSessions, cookie: SessionCookie(configuration: configuration),
+        origins: BrowserOrigins(allowed: Set(configuration.allowedOrigins)), clock: clock
+    ).register(on: routes)
+    RealtimeController(tokens: services.realtimeTokens, bodyLimit: limit).register(on: routes)
+    HealthController(database: services.store).register(on: routes)
+    AdminController(
+        adminKey: configuration.adminAPIKey, keys: services.keys, clock: clock, publishAhead: configuration.jwksMaxAge,
+        bodyLimit: limit
+    ).register(on: routes)
     servedRoutes.load(router.routes)
     return router
 }

@@ -57,9 +57,12 @@ extension TegataLegacyAuthRequestContext {
 /// - no `Authorization: Bearer` token: 401 with `WWW-Authenticate: Bearer realm="<realm>"`;
 /// - an invalid, expired or revoked token: 401 with `WWW-Authenticate: Bearer realm="<realm>",
 ///   error="invalid_token"`;
+/// - more than one `Authorization` field: 400 `invalid_request`;
 /// - the verifier cannot decide (no keys, revocation status unknown when failing closed): 503.
 ///
-/// The body is Tegata's error shape, `{"error": "invalid_token", "error_description": "…"}`.
+/// The body is Tegata's error shape, `{"error": "invalid_token", "error_description": "…"}`. The
+/// header is read and the challenge written exactly as the Tegata server does (`BearerAuthorization`,
+/// `BearerChallenge` in TegataWire).
 public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMiddleware {
     private struct Legacy: Sendable {
         let check: LegacyDeviceCheck
@@ -79,18 +82,28 @@ public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMid
 
     private init(verifier: TegataVerifier, realm: String, legacy: Legacy?) {
         self.verifier = verifier
-        self.realm = realm.replacingOccurrences(of: "\"", with: "")
+        self.realm = realm
         self.legacy = legacy
     }
 
     /// Verifies the bearer token, then calls the next handler with the claims in the context.
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token = Self.bearerToken(request.headers[.authorization]) else {
+        let token: String
+        switch BearerAuthorization(fieldValues: request.headers[values: .authorization]) {
+        case .token(let value):
+            token = value
+        case .absent, .otherScheme:
             if let legacy, let deviceID = request.headers[legacy.deviceIDHeader], let userID = request.headers[legacy.userIDHeader] {
                 return try await handleLegacy(legacy, deviceID: deviceID, userID: userID, request: request, context: context, next: next)
             }
-            return Self.refusal(.unauthorized, challenge: "Bearer realm=\"\(realm)\"", code: .invalidToken,
+            return Self.refusal(.unauthorized, challenge: BearerChallenge.header(realm: realm), code: .invalidToken,
                                 description: "an access token is required")
+        case .malformed:
+            return Self.refusal(.unauthorized, challenge: BearerChallenge.header(realm: realm, error: .invalidToken),
+                                code: .invalidToken, description: "the token is not valid")
+        case .repeated:
+            return Self.refusal(.badRequest, challenge: BearerChallenge.header(realm: realm, error: .invalidRequest),
+                                code: .invalidRequest, description: "more than one Authorization header")
         }
         let claims: AccessTokenClaims
         do {
@@ -100,7 +113,7 @@ public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMid
                 return Self.refusal(.serviceUnavailable, challenge: nil, code: .serverError,
                                     description: "the token cannot be checked right now")
             }
-            return Self.refusal(.unauthorized, challenge: "Bearer realm=\"\(realm)\", error=\"invalid_token\"",
+            return Self.refusal(.unauthorized, challenge: BearerChallenge.header(realm: realm, error: .invalidToken),
                                 code: .invalidToken, description: error.code == .revoked ? "the token was revoked" : "the token is not valid")
         }
         var context = context
@@ -121,7 +134,7 @@ public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMid
                                 description: "the device cannot be checked right now")
         }
         guard registered else {
-            return Self.refusal(.unauthorized, challenge: "Bearer realm=\"\(realm)\"", code: .invalidToken,
+            return Self.refusal(.unauthorized, challenge: BearerChallenge.header(realm: realm), code: .invalidToken,
                                 description: "an access token is required (the legacy device headers were not accepted)")
         }
         var context = context
@@ -129,18 +142,11 @@ public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMid
         return try await next(request, context)
     }
 
-    /// The token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive).
-    static func bearerToken(_ header: String?) -> String? {
-        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
-        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : token
-    }
-
     /// An answer in Tegata's error format (the shared `ErrorBody`, encoded as the server encodes it).
     private static func refusal(_ status: HTTPResponse.Status, challenge: String?, code: OAuthErrorCode, description: String) -> Response {
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
         if let challenge { headers[.wwwAuthenticate] = challenge }
-        let body = (try? WireCoding.makeEncoder().encode(ErrorBody(error: code, errorDescription: description))) ?? Data()
+        let body = ErrorBody(error: code, errorDescription: description).jsonBytes
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

@@ -131,6 +131,19 @@ extension JSONWritable {
     }
 }
 
+extension ErrorBody: JSONWritable {
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("error")
+        writer.string(error.rawValue)
+        if let errorDescription {
+            writer.key("error_description")
+            writer.string(errorDescription)
+        }
+        writer.endObject()
+    }
+}
+
 extension TokenResponse: JSONWritable {
     public func write(to writer: inout JSONWriter) {
         writer.beginObject()

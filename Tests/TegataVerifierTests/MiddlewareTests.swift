@@ -64,6 +64,19 @@ struct LegacyAPIContext: TegataLegacyAuthRequestContext {
                     #expect($0.headers[.wwwAuthenticate] == "Bearer realm=\"orders\", error=\"invalid_token\"")
                     #expect(!String(buffer: $0.body).contains(token))
                 }
+                var twice = HTTPFields()
+                twice.append(HTTPField(name: .authorization, value: "Bearer \(token)"))
+                twice.append(HTTPField(name: .authorization, value: "Bearer \(token)"))
+                try await client.execute(uri: "/v1/whoami", method: .get, headers: twice) {
+                    #expect($0.status == .badRequest, "RFC 6750 §3.1: more than one method of presenting a token")
+                    #expect($0.headers[.wwwAuthenticate] == "Bearer realm=\"orders\", error=\"invalid_request\"")
+                    #expect(String(buffer: $0.body) == #"{"error":"invalid_request","error_description":"more than one Authorization header"}"#)
+                }
+                let oversized = String(repeating: "a", count: BearerAuthorization.maximumTokenLength + 1)
+                try await client.execute(uri: "/v1/whoami", method: .get, headers: [.authorization: "Bearer \(oversized)"]) {
+                    #expect($0.status == .unauthorized)
+                    #expect($0.headers[.wwwAuthenticate] == "Bearer realm=\"orders\", error=\"invalid_token\"")
+                }
                 try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
             }
         }

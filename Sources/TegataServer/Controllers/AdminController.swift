@@ -8,7 +8,12 @@ import TegataWire
 /// The admin API (`Authorization: Bearer <admin API key>`): off, every path 404, unless a key is
 /// configured. Serves `POST /admin/v1/keys/rotate`.
 struct AdminController {
-    let services: TegataServices
+    let adminKey: String?
+    let keys: ServerKeys
+    let clock: any TegataClock
+    /// How long before it signs a planned rotation's key is published (the JWKS cache lifetime).
+    let publishAhead: TimeInterval
+    let bodyLimit: Int
 
     /// `POST /admin/v1/keys/rotate` body: `{"immediate": bool}`, optional.
     struct RotateRequest: Decodable {
@@ -23,33 +28,40 @@ struct AdminController {
         enum CodingKeys: String, CodingKey { case immediate }
     }
 
-    func register(on router: Router<TegataRequestContext>) {
-        let adminKey = services.configuration.adminAPIKey.map { ConfiguredSecret(expected: $0) }
-        let services = services
-        let limit = services.configuration.maxBodySize
+    func register(on routes: TegataRoutes) {
+        let admin = routes.open.group("/admin/v1").add(middleware: AdminAuthorization(key: adminKey.map { ConfiguredSecret(expected: $0) }))
+        let keys = keys
+        let clock = clock
+        let publishAhead = publishAhead
+        let limit = bodyLimit
 
-        /// Throws unless the request carries the admin key (404 when the admin API is off).
-        @Sendable func authorize(_ request: Request) throws {
-            guard let adminKey else { throw TegataError.notFound("the admin API is off (no TEGATA_ADMIN_API_KEY)") }
-            guard adminKey.matches(try request.bearerToken()) else {
-                throw TegataError.invalidToken("the admin API key is wrong")
-            }
-        }
-
-        router.post("/admin/v1/keys/rotate") { request, context in
-            try authorize(request)
+        admin.post("/keys/rotate") { request, context in
             let body = try await request.decodeOptionalJSON(RotateRequest.self, limit: limit)
             let immediate = body?.immediate ?? false
-            let now = services.clock.now()
-            let key = try await services.keys.rotate(
-                immediate: immediate, publishAhead: services.configuration.jwksMaxAge, now: now)
-            let ring = services.keys.ring(at: now)
+            let now = clock.now()
+            let key = try await keys.rotate(immediate: immediate, publishAhead: publishAhead, now: now)
+            let ring = keys.ring(at: now)
             context.logger.notice(
                 "signing key rotated",
                 metadata: ["kid": "\(key.key.id)", "signs_from": "\(key.activatesAt)", "immediate": "\(immediate)"])
             return try JSONResponse.make(
-                KeyRotationResponse(kid: key.key.id.rawValue, signsFrom: key.activatesAt, publishedKids: ring.jwks.keys.map(\.kid)),
-                noStore: true)
+                KeyRotationResponse(kid: key.key.id.rawValue, signsFrom: key.activatesAt, publishedKids: ring.jwks.keys.map(\.kid)))
         }
+    }
+}
+
+/// Lets a request through to an admin route only with `Authorization: Bearer <admin API key>`
+/// (compared in constant time); when no key is configured the admin API is off and every admin
+/// path answers 404.
+struct AdminAuthorization: RouterMiddleware {
+    typealias Context = TegataRequestContext
+    let key: ConfiguredSecret?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let key else { throw TegataError.notFound("the admin API is off (no TEGATA_ADMIN_API_KEY)") }
+        guard key.matches(try request.bearerToken()) else {
+            throw TegataError.invalidToken("the admin API key is wrong")
+        }
+        return try await next(request, context)
     }
 }

@@ -5,34 +5,39 @@ import TegataCore
 import TegataTokens
 import TegataWire
 
-/// `GET /v1/me`: the signed-in user; `POST /v1/me/identities` and
-/// `DELETE /v1/me/identities/{provider}`: linking external identities.
+/// The signed-in user: `GET /v1/me`, `DELETE /v1/me` (account deletion), and linking external
+/// identities, `POST /v1/me/identities` and `DELETE /v1/me/identities/{provider}`.
 struct MeController {
-    let services: TegataServices
+    let linking: IdentityLinking
+    let accounts: SessionService
+    let clock: any TegataClock
+    let bodyLimit: Int
 
-    func register(on router: Router<TegataRequestContext>) {
-        let authenticator = services.authenticator
-        let linking = services.identityLinking
-        let limit = services.configuration.maxBodySize
-        let clock = services.clock
-        router.get("/v1/me") { request, _ in
-            let (_, _, user) = try await authenticator.authenticate(try request.bearerToken(), withUser: true)
-            guard let record = user else {
-                throw TegataError.invalidToken("the user of this access token no longer exists")
-            }
-            return try JSONResponse.make(Self.body(record, now: clock.now()), noStore: true)
+    func register(on routes: TegataRoutes) {
+        let linking = linking
+        let accounts = accounts
+        let limit = bodyLimit
+        let clock = clock
+        routes.signedInWithUser.get("/v1/me") { _, context in
+            try JSONResponse.make(Self.body(try context.requireUser(), now: clock.now()))
         }
-        router.post("/v1/me/identities") { request, _ in
-            let (claims, _, _) = try await authenticator.authenticate(try request.bearerToken())
+        routes.signedIn.delete("/v1/me") { _, context in
+            let identity = try context.requireIdentity()
+            try await accounts.deleteAccount(identity.claims)
+            context.logger.info("account deleted", metadata: ["user_id": "\(identity.userID)"])
+            return Response(status: .noContent)
+        }
+        routes.signedIn.post("/v1/me/identities") { request, context in
+            let identity = try context.requireIdentity()
             let parameters = try await OAuthParameters.parse(request, limit: limit)
-            let (record, created) = try await linking.link(try parameters.idTokenPresentation(), toUser: claims.sub)
-            return try JSONResponse.make(Self.body(record, now: clock.now()), status: created ? .created : .ok, noStore: true)
+            let (record, created) = try await linking.link(try parameters.idTokenPresentation(), toUser: identity.userID)
+            return try JSONResponse.make(Self.body(record, now: clock.now()), status: created ? .created : .ok)
         }
-        router.delete("/v1/me/identities/:provider") { request, context in
-            let (claims, _, _) = try await authenticator.authenticate(try request.bearerToken())
+        routes.signedIn.delete("/v1/me/identities/:provider") { _, context in
+            let identity = try context.requireIdentity()
             let provider = try context.parameters.require("provider")
-            _ = try await linking.unlink(provider: provider, fromUser: claims.sub)
-            return Response(status: .noContent, headers: [.cacheControl: "no-store"])
+            _ = try await linking.unlink(provider: provider, fromUser: identity.userID)
+            return Response(status: .noContent)
         }
     }
 

@@ -7,19 +7,26 @@ import TegataWire
 
 /// `/oauth/token` (refresh and token-exchange grants), `/oauth/revoke` (RFC 7009), `/oauth/introspect` (RFC 7662).
 struct OAuthController {
-    let services: TegataServices
+    let refreshGrant: RefreshGrant
+    let tokenExchange: TokenExchange
+    let revocation: TokenRevocation
+    let introspection: Introspection
+    let clients: ResourceServerClients
+    let appClientID: String
+    let bodyLimit: Int
 
     /// RFC 8693 §2.1.
     static let tokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
 
-    func register(on router: Router<TegataRequestContext>) {
-        let limit = services.configuration.maxBodySize
-        let refreshGrant = services.refreshGrant
-        let tokenExchange = services.tokenExchange
-        let revocation = services.tokenRevocation
-        let introspection = services.introspection
-        let clients = services.resourceServers
-        let appClient = services.configuration.clientID
+    func register(on routes: TegataRoutes) {
+        let router = routes.open
+        let limit = bodyLimit
+        let refreshGrant = refreshGrant
+        let tokenExchange = tokenExchange
+        let revocation = revocation
+        let introspection = introspection
+        let clients = clients
+        let appClient = appClientID
 
         router.post("/oauth/token") { request, _ in
             let parameters = try await OAuthParameters.parse(request, limit: limit)
@@ -28,7 +35,7 @@ struct OAuthController {
             switch grantType {
             case "refresh_token":
                 let tokens = try await refreshGrant.refresh(try parameters.required("refresh_token"))
-                return try JSONResponse.make(tokens, noStore: true)
+                return try JSONResponse.make(tokens)
             case Self.tokenExchangeGrant:
                 let presentation = try parameters.idTokenPresentation()
                 if let requested = try parameters.optional("requested_token_type"), requested != TokenResponse.accessTokenType {
@@ -38,7 +45,7 @@ struct OAuthController {
                     throw TegataError.invalidRequest("delegation (actor_token) is not supported")
                 }
                 let tokens = try await tokenExchange.exchange(presentation, platform: try parameters.optional("platform"))
-                return try JSONResponse.make(tokens, noStore: true)
+                return try JSONResponse.make(tokens)
             default:
                 throw TegataError.unsupportedGrantType("this server does not support that grant_type")
             }
@@ -48,7 +55,7 @@ struct OAuthController {
             let parameters = try await OAuthParameters.parse(request, limit: limit)
             try Self.checkPresentedClient(request, parameters, appClientID: appClient)
             try await revocation.revoke(try parameters.required("token"), hint: try parameters.optional("token_type_hint"))
-            return Response(status: .ok, headers: [.cacheControl: "no-store"])
+            return Response(status: .ok)
         }
 
         router.post("/oauth/introspect") { request, context in
@@ -58,7 +65,7 @@ struct OAuthController {
             _ = try parameters.optional("token_type_hint")
             let answer = try await introspection.introspect(try parameters.required("token"))
             context.logger.debug("introspection", metadata: ["client_id": "\(id)", "active": "\(answer.active)"])
-            return try JSONResponse.make(answer, noStore: true)
+            return try JSONResponse.make(answer)
         }
     }
 

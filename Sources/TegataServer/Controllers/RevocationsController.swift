@@ -7,7 +7,9 @@ import TegataWire
 
 /// `GET /v1/revocations`: the revocation feed for resource servers (HTTP Basic), long-polled.
 struct RevocationsController {
-    let services: TegataServices
+    let feed: any RevocationFeedStore
+    let clients: ResourceServerClients
+    let clock: any TegataClock
     /// Events per answer at most.
     static let pageSize = 1_000
     /// The longest wait a client may ask for.
@@ -15,12 +17,12 @@ struct RevocationsController {
     /// How often a waiting request looks for new events (events may come from another replica).
     static let pollInterval: Duration = .milliseconds(100)
 
-    func register(on router: Router<TegataRequestContext>) {
-        let clients = services.resourceServers
-        let store = services.store
-        let clock = services.clock
+    func register(on routes: TegataRoutes) {
+        let clients = clients
+        let store = feed
+        let clock = clock
 
-        router.get("/v1/revocations") { request, _ in
+        routes.open.get("/v1/revocations") { request, _ in
             _ = try request.authenticateResourceServer(clients)
             let query = request.uri.queryParameters
             var cursor: RevocationFeedCursor?
@@ -49,7 +51,7 @@ struct RevocationsController {
                 if !page.events.isEmpty || cursor == nil || page.movedBack || ContinuousClock.now >= deadline
                     || Task.isShuttingDownGracefully {
                     let feed = RevocationFeed(cursor: page.cursor.rawValue, events: page.events.map(Self.wire))
-                    return try JSONResponse.make(feed, noStore: true)
+                    return try JSONResponse.make(feed)
                 }
                 try await Task.sleep(for: Self.pollInterval)
             }

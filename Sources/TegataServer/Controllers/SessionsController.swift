@@ -5,47 +5,41 @@ import TegataCore
 import TegataTokens
 import TegataWire
 
-/// `POST /v1/logout`, `GET /v1/sessions`, `DELETE /v1/sessions/{id}`, `DELETE /v1/me`.
+/// `POST /v1/logout`, `GET /v1/sessions`, `DELETE /v1/sessions/{id}`.
 struct SessionsController {
-    let services: TegataServices
+    let sessions: SessionService
+    let bodyLimit: Int
 
-    func register(on router: Router<TegataRequestContext>) {
-        let authenticator = services.authenticator
-        let sessions = services.sessionService
-        let limit = services.configuration.maxBodySize
+    func register(on routes: TegataRoutes) {
+        let sessions = sessions
+        let limit = bodyLimit
 
-        router.post("/v1/logout") { request, context in
-            let (claims, session, user) = try await authenticator.authenticate(try request.bearerToken(), withUser: true)
+        routes.signedInWithUser.post("/v1/logout") { request, context in
+            let identity = try context.requireIdentity()
             let body = try await request.decodeOptionalJSON(LogoutRequest.self, limit: limit)
             guard let scope = SessionService.LogoutScope(rawValue: body?.scope ?? "local") else {
                 throw TegataError.invalidRequest("scope must be local, global or others")
             }
-            try await sessions.logout(claims, session: session, anonymous: user?.user.anon ?? claims.anon, scope: scope)
-            context.logger.info("logout", metadata: ["user_id": "\(claims.sub)", "scope": "\(scope.rawValue)"])
+            try await sessions.logout(
+                identity.claims, session: identity.session, anonymous: try context.requireUser().user.anon, scope: scope)
+            context.logger.info("logout", metadata: ["user_id": "\(identity.userID)", "scope": "\(scope.rawValue)"])
             return Response(status: .noContent)
         }
 
-        router.get("/v1/sessions") { request, _ in
-            let (claims, _, _) = try await authenticator.authenticate(try request.bearerToken())
+        routes.signedIn.get("/v1/sessions") { _, context in
+            let claims = try context.requireIdentity().claims
             let list = try await sessions.sessions(of: claims).map { session in
                 SessionInfo(
                     id: session.id, platform: session.platform, deviceID: session.deviceID, amr: session.amr,
                     createdAt: session.createdAt, lastRefreshedAt: session.lastRefreshedAt, current: session.id == claims.sid)
             }
-            return try JSONResponse.make(SessionsResponse(sessions: list), noStore: true)
+            return try JSONResponse.make(SessionsResponse(sessions: list))
         }
 
-        router.delete("/v1/sessions/{id}") { request, context in
-            let (claims, session, _) = try await authenticator.authenticate(try request.bearerToken())
+        routes.signedIn.delete("/v1/sessions/{id}") { _, context in
+            let identity = try context.requireIdentity()
             let id = try context.parameters.require("id")
-            try await sessions.revokeSession(id: id, of: claims, callerSession: session)
-            return Response(status: .noContent)
-        }
-
-        router.delete("/v1/me") { request, context in
-            let (claims, _, _) = try await authenticator.authenticate(try request.bearerToken())
-            try await sessions.deleteAccount(claims)
-            context.logger.info("account deleted", metadata: ["user_id": "\(claims.sub)"])
+            try await sessions.revokeSession(id: id, of: identity.claims, callerSession: identity.session)
             return Response(status: .noContent)
         }
     }

@@ -10,13 +10,17 @@ import TegataWire
 /// same-party `Origin`) revokes the session and clears the cookie. A missing or dead cookie answers
 /// 401 `invalid_token` ("sign in again") and clears the cookie: never a redirect.
 struct WebSessionController {
-    let services: TegataServices
+    let sessions: WebSessions
+    let cookie: SessionCookie
+    let origins: BrowserOrigins
+    let clock: any TegataClock
 
-    func register(on router: Router<TegataRequestContext>) {
-        let sessions = services.webSessions
-        let cookie = SessionCookie(configuration: services.configuration)
-        let origins = BrowserOrigins(allowed: Set(services.configuration.allowedOrigins))
-        let clock = services.clock
+    func register(on routes: TegataRoutes) {
+        let router = routes.open
+        let sessions = sessions
+        let cookie = cookie
+        let origins = origins
+        let clock = clock
 
         router.post("/v1/session") { request, _ in
             let issued = try await sessions.open(accessToken: try request.bearerToken())
@@ -38,14 +42,14 @@ struct WebSessionController {
                 return Self.failure(error, cookie: cookie)
             }
             context.logger.info("web session ended")
-            return Response(status: .noContent, headers: [.setCookie: cookie.clearing, .cacheControl: "no-store"])
+            return Response(status: .noContent, headers: [.setCookie: cookie.clearing])
         }
     }
 
     private static func response(_ issued: WebSessions.Issued, cookie: SessionCookie, now: Date) throws -> Response {
         let body = WebSessionResponse(user: MeController.body(issued.user, now: now), expiresAt: issued.expiresAt)
         let maxAge = max(0, Int(issued.expiresAt.timeIntervalSince(now)))
-        return try JSONResponse.make(body, noStore: true, headers: [.setCookie: cookie.setting(issued.cookie, maxAge: maxAge)])
+        return try JSONResponse.make(body, headers: [.setCookie: cookie.setting(issued.cookie, maxAge: maxAge)])
     }
 
     /// The error, and a cookie that is dead anyway is cleared so the browser stops sending it.

@@ -8,19 +8,24 @@ import TegataWire
 /// `POST /v1/webhooks/stripe` and `POST /v1/webhooks/revenuecat`: payment events that set
 /// entitlements. Each endpoint answers 404 unless its secret is configured.
 struct WebhooksController {
-    let services: TegataServices
+    let billing: any BillingStore
+    let clock: any TegataClock
+    let stripeSecret: String?
+    let stripeEntitlements: [String: [String]]
+    let revenueCatAuthorization: String?
     /// The largest webhook body read: far above what Stripe and RevenueCat send (an event's lists
     /// hold only their first items), and refused before any signature is computed.
     static let bodyLimit = 256 * 1024
     static let stripeSignature = HTTPField.Name("Stripe-Signature")!
 
-    func register(on router: Router<TegataRequestContext>) {
-        let store = services.store
-        let clock = services.clock
+    func register(on routes: TegataRoutes) {
+        let router = routes.open
+        let store = billing
+        let clock = clock
         let limit = Self.bodyLimit
 
-        let stripe = services.configuration.stripeWebhookSecret.map { StripeSignature(secret: $0) }
-        let stripeEvents = StripeEvents(entitlements: services.configuration.stripeEntitlements)
+        let stripe = stripeSecret.map { StripeSignature(secret: $0) }
+        let stripeEvents = StripeEvents(entitlements: stripeEntitlements)
         router.post("/v1/webhooks/stripe") { request, context in
             guard let stripe else { throw TegataError.notFound("the Stripe webhook is not configured") }
             let body = try await request.collectBody(limit: limit)
@@ -29,7 +34,7 @@ struct WebhooksController {
             return try await Self.apply(event, store: store, now: clock.now(), logger: context.logger)
         }
 
-        let revenueCat = services.configuration.revenueCatWebhookAuth.map { ConfiguredSecret(expected: $0) }
+        let revenueCat = revenueCatAuthorization.map { ConfiguredSecret(expected: $0) }
         let revenueCatEvents = RevenueCatEvents()
         router.post("/v1/webhooks/revenuecat") { request, context in
             guard let revenueCat else { throw TegataError.notFound("the RevenueCat webhook is not configured") }

@@ -13,11 +13,11 @@ enum ErrorMapping {
         case .invalidToken:
             status = .unauthorized
             headers[.wwwAuthenticate] = error.isMissingCredentials
-                ? #"Bearer realm="tegata""#
-                : #"Bearer error="invalid_token", error_description="\#(quoted(error.message))""#
+                ? BearerChallenge.header(realm: "tegata")
+                : BearerChallenge.header(realm: nil, error: .invalidToken, description: error.message)
         case .insufficientScope:
             status = .forbidden
-            headers[.wwwAuthenticate] = #"Bearer error="insufficient_scope""#
+            headers[.wwwAuthenticate] = BearerChallenge.header(realm: nil, error: .insufficientScope)
         case .invalidClient:
             status = .unauthorized
             headers[.wwwAuthenticate] = #"Basic realm="tegata""#
@@ -46,7 +46,7 @@ enum ErrorMapping {
         }
         let body = ErrorBody(error: error.code, errorDescription: error.message)
         // Encoding a struct of two strings cannot fail.
-        return (try? JSONResponse.make(body, status: status, noStore: true, headers: headers))
+        return (try? JSONResponse.make(body, status: status, headers: headers))
             ?? Response(status: .internalServerError)
     }
 
@@ -62,10 +62,5 @@ enum ErrorMapping {
         case let status where (400..<500).contains(status.code): .invalidRequest("the request is malformed")
         default: .serverError
         }
-    }
-
-    /// Keeps a description safe inside a quoted-string header value.
-    private static func quoted(_ text: String) -> String {
-        String(text.unicodeScalars.filter { $0.isASCII && $0 != "\"" && $0 != "\\" && $0.value >= 0x20 }.map(Character.init))
     }
 }

@@ -72,22 +72,12 @@ extension Request {
     /// The bearer token from the `Authorization` header (never from the query string).
     /// Throws `invalid_token` without an error attribute when there is none.
     package func bearerToken() throws -> String {
-        let values = headers[values: .authorization]
-        guard let value = values.first else { throw TegataError.missingToken }
-        guard values.count == 1 else { throw TegataError.invalidRequest("more than one Authorization header") }
-        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw TegataError.invalidToken("the Authorization header must be \"Bearer <access token>\"")
+        switch BearerAuthorization(fieldValues: headers[values: .authorization]) {
+        case .token(let token): return token
+        case .absent: throw TegataError.missingToken
+        case .repeated: throw TegataError.invalidRequest("more than one Authorization header")
+        case .otherScheme: throw TegataError.invalidToken("the Authorization header must be \"Bearer <access token>\"")
+        case .malformed: throw TegataError.invalidToken("the access token is malformed")
         }
-        // Optional whitespace around the token (RFC 9110 §5.6.3), trimmed without Foundation: this is
-        // on every authenticated request.
-        let isWhitespace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        let bytes = parts[1].utf8
-        guard let first = bytes.firstIndex(where: { !isWhitespace($0) }),
-              let last = bytes.lastIndex(where: { !isWhitespace($0) }),
-              bytes.distance(from: first, to: last) < 8 * 1024
-        else { throw TegataError.invalidToken("the access token is malformed") }
-        // Both ends sit next to ASCII whitespace (or the ends of the value), so the slice is whole UTF-8.
-        return String(decoding: bytes[first...last], as: UTF8.self)
     }
 }
