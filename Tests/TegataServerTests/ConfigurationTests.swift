@@ -230,8 +230,10 @@ import Testing
             "TEGATA_ISSUER": "https://auth.example.com", "TEGATA_SESSION_COOKIE_NAME": "__Host-sid", "TEGATA_SESSION_COOKIE_SAMESITE": "Strict",
             "TEGATA_SESSION_COOKIE_TTL": "1d", "TEGATA_ALLOWED_ORIGINS": "https://App.Example.com, https://admin.example.com:8443, http://localhost:3000",
             "TEGATA_REALTIME_HMAC_SECRET": "0123456789abcdef0123456789abcdef", "TEGATA_REALTIME_TOKEN_TTL": "5m",
-            "TEGATA_REALTIME_NAMESPACES": "chat, scores",
+            "TEGATA_REALTIME_NAMESPACES": "chat, scores", "TEGATA_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7 ,2001:db8::/32",
         ])
+        #expect(config.trustedProxies.map(\.description) == ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"])
+        #expect(try load([:]).trustedProxies.isEmpty, "no proxy is trusted by default")
         #expect(config.effectiveSessionCookieName == "__Host-sid" && config.sessionCookieSameSite == .strict && config.sessionCookieTTL == 86_400)
         #expect(config.sessionCookieSecure)
         #expect(config.allowedOrigins == ["https://app.example.com", "https://admin.example.com:8443", "http://localhost:3000"])
@@ -255,6 +257,9 @@ import Testing
         expectError(["TEGATA_SESSION_COOKIE_TTL": "10s"], key: "TEGATA_SESSION_COOKIE_TTL")
         for origin in ["app.example.com", "https://app.example.com/", "https://app.example.com/path", "ftp://x.example", "*"] {
             expectError(["TEGATA_ALLOWED_ORIGINS": origin], key: "TEGATA_ALLOWED_ORIGINS")
+        }
+        for proxies in ["10.0.0.0/33", "proxy.internal", "10.0.0.0/8,", "*"] {
+            expectError(["TEGATA_TRUSTED_PROXIES": proxies], key: "TEGATA_TRUSTED_PROXIES")
         }
         expectError(["TEGATA_REALTIME_HMAC_SECRET": "short-secret"], key: "TEGATA_REALTIME_HMAC_SECRET", notContaining: "short-secret")
         expectError(["TEGATA_REALTIME_SIGNING": "hmac"], key: "TEGATA_REALTIME_SIGNING")

@@ -140,6 +140,19 @@ import Testing
         #expect(!harness.logs.all.contains { $0.contains("hb.request.id") })
     }
 
+    @Test func theClientAddressIsThePeerUnlessItIsATrustedProxy() async throws {
+        let spoofed: HTTPFields = [HTTPField.Name("X-Forwarded-For")!: "1.1.1.1, 198.51.100.7", HTTPField.Name("X-Request-Id")!: "addr-1"]
+        let direct = Harness()
+        try await direct.withApp(.live) { client, _ in _ = try await client.execute(uri: "/healthz", method: .get, headers: spoofed) }
+        let directLine = try #require(direct.logs.all.first { $0.contains("request_id=addr-1") && $0.hasPrefix("info request ") })
+        #expect(directLine.contains("client=127.0.0.1") && !directLine.contains("198.51.100.7"), "\(directLine)")
+
+        let proxied = Harness { $0.trustedProxies = [IPNetwork(cidr: "127.0.0.0/8")!] }
+        try await proxied.withApp(.live) { client, _ in _ = try await client.execute(uri: "/healthz", method: .get, headers: spoofed) }
+        let proxiedLine = try #require(proxied.logs.all.first { $0.contains("request_id=addr-1") && $0.hasPrefix("info request ") })
+        #expect(proxiedLine.contains("client=198.51.100.7") && !proxiedLine.contains("1.1.1.1"), "\(proxiedLine)")
+    }
+
     /// A store whose database never answers.
     struct UnreachableDatabase: StoreHealth {
         func ping() async throws { throw TegataError.serviceUnavailable("no database") }

@@ -32,7 +32,7 @@ extension TegataConfiguration {
         "introspection_clients", "prune_interval", "sqlite_synchronous", "database_pool_size", "database_lock_timeout", "key_reload_interval", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
         "log_format", "http_head_timeout", "http_body_timeout", "providers", "require_nonce", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
         "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "allowed_origins",
-        "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
+        "trusted_proxies", "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
     ]
 
     /// Keys whose value is structured (a mapping in a file; JSON or YAML text in the environment).
@@ -263,6 +263,15 @@ extension TegataConfiguration {
                     throw fail("allowed_origins", "\"\(origin.prefix(80))\" is not an origin such as https://app.example.com (scheme, host, optional port; no path)")
                 }
                 return normalized
+            }
+        }
+        if let proxies = try nonEmpty("trusted_proxies") {
+            config.trustedProxies = try proxies.split(separator: ",", omittingEmptySubsequences: false).map { entry in
+                let text = entry.trimmingCharacters(in: .whitespaces)
+                guard let network = IPNetwork(cidr: text) else {
+                    throw fail("trusted_proxies", "\"\(text.prefix(80))\" is not an address or CIDR network such as 10.0.0.0/8 or 2001:db8::/32")
+                }
+                return network
             }
         }
         let realtimeSecret = try nonEmpty("realtime_hmac_secret")

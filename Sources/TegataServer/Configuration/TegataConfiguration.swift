@@ -90,6 +90,9 @@ public struct TegataConfiguration: Sendable {
     /// Web origins allowed to make credentialed cross-origin requests and cookie-authenticated
     /// unsafe requests (`TEGATA_ALLOWED_ORIGINS`).
     public var allowedOrigins: [String] = []
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` fields name the client
+    /// (`TEGATA_TRUSTED_PROXIES`, addresses or CIDR networks); empty: the socket's peer is the client.
+    public var trustedProxies: [IPNetwork] = []
     /// How realtime (Centrifugo) tokens are signed (`TEGATA_REALTIME_SIGNING`, `TEGATA_REALTIME_HMAC_SECRET`);
     /// nil: the realtime endpoints answer 404.
     public var realtimeSigning: RealtimeSigning?

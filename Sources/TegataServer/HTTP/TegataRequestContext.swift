@@ -11,10 +11,15 @@ public struct TegataRequestContext: RequestContext {
     public var identity: Identity?
     /// The request's id (``RequestIDMiddleware``): the client's sane `X-Request-Id`, or a new one.
     public var requestID: String = ""
+    /// The socket's peer (nil when the channel has no IP peer, as in router tests).
+    public let peer: IPAddress?
+    /// The client's address (``ClientAddressMiddleware``): the peer, or what trusted proxies report.
+    public var clientAddress: IPAddress?
 
     /// Creates the context for a request.
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        peer = source.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
     }
 
     /// The identity of the request, or `invalid_token` (a route reached without the authentication
