@@ -21,7 +21,7 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     // Outermost first: every answer, even a CORS refusal or an error, has its request id and the
     // caching policy.
     router.add(middleware: RequestIDMiddleware())
-    router.add(middleware: ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies)))
+    router.add(middleware: ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies, field: configuration.forwardedHeader)))
     router.add(middleware: NoStoreMiddleware())
     router.add(middleware: CORSMiddleware(origins: BrowserOrigins(allowed: Set(configuration.allowedOrigins))))
     router.add(middleware: ErrorMiddleware())

@@ -26,38 +26,38 @@ import Testing
         }
     }
 
-    @Test func withoutATrustedProxyTheForwardingFieldsAreIgnored() {
-        let resolver = ClientAddressResolver(trustedProxies: [])
-        #expect(resolver.resolve(peer: ip("203.0.113.5"), forwarded: ["for=198.51.100.1"], xForwardedFor: ["198.51.100.2"]) == ip("203.0.113.5"))
-        let behind = ClientAddressResolver(trustedProxies: [IPNetwork(cidr: "10.0.0.0/8")!])
-        #expect(behind.resolve(peer: ip("203.0.113.5"), forwarded: [], xForwardedFor: ["198.51.100.2"]) == ip("203.0.113.5"),
+    static let proxies = [IPNetwork(cidr: "10.0.0.0/8")!, IPNetwork(cidr: "2001:db8:ffff::/48")!]
+    let xff = ClientAddressResolver(trustedProxies: proxies, field: .xForwardedFor)
+    let rfc7239 = ClientAddressResolver(trustedProxies: proxies, field: .forwarded)
+    var proxy: IPAddress { ip("10.0.0.2") }
+
+    @Test func withoutATrustedProxyTheForwardingFieldIsIgnored() {
+        let none = ClientAddressResolver(trustedProxies: [])
+        #expect(none.resolve(peer: ip("203.0.113.5"), fieldValues: ["198.51.100.2"]) == ip("203.0.113.5"))
+        #expect(xff.resolve(peer: ip("203.0.113.5"), fieldValues: ["198.51.100.2"]) == ip("203.0.113.5"),
                 "a peer that is not a trusted proxy is the client, whatever it claims")
-        #expect(behind.resolve(peer: nil, forwarded: [], xForwardedFor: ["198.51.100.2"]) == nil)
+        #expect(xff.resolve(peer: nil, fieldValues: ["198.51.100.2"]) == nil)
     }
 
     @Test func theRightMostUntrustedHopIsTheClient() {
-        let resolver = ClientAddressResolver(trustedProxies: [IPNetwork(cidr: "10.0.0.0/8")!, IPNetwork(cidr: "2001:db8:ffff::/48")!])
-        let proxy = ip("10.0.0.2")
         // The client spoofed 1.1.1.1 in front; the trusted proxies appended what they saw.
-        #expect(resolver.resolve(peer: proxy, forwarded: [], xForwardedFor: ["1.1.1.1, 198.51.100.7, 10.0.0.9"]) == ip("198.51.100.7"))
-        #expect(resolver.resolve(peer: proxy, forwarded: [], xForwardedFor: ["1.1.1.1", "198.51.100.7:5555"]) == ip("198.51.100.7"),
-                "several fields are one list")
-        #expect(resolver.resolve(
-            peer: proxy, forwarded: [#"for=1.1.1.1, for="[2001:db8:cafe::17]:4711";proto=https, for=10.0.0.9;by=10.0.0.2"#],
-            xForwardedFor: ["5.5.5.5"]) == ip("2001:db8:cafe::17"), "Forwarded wins over X-Forwarded-For")
-        #expect(resolver.resolve(peer: proxy, forwarded: ["For=\"198.51.100.8:80\""], xForwardedFor: []) == ip("198.51.100.8"))
-        #expect(resolver.resolve(peer: proxy, forwarded: [], xForwardedFor: ["10.0.0.7, 10.0.0.8"]) == ip("10.0.0.7"),
-                "every hop trusted: the left-most")
-        #expect(resolver.resolve(peer: proxy, forwarded: [], xForwardedFor: []) == proxy, "a trusted proxy that forwards nothing is the client")
+        #expect(xff.resolve(peer: proxy, fieldValues: ["1.1.1.1, 198.51.100.7, 10.0.0.9"]) == ip("198.51.100.7"))
+        #expect(xff.resolve(peer: proxy, fieldValues: ["1.1.1.1", "198.51.100.7:5555"]) == ip("198.51.100.7"), "several fields are one list")
+        #expect(xff.resolve(peer: proxy, fieldValues: ["[2001:db8:cafe::17]:4711, 2001:db8:ffff::9"]) == ip("2001:db8:cafe::17"))
+        #expect(rfc7239.resolve(
+            peer: proxy, fieldValues: [#"for=1.1.1.1, for="[2001:db8:cafe::17]:4711";proto=https, for=10.0.0.9;by=10.0.0.2"#])
+            == ip("2001:db8:cafe::17"))
+        #expect(rfc7239.resolve(peer: proxy, fieldValues: ["For=\"198.51.100.8:80\""]) == ip("198.51.100.8"))
+        #expect(xff.resolve(peer: proxy, fieldValues: ["10.0.0.7, 10.0.0.8"]) == ip("10.0.0.7"), "every hop trusted: the left-most")
+        #expect(xff.resolve(peer: proxy, fieldValues: []) == proxy, "a trusted proxy that forwards nothing is the client")
     }
 
     @Test func anUnreadableHopStopsTheWalkAtTheProxyThatReportedIt() {
-        let resolver = ClientAddressResolver(trustedProxies: [IPNetwork(cidr: "10.0.0.0/8")!])
-        let proxy = ip("10.0.0.2")
-        #expect(resolver.resolve(peer: proxy, forwarded: ["for=198.51.100.1, for=unknown"], xForwardedFor: []) == proxy)
-        #expect(resolver.resolve(peer: proxy, forwarded: ["for=198.51.100.1, for=_hidden, for=10.0.0.3"], xForwardedFor: []) == ip("10.0.0.3"))
-        #expect(resolver.resolve(peer: proxy, forwarded: ["proto=https"], xForwardedFor: []) == proxy, "an element without for=")
-        #expect(resolver.resolve(peer: proxy, forwarded: [], xForwardedFor: ["198.51.100.1, garbage"]) == proxy)
-        #expect(resolver.resolve(peer: proxy, forwarded: [], xForwardedFor: ["198.51.100.1,,"]) == proxy)
+        #expect(rfc7239.resolve(peer: proxy, fieldValues: ["for=198.51.100.1, for=unknown"]) == proxy)
+        #expect(rfc7239.resolve(peer: proxy, fieldValues: ["for=198.51.100.1, for=_hidden, for=10.0.0.3"]) == ip("10.0.0.3"))
+        #expect(rfc7239.resolve(peer: proxy, fieldValues: ["proto=https"]) == proxy, "an element without for=")
+        #expect(xff.resolve(peer: proxy, fieldValues: ["198.51.100.1, garbage"]) == proxy)
+        #expect(xff.resolve(peer: proxy, fieldValues: ["198.51.100.1,,"]) == proxy)
+        #expect(xff.resolve(peer: proxy, fieldValues: ["for=198.51.100.1"]) == proxy, "the other field's syntax is not guessed at")
     }
 }

@@ -231,7 +231,10 @@ import Testing
             "TEGATA_SESSION_COOKIE_TTL": "1d", "TEGATA_ALLOWED_ORIGINS": "https://App.Example.com, https://admin.example.com:8443, http://localhost:3000",
             "TEGATA_REALTIME_HMAC_SECRET": "0123456789abcdef0123456789abcdef", "TEGATA_REALTIME_TOKEN_TTL": "5m",
             "TEGATA_REALTIME_NAMESPACES": "chat, scores", "TEGATA_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7 ,2001:db8::/32",
+            "TEGATA_FORWARDED_HEADER": "Forwarded",
         ])
+        #expect(config.forwardedHeader == .forwarded)
+        #expect(try load([:]).forwardedHeader == .xForwardedFor)
         #expect(config.trustedProxies.map(\.description) == ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"])
         #expect(try load([:]).trustedProxies.isEmpty, "no proxy is trusted by default")
         #expect(config.effectiveSessionCookieName == "__Host-sid" && config.sessionCookieSameSite == .strict && config.sessionCookieTTL == 86_400)
@@ -261,6 +264,7 @@ import Testing
         for proxies in ["10.0.0.0/33", "proxy.internal", "10.0.0.0/8,", "*"] {
             expectError(["TEGATA_TRUSTED_PROXIES": proxies], key: "TEGATA_TRUSTED_PROXIES")
         }
+        expectError(["TEGATA_FORWARDED_HEADER": "x-real-ip"], key: "TEGATA_FORWARDED_HEADER")
         expectError(["TEGATA_REALTIME_HMAC_SECRET": "short-secret"], key: "TEGATA_REALTIME_HMAC_SECRET", notContaining: "short-secret")
         expectError(["TEGATA_REALTIME_SIGNING": "hmac"], key: "TEGATA_REALTIME_SIGNING")
         expectError(["TEGATA_REALTIME_SIGNING": "rs256"], key: "TEGATA_REALTIME_SIGNING")

@@ -32,7 +32,7 @@ extension TegataConfiguration {
         "introspection_clients", "prune_interval", "sqlite_synchronous", "database_pool_size", "database_lock_timeout", "key_reload_interval", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
         "log_format", "http_head_timeout", "http_body_timeout", "providers", "require_nonce", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
         "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "allowed_origins",
-        "trusted_proxies", "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
+        "trusted_proxies", "forwarded_header", "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
     ]
 
     /// Keys whose value is structured (a mapping in a file; JSON or YAML text in the environment).
@@ -273,6 +273,12 @@ extension TegataConfiguration {
                 }
                 return network
             }
+        }
+        if let field = try nonEmpty("forwarded_header") {
+            guard let value = ClientAddressResolver.ForwardingField(rawValue: field.lowercased()) else {
+                throw fail("forwarded_header", "must be x-forwarded-for or forwarded (the field your load balancer writes)")
+            }
+            config.forwardedHeader = value
         }
         let realtimeSecret = try nonEmpty("realtime_hmac_secret")
         if let secret = realtimeSecret, secret.utf8.count < 32 {

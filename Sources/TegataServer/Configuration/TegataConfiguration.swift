@@ -93,6 +93,8 @@ public struct TegataConfiguration: Sendable {
     /// Proxies whose `Forwarded` / `X-Forwarded-For` fields name the client
     /// (`TEGATA_TRUSTED_PROXIES`, addresses or CIDR networks); empty: the socket's peer is the client.
     public var trustedProxies: [IPNetwork] = []
+    /// The one forwarding field the trusted proxies write (`TEGATA_FORWARDED_HEADER`); the other is ignored.
+    public var forwardedHeader: ClientAddressResolver.ForwardingField = .xForwardedFor
     /// How realtime (Centrifugo) tokens are signed (`TEGATA_REALTIME_SIGNING`, `TEGATA_REALTIME_HMAC_SECRET`);
     /// nil: the realtime endpoints answer 404.
     public var realtimeSigning: RealtimeSigning?

@@ -75,29 +75,45 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Which address a request came from. The socket's peer, unless that peer is a proxy the operator
-/// trusts (`TEGATA_TRUSTED_PROXIES`): then the hops it reports, `Forwarded` (RFC 7239) if present,
-/// else `X-Forwarded-For`, are walked from the right (the hop the trusted proxy itself saw) past
-/// every trusted proxy, and the first untrusted one is the client. A client can prepend anything it
-/// likes to these fields, so nothing left of the first untrusted hop is ever believed; without a
-/// trusted proxy the fields are ignored altogether.
+/// trusts (`TEGATA_TRUSTED_PROXIES`): then the hops it reports in the one forwarding field the
+/// operator names (`TEGATA_FORWARDED_HEADER`: `X-Forwarded-For`, or RFC 7239 `Forwarded`) are
+/// walked from the right (the hop the trusted proxy itself saw) past every trusted proxy, and the
+/// first untrusted one is the client. A client can prepend anything it likes to these fields, so
+/// nothing left of the first untrusted hop is ever believed; the other field, which a proxy that
+/// writes one usually passes through from the client untouched, is never read; without a trusted
+/// proxy neither is.
 public struct ClientAddressResolver: Sendable {
-    /// The proxies whose forwarding fields are believed.
-    public let trustedProxies: [IPNetwork]
+    /// The forwarding field a trusted proxy writes.
+    public enum ForwardingField: String, Sendable, CaseIterable {
+        /// `X-Forwarded-For: client, proxy1, …` (nginx, HAProxy, AWS, Google Cloud, Cloudflare).
+        case xForwardedFor = "x-forwarded-for"
+        /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+        case forwarded = "forwarded"
+    }
 
-    /// A resolver trusting `trustedProxies`.
-    public init(trustedProxies: [IPNetwork]) {
+    /// The proxies whose forwarding field is believed.
+    public let trustedProxies: [IPNetwork]
+    /// The field they write.
+    public let field: ForwardingField
+
+    /// A resolver trusting `trustedProxies` to write `field`.
+    public init(trustedProxies: [IPNetwork], field: ForwardingField = .xForwardedFor) {
         self.trustedProxies = trustedProxies
+        self.field = field
     }
 
     private func isTrusted(_ address: IPAddress) -> Bool { trustedProxies.contains { $0.contains(address) } }
 
-    /// The client's address, from the socket's `peer` and the values of the request's `Forwarded`
-    /// and `X-Forwarded-For` fields. A hop that cannot be read (`unknown`, an obfuscated name,
-    /// garbage) stops the walk: the trusted proxy that reported it is taken as the client, so a
-    /// client can never hide behind it.
-    public func resolve(peer: IPAddress?, forwarded: [String], xForwardedFor: [String]) -> IPAddress? {
+    /// The client's address, from the socket's `peer` and the values of the request's forwarding
+    /// field (``field``). A hop that cannot be read (`unknown`, an obfuscated name, garbage) stops
+    /// the walk: the trusted proxy that reported it is taken as the client, so a client can never
+    /// hide behind it.
+    public func resolve(peer: IPAddress?, fieldValues: [String]) -> IPAddress? {
         guard let peer, !trustedProxies.isEmpty, isTrusted(peer) else { return peer }
-        let hops = forwarded.isEmpty ? Self.xForwardedForHops(xForwardedFor) : Self.forwardedHops(forwarded)
+        let hops = switch field {
+        case .xForwardedFor: Self.xForwardedForHops(fieldValues)
+        case .forwarded: Self.forwardedHops(fieldValues)
+        }
         var client = peer
         for hop in hops.reversed() {
             guard let address = hop.flatMap(IPAddress.init) else { return client }
