@@ -22,6 +22,7 @@ public enum FuzzTargets {
     public static let all: [String: @Sendable ([UInt8]) throws -> Void] = [
         "jws": jws, "claims": claims, "base64url": base64url, "form": form, "json": json,
         "stripe-signature": stripeSignature, "mac-tokens": macTokens, "auth-headers": authHeaders,
+        "forwarded": forwarded,
     ]
 
     static func check(_ condition: Bool, _ message: @autoclosure () -> String) throws {
@@ -192,5 +193,42 @@ public enum FuzzTargets {
         do {
             _ = try request.basicCredentials()
         } catch is TegataError {}
+    }
+
+    // MARK: Forwarding fields
+
+    /// `Forwarded` / `X-Forwarded-For` values (NUL separates fields; the first byte chooses which
+    /// field is read) from a trusted peer: the client found is the peer or an address written in
+    /// the input, never one invented, and every address prints as text that parses back to itself.
+    static func forwarded(_ input: [UInt8]) throws {
+        guard let mode = input.first else { return }
+        let values = input.dropFirst().split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        let resolver = ClientAddressResolver(
+            trustedProxies: [IPNetwork(cidr: "10.0.0.0/8")!, IPNetwork(cidr: "fd00::/8")!],
+            field: mode % 2 == 0 ? .xForwardedFor : .forwarded)
+        let peer = IPAddress("10.0.0.1")!
+        guard let client = resolver.resolve(peer: peer, fieldValues: values) else {
+            throw FuzzFailure(description: "a trusted peer gave no client address")
+        }
+        try check(IPAddress(client.description) == client, "\(client) does not parse back to itself")
+        if client != peer {
+            // Every address-looking token of the input, found without the parser's grammar.
+            let separators = Set(",;=\"[] \t")
+            var written = Set<IPAddress>()
+            for value in values {
+                for token in value.split(whereSeparator: { separators.contains($0) }) {
+                    if let address = IPAddress(token) { written.insert(address) }
+                    if token.filter({ $0 == ":" }).count == 1, let host = token.split(separator: ":").first, let address = IPAddress(host) {
+                        written.insert(address)
+                    }
+                }
+            }
+            try check(written.contains(client), "\(client) is not written in the input")
+        }
+        for value in values {
+            if let address = IPAddress(value) {
+                try check(IPAddress(address.description) == address, "\(value) does not round-trip")
+            }
+        }
     }
 }
