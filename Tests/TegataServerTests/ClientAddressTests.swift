@@ -10,7 +10,7 @@ import Testing
         #expect(ip("192.0.2.1").bytes == [192, 0, 2, 1])
         #expect(ip("::ffff:192.0.2.1") == ip("192.0.2.1"), "an IPv4-mapped address is its IPv4 address")
         #expect(ip("2001:DB8::1").description == "2001:db8::1")
-        for bad in ["", "192.0.2", "192.0.2.256", "[::1]", "::1%eth0", "example.com", "unknown", "1.2.3.4:80", String(repeating: "1", count: 60)] {
+        for bad in ["", "192.0.2", "192.0.2.256", "[::1]", "::1%eth0", "example.com", "unknown", "1.2.3.4:80", String(repeating: "1", count: 60), "192.0.2.1\u{0}", "192.0.2.1\u{0}.5", " 192.0.2.1"] {
             #expect(IPAddress(bad) == nil, "\(bad)")
         }
         let ten = try #require(IPNetwork(cidr: "10.0.0.0/8"))

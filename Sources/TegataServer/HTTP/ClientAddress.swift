@@ -12,7 +12,9 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `192.0.2.1` or `2001:db8::1` (no brackets, no port, no zone); nil for anything else.
     public init?(_ text: some StringProtocol) {
-        guard !text.isEmpty, text.utf8.count <= 45 else { return nil }
+        // Only the characters of an address: inet_pton reads a C string, which would end at a NUL
+        // and take `192.0.2.1\0anything` for `192.0.2.1`.
+        guard !text.isEmpty, text.utf8.count <= 45, text.utf8.allSatisfy({ $0 < 0x80 && Self.isAddressCharacter($0) }) else { return nil }
         var v4 = in_addr()
         var v6 = in6_addr()
         let string = String(text)
@@ -23,6 +25,15 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
             bytes = all[0..<10].allSatisfy { $0 == 0 } && all[10] == 0xFF && all[11] == 0xFF ? Array(all[12...]) : all
         } else {
             return nil
+        }
+    }
+
+    private static func isAddressCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"),
+             UInt8(ascii: "."), UInt8(ascii: ":"):
+            true
+        default: false
         }
     }
 
