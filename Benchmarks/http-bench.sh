@@ -6,7 +6,12 @@
 #   3. GET /v1/me reusing tokens (the verified-token cache hits),
 #   4. GET /v1/me with the cache disabled (every request pays the ES256 verification, as a token
 #      never seen before does),
-# each with TEGATA_SQLITE_SYNCHRONOUS=full (the default) and, for the writes, =normal.
+# each with TEGATA_SQLITE_SYNCHRONOUS=full (the default) and, for the writes, =normal; the first
+# three also with the rate limits off (TEGATA_RATE_LIMIT_ENABLED=false) and on, side by side. "On"
+# runs every limit's code (the address's failure counters, the per-device and per-session counters,
+# the shared registration counter) with quotas raised so that this load, all from 127.0.0.1 and a
+# few hundred sessions, trips none: a tripped limit would measure how fast 429s are, not what the
+# limits cost a legitimate request.
 # Usage: Benchmarks/http-bench.sh [seconds per run, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,10 +31,16 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
-start_server() {  # $1: synchronous mode, $2: verified-token cache size
+LIMITS_ON=(TEGATA_RATE_LIMIT_ENABLED=true TEGATA_RATE_LIMIT_REGISTRATIONS=1000000/1m
+  TEGATA_RATE_LIMIT_DEVICE_SIGN_INS=1000000/1m TEGATA_RATE_LIMIT_SESSION_REFRESHES=1000000/1m)
+LIMITS_OFF=(TEGATA_RATE_LIMIT_ENABLED=false)
+
+start_server() {  # $1: synchronous mode, $2: verified-token cache size, $3: on or off (rate limits)
   PORT="$(free_port)"
   rm -rf "$WORK/data"
-  TEGATA_PORT="$PORT" TEGATA_DATABASE_URL="sqlite://$WORK/data/tegata.sqlite" TEGATA_LOG_LEVEL=warning \
+  local limits=("${LIMITS_OFF[@]}")
+  [ "${3:-off}" = on ] && limits=("${LIMITS_ON[@]}")
+  env "${limits[@]}" TEGATA_PORT="$PORT" TEGATA_DATABASE_URL="sqlite://$WORK/data/tegata.sqlite" TEGATA_LOG_LEVEL=warning \
     TEGATA_SQLITE_SYNCHRONOUS="$1" TEGATA_VERIFIED_TOKEN_CACHE_SIZE="$2" "$BIN" serve >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return; sleep 0.1; done
@@ -60,16 +71,19 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname
 echo "load: wrk, $THREADS threads, $CONNECTIONS connections, ${DURATION}s per run, on the same machine as the server"
 echo
 
-for mode in full normal; do
-  start_server "$mode" 20000
+for limits in off on; do
+  start_server full 20000 "$limits"
   prepare 256
-  run "device sign-in (synchronous=$mode)" device.lua "$WORK/devices.txt" "$SECRET"
-  run "refresh rotation (synchronous=$mode)" refresh.lua "$WORK/refresh.txt" "$THREADS"
-  if [ "$mode" = full ]; then
-    run "GET /v1/me, tokens reused (cache on)" me.lua "$WORK/access.txt"
-  fi
+  run "device sign-in (limits $limits)" device.lua "$WORK/devices.txt" "$SECRET"
+  run "refresh rotation (limits $limits)" refresh.lua "$WORK/refresh.txt" "$THREADS"
+  run "GET /v1/me, tokens reused, cache on (limits $limits)" me.lua "$WORK/access.txt"
   stop_server
 done
+start_server normal 20000
+prepare 256
+run "device sign-in (synchronous=normal)" device.lua "$WORK/devices.txt" "$SECRET"
+run "refresh rotation (synchronous=normal)" refresh.lua "$WORK/refresh.txt" "$THREADS"
+stop_server
 start_server full 0
 prepare 64
 run "GET /v1/me, every request verified (cache off)" me.lua "$WORK/access.txt"

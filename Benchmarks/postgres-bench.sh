@@ -47,7 +47,7 @@ MASTER_KEY="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(3
 start_replica() {  # $1: database; sets REPLICA_PORT (not a subshell: PIDS must keep the process)
   local port
   port="$(free_port)"
-  TEGATA_PORT="$port" TEGATA_DATABASE_URL="$(db_url "$1")" TEGATA_DATABASE_POOL_SIZE="$POOL" TEGATA_LOG_LEVEL=warning \
+  TEGATA_PORT="$port" TEGATA_DATABASE_URL="$(db_url "$1")" TEGATA_DATABASE_POOL_SIZE="$POOL" TEGATA_LOG_LEVEL=warning TEGATA_RATE_LIMIT_ENABLED=false \
     TEGATA_MASTER_KEY="$MASTER_KEY" TEGATA_ISSUER="http://bench.tegata.local" "$BIN" serve >>"$WORK/server.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && { REPLICA_PORT="$port"; return; }; sleep 0.1; done

@@ -9,12 +9,15 @@ public struct DeviceSignIn: Sendable {
     public let issuer: TokenIssuer
     /// The clock.
     public let clock: any TegataClock
+    /// The limits on registrations, attempts per device and failures per address.
+    public let limits: RateLimits
 
     /// Creates the grant.
-    public init(store: any AccountStore, issuer: TokenIssuer, clock: any TegataClock) {
+    public init(store: any AccountStore, issuer: TokenIssuer, clock: any TegataClock, limits: RateLimits = .off) {
         self.store = store
         self.issuer = issuer
         self.clock = clock
+        self.limits = limits
     }
 
     /// The result: whether the device was new, and the tokens.
@@ -25,14 +28,18 @@ public struct DeviceSignIn: Sendable {
         public var tokens: TokenResponse
     }
 
-    /// Signs the device in. Throws `invalid_request` for malformed input and `invalid_grant` for a
-    /// wrong secret.
-    public func signIn(_ request: DeviceSignInRequest) async throws -> Result {
+    /// Signs the device in. Throws `invalid_request` for malformed input, `invalid_grant` for a
+    /// wrong secret, and `rate_limited` when the device id, the address's failures or (for a new
+    /// device) the address's registrations are over their limit.
+    public func signIn(_ request: DeviceSignInRequest, origin: RequestOrigin = .unknown) async throws -> Result {
         let credentials = try DeviceCredentials(
             deviceID: request.deviceID, secret: request.deviceSecret, platform: request.platform)
         let secrets = issuer.secrets
         let secret = credentials.secret
         let now = clock.now()
+        let address = origin.addressKey
+        if let address { try limits.failedSignInsPerAddress?.check(address, now: now) }
+        try limits.signInsPerDevice?.take(credentials.deviceID, now: now)
         let command = DeviceSignInCommand(
             credentials: credentials,
             secretMatches: { stored in secrets.verify(secret, against: stored) },
@@ -41,16 +48,22 @@ public struct DeviceSignIn: Sendable {
             newSessionID: RandomID.uuid(),
             clientID: issuer.policy.clientID,
             now: now,
-            absoluteExpiresAt: now.addingTimeInterval(issuer.policy.sessions.absoluteLifetime))
+            absoluteExpiresAt: now.addingTimeInterval(issuer.policy.sessions.absoluteLifetime),
+            registrationLimit: address.flatMap { address in
+                limits.registrationsPerAddress.map { SharedRateLimit(policy: $0, bucket: "\($0.name):\(address)") }
+            })
         switch try await store.deviceSignIn(command) {
         case .registered(let record, let session):
             return Result(registered: true, tokens: try await issuer.tokenResponse(for: record, session: session, now: now))
         case .signedIn(let record, let session):
             return Result(registered: false, tokens: try await issuer.tokenResponse(for: record, session: session, now: now))
         case .wrongSecret:
+            if let address { limits.failedSignInsPerAddress?.record(address, now: now) }
             throw TegataError.wrongCredentials("the device secret does not match this device")
         case .deviceRevoked:
             throw TegataError.wrongCredentials("this device was signed out of its account; sign in again")
+        case .registrationLimited(let rejection):
+            throw TegataError.rateLimited(rejection)
         }
     }
 }

@@ -17,7 +17,7 @@ public struct TegataError: Error, Sendable, Equatable, CustomStringConvertible {
         case notFound
         case conflict
         case payloadTooLarge
-        case rateLimited(retryAfterSeconds: Int)
+        case rateLimited(retryAfterSeconds: Int, policy: RateLimitPolicy?)
         case serverError
         case unavailable
     }
@@ -64,7 +64,13 @@ public struct TegataError: Error, Sendable, Equatable, CustomStringConvertible {
     }
     /// Too many requests; retry after the given number of seconds.
     public static func rateLimited(retryAfterSeconds: Int) -> TegataError {
-        .init(.rateLimited(retryAfterSeconds: retryAfterSeconds), "too many requests")
+        .init(.rateLimited(retryAfterSeconds: retryAfterSeconds, policy: nil), "too many requests")
+    }
+    /// Refused by one of Tegata's rate limits (the text names the policy, never the key).
+    public static func rateLimited(_ rejection: RateLimitRejection) -> TegataError {
+        .init(
+            .rateLimited(retryAfterSeconds: rejection.retryAfterSeconds, policy: rejection.policy),
+            "too many requests (\(rejection.policy.name)); retry in \(rejection.retryAfterSeconds) s")
     }
     /// An internal failure. The message is generic on purpose: details go to the log, not the client.
     public static let serverError = TegataError(.serverError, "the server failed to handle the request")
@@ -109,7 +115,13 @@ public struct TegataError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// Seconds a client should wait before retrying, for ``rateLimited(retryAfterSeconds:)``.
     public var retryAfterSeconds: Int? {
-        if case .rateLimited(let seconds) = kind { return seconds }
+        if case .rateLimited(let seconds, _) = kind { return seconds }
+        return nil
+    }
+
+    /// The rate limit that refused the request, for a rejection by one of Tegata's limits.
+    public var rateLimitPolicy: RateLimitPolicy? {
+        if case .rateLimited(_, let policy) = kind { return policy }
         return nil
     }
 

@@ -217,8 +217,9 @@ public protocol StoreLifecycle: StoreHealth {
     /// (each migration is applied exactly once).
     func migrate() async throws -> [Int]
 
-    /// Deletes ended sessions, feed events that no longer matter, expired used-ID-token records, and
-    /// payment-event ids received before `webhookEventsBefore`, at most `limit` of each.
+    /// Deletes ended sessions, feed events that no longer matter, expired used-ID-token records,
+    /// shared rate-limit counters that are whole again, and payment-event ids received before
+    /// `webhookEventsBefore`, at most `limit` of each.
     func prune(now: Date, idleLifetime: TimeInterval, webhookEventsBefore: Date, limit: Int) async throws -> PruneResult
 
     /// Closes the store's connections; nothing may be called afterwards. Safe to call twice.
@@ -307,12 +308,18 @@ public struct DeviceSignInCommand: Sendable {
     public var now: Date
     /// The session's absolute end.
     public var absoluteExpiresAt: Date
+    /// The limit on new registrations this one counts against, if any: taken in the same
+    /// transaction as the registration, only when the device is new, and shared by every process of
+    /// the database. When it refuses, nothing is created (``DeviceSignInOutcome/registrationLimited(_:)``).
+    public var registrationLimit: SharedRateLimit?
 
     /// Creates a command.
     public init(
         credentials: DeviceCredentials, secretMatches: @escaping @Sendable (Data) -> Bool, secretHash: Data,
-        newUserID: String, newSessionID: String, clientID: String, now: Date, absoluteExpiresAt: Date
+        newUserID: String, newSessionID: String, clientID: String, now: Date, absoluteExpiresAt: Date,
+        registrationLimit: SharedRateLimit? = nil
     ) {
+        self.registrationLimit = registrationLimit
         self.credentials = credentials
         self.secretMatches = secretMatches
         self.secretHash = secretHash
@@ -335,6 +342,9 @@ public enum DeviceSignInOutcome: Sendable, Equatable {
     /// The secret matches, but the device's registration was revoked (a logout of other sessions,
     /// everywhere, or of the session it opened). Nothing changed.
     case deviceRevoked
+    /// The device is new and the command's ``DeviceSignInCommand/registrationLimit`` is spent.
+    /// Nothing was created.
+    case registrationLimited(RateLimitRejection)
 }
 
 /// Which device registrations a revocation of sessions also ends. A revoked device's secret signs
@@ -485,9 +495,12 @@ public struct PruneResult: Sendable, Equatable {
     public var webhookEvents: Int
     /// Expired records of used external ID tokens deleted.
     public var usedIDTokens: Int
+    /// Shared rate-limit counters whose allowance was whole again, deleted.
+    public var rateLimitBuckets: Int
 
     /// Creates a result.
-    public init(sessions: Int, events: Int, webhookEvents: Int = 0, usedIDTokens: Int = 0) {
+    public init(sessions: Int, events: Int, webhookEvents: Int = 0, usedIDTokens: Int = 0, rateLimitBuckets: Int = 0) {
+        self.rateLimitBuckets = rateLimitBuckets
         self.sessions = sessions
         self.events = events
         self.webhookEvents = webhookEvents

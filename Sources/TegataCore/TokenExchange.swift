@@ -12,24 +12,38 @@ public struct TokenExchange: Sendable {
     public let providers: IdentityProviders
     /// The clock.
     public let clock: any TegataClock
+    /// The limits on exchanges per address and per external identity.
+    public let limits: RateLimits
 
     /// Creates the grant.
-    public init(store: any AccountStore, issuer: TokenIssuer, providers: IdentityProviders, clock: any TegataClock) {
+    public init(
+        store: any AccountStore, issuer: TokenIssuer, providers: IdentityProviders, clock: any TegataClock,
+        limits: RateLimits = .off
+    ) {
         self.store = store
         self.issuer = issuer
         self.providers = providers
         self.clock = clock
+        self.limits = limits
     }
 
     /// The platform recorded for a session when the client names none.
     public static let defaultPlatform = "unknown"
 
     /// Verifies the ID token and signs its user in with a new session. `invalid_request` for a bad
-    /// token or parameter (RFC 8693 §2.2.2).
-    public func exchange(_ presentation: IDTokenPresentation, platform: String?) async throws -> TokenResponse {
+    /// token or parameter (RFC 8693 §2.2.2); `rate_limited` when the address's exchanges, or the
+    /// external identity's, are over their limit.
+    public func exchange(
+        _ presentation: IDTokenPresentation, platform: String?, origin: RequestOrigin = .unknown
+    ) async throws -> TokenResponse {
         let platform = try DeviceCredentials.validPlatform(platform ?? Self.defaultPlatform)
         let now = clock.now()
-        let identity = try await presentation.verifyOnce(with: providers, store: store, leeway: issuer.policy.leeway, now: now)
+        if let address = origin.addressKey { try limits.exchangesPerAddress?.take(address, now: now) }
+        // Counted before the one-time use of the ID token is recorded: a refused exchange leaves
+        // the token usable once the limit recovers.
+        let identity = try await presentation.verifyOnce(
+            with: providers, store: store, leeway: issuer.policy.leeway, now: now,
+            admit: { identity in try limits.exchangesPerSubject?.take("\(identity.provider)\u{0}\(identity.subject)", now: now) })
         let amr = try providers.provider(named: identity.provider).amr
         let outcome = try await store.identitySignIn(IdentitySignInCommand(
             identity: identity, newUserID: RandomID.uuid(), newSessionID: RandomID.uuid(),
@@ -92,8 +106,13 @@ extension IDTokenPresentation {
     /// Verifies the ID token and records it as used, so that the same token is exchanged or linked
     /// once only: a leaked ID token (a provider without a nonce, or a nonce leaked with it) cannot
     /// be exchanged again until it expires. A second use is `invalid_request`.
-    func verifyOnce(with providers: IdentityProviders, store: any AccountStore, leeway: TimeInterval, now: Date) async throws -> ExternalIdentity {
+    /// `admit` sees the verified identity before its token is recorded, and may refuse it.
+    func verifyOnce(
+        with providers: IdentityProviders, store: any AccountStore, leeway: TimeInterval, now: Date,
+        admit: (ExternalIdentity) throws -> Void = { _ in }
+    ) async throws -> ExternalIdentity {
         let verified = try await verify(with: providers, now: now)
+        try admit(verified.identity)
         guard try await store.rememberUsedIDToken(key: verified.replayKey, until: verified.expiresAt.addingTimeInterval(leeway), now: now)
         else { throw TegataError.invalidRequest("this ID token was already used; get a new one from the provider") }
         return verified.identity

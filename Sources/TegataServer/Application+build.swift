@@ -40,7 +40,7 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
         tokenExchangeOffered: !services.providers.isEmpty
     ).register(on: routes)
     DeviceAuthController(
-        signIn: DeviceSignIn(store: services.store, issuer: services.tokenIssuer, clock: clock), bodyLimit: limit
+        signIn: services.deviceSignIn, bodyLimit: limit
     ).register(on: routes)
     MeController(linking: services.identityLinking, accounts: services.sessionService, clock: clock, bodyLimit: limit)
         .register(on: routes)
@@ -54,7 +54,8 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     DeviceCheckController(devices: services.store, clients: services.resourceServers, bodyLimit: limit).register(on: routes)
     WebhooksController(
         billing: services.store, clock: clock, stripeSecret: configuration.stripeWebhookSecret,
-        stripeEntitlements: configuration.stripeEntitlements, revenueCatAuthorization: configuration.revenueCatWebhookAuth
+        stripeEntitlements: configuration.stripeEntitlements, revenueCatAuthorization: configuration.revenueCatWebhookAuth,
+        rateLimit: services.webhookLimit
     ).register(on: routes)
     WebSessionController(
         sessions: services.webSessions, cookie: SessionCookie(configuration: configuration),
@@ -64,7 +65,7 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     HealthController(database: services.store).register(on: routes)
     AdminController(
         adminKey: configuration.adminAPIKey, keys: services.keys, clock: clock, publishAhead: configuration.jwksMaxAge,
-        bodyLimit: limit
+        bodyLimit: limit, rateLimit: services.adminLimit
     ).register(on: routes)
     servedRoutes.load(router.routes)
     return router

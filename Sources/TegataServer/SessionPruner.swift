@@ -39,17 +39,21 @@ struct SessionPruner: Service {
                 total.sessions += result.sessions
                 total.events += result.events
                 total.webhookEvents += result.webhookEvents
-                if result.sessions < Self.batch && result.events < Self.batch && result.webhookEvents < Self.batch { break }
+                total.usedIDTokens += result.usedIDTokens
+                total.rateLimitBuckets += result.rateLimitBuckets
+                let counts = [result.sessions, result.events, result.webhookEvents, result.usedIDTokens, result.rateLimitBuckets]
+                if counts.allSatisfy({ $0 < Self.batch }) { break }
                 await Task.yield()
             }
         } catch {
             logger.error("pruning failed", metadata: ["error": "\(error)"])
         }
-        if total.sessions > 0 || total.events > 0 || total.webhookEvents > 0 {
+        if total != PruneResult(sessions: 0, events: 0) {
             logger.info(
                 "pruned",
                 metadata: ["sessions": "\(total.sessions)", "revocation_events": "\(total.events)",
-                           "webhook_events": "\(total.webhookEvents)"])
+                           "webhook_events": "\(total.webhookEvents)", "used_id_tokens": "\(total.usedIDTokens)",
+                           "rate_limit_buckets": "\(total.rateLimitBuckets)"])
         }
     }
 }

@@ -32,6 +32,12 @@ public struct TegataServices: Sendable {
     public let providers: IdentityProviders
     /// The server's logger.
     public let logger: Logger
+    /// The rate limits the grants apply (built once: the in-memory counters live as long as the server).
+    public let rateLimits: RateLimits
+    /// The per-address limits of the admin API and the webhooks, applied at the edge.
+    public let adminLimit: RateLimiter?
+    /// See ``adminLimit``.
+    public let webhookLimit: RateLimiter?
 
     /// Opens and migrates the database, loads or generates the keys.
     public static func make(configuration: TegataConfiguration, clock: any TegataClock, logger: Logger) async throws -> TegataServices {
@@ -60,11 +66,37 @@ public struct TegataServices: Sendable {
                 resourceServers: ResourceServerClients(configured: configuration.introspectionClients.map { ($0.id, $0.secret) }),
                 verifiedTokens: VerifiedTokenCache(capacity: configuration.verifiedTokenCacheSize),
                 providers: providers?.registry ?? IdentityProviders([]),
-                logger: logger)
+                logger: logger, rateLimits: configuration.rateLimits)
         } catch {
             await store.close()
             throw error
         }
+    }
+
+    private init(
+        configuration: TegataConfiguration, store: any TegataStore, lifecycle: [any Service], secrets: ServerSecrets,
+        keys: ServerKeys, policy: TokenPolicy, clock: any TegataClock, resourceServers: ResourceServerClients,
+        verifiedTokens: VerifiedTokenCache, providers: IdentityProviders, logger: Logger, rateLimits settings: RateLimitSettings
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.lifecycle = lifecycle
+        self.secrets = secrets
+        self.keys = keys
+        self.policy = policy
+        self.clock = clock
+        self.resourceServers = resourceServers
+        self.verifiedTokens = verifiedTokens
+        self.providers = providers
+        self.logger = logger
+        func limiter(_ name: RateLimitName) -> RateLimiter? { settings.policy(name).map { RateLimiter(policy: $0) } }
+        rateLimits = RateLimits(
+            registrationsPerAddress: settings.policy(.registrations),
+            failedSignInsPerAddress: limiter(.failedSignIns), signInsPerDevice: limiter(.deviceSignIns),
+            failedRefreshesPerAddress: limiter(.failedRefreshes), refreshesPerSession: limiter(.sessionRefreshes),
+            exchangesPerAddress: limiter(.exchanges), exchangesPerSubject: limiter(.exchangeSubjects))
+        adminLimit = limiter(.admin)
+        webhookLimit = limiter(.webhooks)
     }
 
     /// The providers with their key caches, and the service that refreshes them (nil when none is
@@ -103,7 +135,7 @@ public struct TegataServices: Sendable {
 
     /// The token-exchange grant (external ID tokens).
     public var tokenExchange: TokenExchange {
-        TokenExchange(store: store, issuer: tokenIssuer, providers: providers, clock: clock)
+        TokenExchange(store: store, issuer: tokenIssuer, providers: providers, clock: clock, limits: rateLimits)
     }
 
     /// Linking and unlinking identities.
@@ -112,7 +144,10 @@ public struct TegataServices: Sendable {
     }
 
     /// The refresh-token grant.
-    public var refreshGrant: RefreshGrant { RefreshGrant(store: store, issuer: tokenIssuer, clock: clock) }
+    public var refreshGrant: RefreshGrant { RefreshGrant(store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits) }
+
+    /// The device grant.
+    public var deviceSignIn: DeviceSignIn { DeviceSignIn(store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits) }
 
     /// Logout, session list, account deletion.
     public var sessionService: SessionService { SessionService(store: store, policy: policy, clock: clock) }

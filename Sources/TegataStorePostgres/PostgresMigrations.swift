@@ -154,5 +154,11 @@ struct PostgresMigration: Sendable {
             )
             """,
         ]),
+        PostgresMigration(version: 2, name: "shared rate-limit counters", statements: [
+            // One row per limited key: the time (ms since 1970, fractional) at which its allowance
+            // is whole again (GCRA); a row past that time means the same as no row.
+            "CREATE TABLE rate_limits (bucket TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL)",
+            "CREATE INDEX rate_limits_tat ON rate_limits(tat)",
+        ]),
     ]
 }

@@ -35,6 +35,23 @@ extension PostgresStore {
                 try await Self.insert(session, on: connection, logger: logger)
                 return .signedIn(record, session)
             case .register(let userID):
+                if let limit = command.registrationLimit {
+                    // The row is made if missing, then locked: replicas registering from one
+                    // address at once take turns, and each sees the other's count.
+                    try await connection.run(
+                        "INSERT INTO rate_limits (bucket, tat) VALUES (\(limit.bucket), 0) ON CONFLICT (bucket) DO NOTHING",
+                        logger: logger)
+                    let tat = try await Self.rows(
+                        "SELECT tat FROM rate_limits WHERE bucket = \(limit.bucket) FOR UPDATE", on: connection, logger: logger
+                    ).first.map { try $0["tat"].decode(Double.self) }
+                    switch limit.policy.take(tat: tat, now: command.now) {
+                    case .limited(let seconds):
+                        return .registrationLimited(RateLimitRejection(policy: limit.policy, retryAfterSeconds: seconds))
+                    case .allowed(let next, _):
+                        try await connection.run(
+                            "UPDATE rate_limits SET tat = \(next) WHERE bucket = \(limit.bucket)", logger: logger)
+                    }
+                }
                 let user = try await Self.insertUser(id: userID, anon: true, now: command.now, on: connection, logger: logger)
                 try await connection.run(
                     """

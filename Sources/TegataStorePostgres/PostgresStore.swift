@@ -302,7 +302,17 @@ public final class PostgresStore: TegataStore, Service {
                 RETURNING key
                 """, logger: self.logger).collect().count
         }
-        return PruneResult(sessions: sessions, events: events, webhookEvents: webhookEvents, usedIDTokens: usedIDTokens)
+        let nowMS = now.timeIntervalSince1970 * 1000
+        let buckets = try await transaction { connection in
+            try await connection.query(
+                """
+                DELETE FROM rate_limits WHERE bucket IN (
+                    SELECT bucket FROM rate_limits WHERE tat <= \(nowMS) LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                RETURNING bucket
+                """, logger: self.logger).collect().count
+        }
+        return PruneResult(
+            sessions: sessions, events: events, webhookEvents: webhookEvents, usedIDTokens: usedIDTokens, rateLimitBuckets: buckets)
     }
 
     // MARK: Signing keys

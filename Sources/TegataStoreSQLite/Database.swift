@@ -60,6 +60,14 @@ struct Row: Sendable {
 
     func bool(_ name: String) throws -> Bool { try int(name) != 0 }
 
+    func double(_ name: String) throws -> Double {
+        switch self[name] {
+        case .real(let value)?: return value
+        case .integer(let value)?: return Double(value)
+        default: throw StorageError(description: "column \(name) is not a number")
+        }
+    }
+
     func date(_ name: String) throws -> Date { Date(millisecondsSince1970: try int(name)) }
 
     func optionalDate(_ name: String) throws -> Date? { try optionalInt(name).map(Date.init(millisecondsSince1970:)) }

@@ -162,5 +162,11 @@ struct Migration: Sendable {
             "CREATE TABLE used_id_tokens (key TEXT PRIMARY KEY, until INTEGER NOT NULL) STRICT",
             "CREATE INDEX used_id_tokens_until ON used_id_tokens(until)",
         ]),
+        Migration(version: 7, name: "shared rate-limit counters", statements: [
+            // One row per limited key: the time (ms since 1970, fractional) at which its allowance
+            // is whole again (GCRA); a row past that time means the same as no row.
+            "CREATE TABLE rate_limits (bucket TEXT PRIMARY KEY, tat REAL NOT NULL) STRICT",
+            "CREATE INDEX rate_limits_tat ON rate_limits(tat)",
+        ]),
     ]
 }

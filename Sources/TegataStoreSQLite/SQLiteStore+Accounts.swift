@@ -30,6 +30,18 @@ extension SQLiteStore {
                 try Self.insert(session, on: db)
                 return .signedIn(found, session)
             case .register(let userID):
+                if let limit = command.registrationLimit {
+                    let tat = try db.query("SELECT tat FROM rate_limits WHERE bucket = ?", [.text(limit.bucket)]).first
+                        .map { try $0.double("tat") }
+                    switch limit.policy.take(tat: tat, now: command.now) {
+                    case .limited(let seconds):
+                        return .registrationLimited(RateLimitRejection(policy: limit.policy, retryAfterSeconds: seconds))
+                    case .allowed(let next, _):
+                        try db.query(
+                            "INSERT INTO rate_limits (bucket, tat) VALUES (?, ?) ON CONFLICT (bucket) DO UPDATE SET tat = excluded.tat",
+                            [.text(limit.bucket), .real(next)])
+                    }
+                }
                 let user = try Self.insertUser(id: userID, anon: true, now: command.now, on: db)
                 try db.query(
                     """

@@ -177,7 +177,11 @@ public final class SQLiteStore: TegataStore, Service {
             let usedIDTokens = try db.query(
                 "DELETE FROM used_id_tokens WHERE key IN (SELECT key FROM used_id_tokens WHERE until <= ? LIMIT ?) RETURNING key",
                 [.date(now), .int(limit)]).count
-            return PruneResult(sessions: sessions, events: events, webhookEvents: webhookEvents, usedIDTokens: usedIDTokens)
+            let buckets = try db.query(
+                "DELETE FROM rate_limits WHERE bucket IN (SELECT bucket FROM rate_limits WHERE tat <= ? LIMIT ?) RETURNING bucket",
+                [.real(now.timeIntervalSince1970 * 1000), .int(limit)]).count
+            return PruneResult(
+                sessions: sessions, events: events, webhookEvents: webhookEvents, usedIDTokens: usedIDTokens, rateLimitBuckets: buckets)
         }
     }
 

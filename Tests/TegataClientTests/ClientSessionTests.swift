@@ -240,6 +240,46 @@ import FoundationNetworking
         }
     }
 
+    @Test func aRateLimitedRefreshWaitsForRetryAfterAndRenewsTheSameSession() async throws {
+        // One refresh per session per 2 s: a second renewal at once is answered 429 with Retry-After 2.
+        try await LiveTegata.with({ $0.rateLimits.overrides[.sessionRefreshes] = RateLimitName.sessionRefreshes.policy(1, per: 2) }) { server in
+            let transport = CountingTransport()
+            let clock = DeviceClock()
+            let client = TegataClient.make(server, transport: transport, clock: clock)
+            let user = try await client.signInWithDevice()
+            clock.advance(by: 901)
+            let renewed = try await client.accessToken()
+            clock.advance(by: 901)
+            let again = try await client.accessToken()
+            #expect(transport.count("/oauth/token") == 3, "renewal, 429, the retry after Retry-After")
+            #expect(sessionID(of: again) == sessionID(of: renewed) && again != renewed)
+            #expect(transport.count("/v1/auth/device") == 1, "no new sign-in")
+            #expect(await client.currentUser == user)
+        }
+    }
+
+    @Test func aRateLimitedRefreshWithALongWaitFailsAsTransientAndSignsNothingOut() async throws {
+        // Retry-After 60 s is past the client's longest wait (30 s): it gives up at once, keeping everything.
+        try await LiveTegata.with({ $0.rateLimits.overrides[.sessionRefreshes] = RateLimitName.sessionRefreshes.policy(1, per: 60) }) { server in
+            let storage = InMemoryCredentialStorage()
+            let transport = CountingTransport()
+            let clock = DeviceClock()
+            let client = TegataClient.make(server, storage: storage, transport: transport, clock: clock)
+            let user = try await client.signInWithDevice()
+            clock.advance(by: 901)
+            let renewed = try await client.accessToken()
+            let stored = try storage.load()
+            clock.advance(by: 901)
+            let error = await #expect(throws: TegataClientError.self) { _ = try await client.accessToken() }
+            #expect(error?.code == .unavailable, "a 429 is transient, never a sign-out")
+            #expect(transport.count("/oauth/token") == 2)
+            #expect(await client.currentUser == user)
+            #expect(try storage.load() == stored, "the session and the device credentials are kept")
+            #expect(transport.count("/v1/auth/device") == 1, "no new sign-in")
+            #expect(try await server.generation(ofSession: sessionID(of: renewed)) == 1, "the session is alive at the server")
+        }
+    }
+
     @Test func aTransientFailureNeverSignsOutAndRefreshResumesAfterARestart() async throws {
         let directory = LiveTegata.makeDirectory()
         let storage = InMemoryCredentialStorage()

@@ -252,6 +252,28 @@ import Testing
         #expect(try load(["TEGATA_ISSUER": "http://127.0.0.1.example.com"]).sessionCookieSecure)
     }
 
+    @Test func rateLimitSettings() throws {
+        let defaults = try load([:]).rateLimits
+        #expect(defaults.enabled)
+        #expect(RateLimitName.allCases.allSatisfy { defaults.policy($0) == $0.defaultPolicy }, "every limit on at its default")
+        #expect(defaults.policy(.registrations) == RateLimitPolicy(name: "registrations", limit: 60, period: 600))
+        let set = try load([
+            "TEGATA_RATE_LIMIT_REGISTRATIONS": "10/1h", "TEGATA_RATE_LIMIT_FAILED_SIGN_INS": "OFF",
+            "TEGATA_RATE_LIMIT_SESSION_REFRESHES": " 5 / 30s ",
+        ]).rateLimits
+        #expect(set.policy(.registrations) == RateLimitPolicy(name: "registrations", limit: 10, period: 3_600))
+        #expect(set.policy(.failedSignIns) == nil)
+        #expect(set.policy(.sessionRefreshes) == RateLimitPolicy(name: "session-refreshes", limit: 5, period: 30))
+        #expect(set.policy(.webhooks) == RateLimitName.webhooks.defaultPolicy)
+        let off = try load(["TEGATA_RATE_LIMIT_ENABLED": "false", "TEGATA_RATE_LIMIT_REGISTRATIONS": "10/1h"]).rateLimits
+        #expect(RateLimitName.allCases.allSatisfy { off.policy($0) == nil }, "false turns every limit off")
+        for bad in ["10", "0/1m", "-1/1m", "10/0s", "10/2d", "ten/1m", "10/1m/2", "1000001/1m"] {
+            expectError(["TEGATA_RATE_LIMIT_EXCHANGES": bad], key: "TEGATA_RATE_LIMIT_EXCHANGES")
+        }
+        expectError(["TEGATA_RATE_LIMIT_ENABLED": "sometimes"], key: "TEGATA_RATE_LIMIT_ENABLED")
+        #expect(TegataConfiguration.keys.contains("rate_limit_exchange_subjects"))
+    }
+
     @Test func badWebAndRealtimeSettingsAreNamed() {
         expectError(["TEGATA_SESSION_COOKIE_SAMESITE": "sometimes"], key: "TEGATA_SESSION_COOKIE_SAMESITE")
         expectError(["TEGATA_SESSION_COOKIE_SAMESITE": "none"], key: "TEGATA_SESSION_COOKIE_SAMESITE")

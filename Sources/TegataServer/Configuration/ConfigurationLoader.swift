@@ -32,7 +32,9 @@ extension TegataConfiguration {
         "introspection_clients", "prune_interval", "sqlite_synchronous", "database_pool_size", "database_lock_timeout", "key_reload_interval", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
         "log_format", "http_head_timeout", "http_body_timeout", "providers", "require_nonce", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
         "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "allowed_origins",
-        "trusted_proxies", "forwarded_header", "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
+        "trusted_proxies", "forwarded_header", "rate_limit_enabled",
+    ] + RateLimitName.allCases.map(\.key) + [
+        "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
     ]
 
     /// Keys whose value is structured (a mapping in a file; JSON or YAML text in the environment).
@@ -279,6 +281,20 @@ extension TegataConfiguration {
                 throw fail("forwarded_header", "must be x-forwarded-for or forwarded (the field your load balancer writes)")
             }
             config.forwardedHeader = value
+        }
+        if let text = try nonEmpty("rate_limit_enabled") {
+            switch text.lowercased() {
+            case "true", "1", "yes": config.rateLimits.enabled = true
+            case "false", "0", "no": config.rateLimits.enabled = false
+            default: throw fail("rate_limit_enabled", "must be true or false" + shown("rate_limit_enabled", text))
+            }
+        }
+        for name in RateLimitName.allCases {
+            guard let text = try nonEmpty(name.key) else { continue }
+            guard let policy = RateLimitSettings.parse(text, name: name) else {
+                throw fail(name.key, "must be a count and a window such as 60/10m (1 to 1000000 per 1s to 1d), or off" + shown(name.key, text))
+            }
+            config.rateLimits.overrides[name] = policy
         }
         let realtimeSecret = try nonEmpty("realtime_hmac_secret")
         if let secret = realtimeSecret, secret.utf8.count < 32 {

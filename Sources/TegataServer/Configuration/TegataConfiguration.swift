@@ -95,6 +95,8 @@ public struct TegataConfiguration: Sendable {
     public var trustedProxies: [IPNetwork] = []
     /// The one forwarding field the trusted proxies write (`TEGATA_FORWARDED_HEADER`); the other is ignored.
     public var forwardedHeader: ClientAddressResolver.ForwardingField = .xForwardedFor
+    /// The rate limits (`TEGATA_RATE_LIMIT_ENABLED`, `TEGATA_RATE_LIMIT_<NAME>`); all on by default.
+    public var rateLimits = RateLimitSettings()
     /// How realtime (Centrifugo) tokens are signed (`TEGATA_REALTIME_SIGNING`, `TEGATA_REALTIME_HMAC_SECRET`);
     /// nil: the realtime endpoints answer 404.
     public var realtimeSigning: RealtimeSigning?

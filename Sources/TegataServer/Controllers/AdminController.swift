@@ -14,6 +14,8 @@ struct AdminController {
     /// How long before it signs a planned rotation's key is published (the JWKS cache lifetime).
     let publishAhead: TimeInterval
     let bodyLimit: Int
+    /// Requests per client address, counted before the key is compared.
+    let rateLimit: RateLimiter?
 
     /// `POST /admin/v1/keys/rotate` body: `{"immediate": bool}`, optional.
     struct RotateRequest: Decodable {
@@ -29,7 +31,9 @@ struct AdminController {
     }
 
     func register(on routes: TegataRoutes) {
-        let admin = routes.open.group("/admin/v1").add(middleware: AdminAuthorization(key: adminKey.map { ConfiguredSecret(expected: $0) }))
+        let admin = routes.open.group("/admin/v1")
+            .add(middleware: RateLimitMiddleware(limiter: rateLimit, clock: clock))
+            .add(middleware: AdminAuthorization(key: adminKey.map { ConfiguredSecret(expected: $0) }))
         let keys = keys
         let clock = clock
         let publishAhead = publishAhead

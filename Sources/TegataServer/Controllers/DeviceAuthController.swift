@@ -13,7 +13,7 @@ struct DeviceAuthController {
         let limit = bodyLimit
         routes.open.post("/v1/auth/device") { request, context in
             let body = try await request.decodeJSON(DeviceSignInRequest.self, limit: limit)
-            let result = try await grant.signIn(body)
+            let result = try await grant.signIn(body, origin: context.origin)
             context.logger.info(
                 result.registered ? "device registered" : "device signed in",
                 metadata: ["user_id": "\(result.tokens.user.id)"])

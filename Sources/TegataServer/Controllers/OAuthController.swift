@@ -28,13 +28,13 @@ struct OAuthController {
         let clients = clients
         let appClient = appClientID
 
-        router.post("/oauth/token") { request, _ in
+        router.post("/oauth/token") { request, context in
             let parameters = try await OAuthParameters.parse(request, limit: limit)
             try Self.checkPresentedClient(request, parameters, appClientID: appClient)
             let grantType = try parameters.required("grant_type")
             switch grantType {
             case "refresh_token":
-                let tokens = try await refreshGrant.refresh(try parameters.required("refresh_token"))
+                let tokens = try await refreshGrant.refresh(try parameters.required("refresh_token"), origin: context.origin)
                 return try JSONResponse.make(tokens)
             case Self.tokenExchangeGrant:
                 let presentation = try parameters.idTokenPresentation()
@@ -44,7 +44,8 @@ struct OAuthController {
                 guard try parameters.optional("actor_token") == nil else {
                     throw TegataError.invalidRequest("delegation (actor_token) is not supported")
                 }
-                let tokens = try await tokenExchange.exchange(presentation, platform: try parameters.optional("platform"))
+                let tokens = try await tokenExchange.exchange(
+                    presentation, platform: try parameters.optional("platform"), origin: context.origin)
                 return try JSONResponse.make(tokens)
             default:
                 throw TegataError.unsupportedGrantType("this server does not support that grant_type")

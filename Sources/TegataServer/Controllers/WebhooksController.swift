@@ -13,20 +13,22 @@ struct WebhooksController {
     let stripeSecret: String?
     let stripeEntitlements: [String: [String]]
     let revenueCatAuthorization: String?
+    /// Requests per client address.
+    let rateLimit: RateLimiter?
     /// The largest webhook body read: far above what Stripe and RevenueCat send (an event's lists
     /// hold only their first items), and refused before any signature is computed.
     static let bodyLimit = 256 * 1024
     static let stripeSignature = HTTPField.Name("Stripe-Signature")!
 
     func register(on routes: TegataRoutes) {
-        let router = routes.open
+        let router = routes.open.group("/v1/webhooks").add(middleware: RateLimitMiddleware(limiter: rateLimit, clock: clock))
         let store = billing
         let clock = clock
         let limit = Self.bodyLimit
 
         let stripe = stripeSecret.map { StripeSignature(secret: $0) }
         let stripeEvents = StripeEvents(entitlements: stripeEntitlements)
-        router.post("/v1/webhooks/stripe") { request, context in
+        router.post("stripe") { request, context in
             guard let stripe else { throw TegataError.notFound("the Stripe webhook is not configured") }
             let body = try await request.collectBody(limit: limit)
             try stripe.verify(header: request.headers[Self.stripeSignature], payload: body, now: clock.now())
@@ -36,7 +38,7 @@ struct WebhooksController {
 
         let revenueCat = revenueCatAuthorization.map { ConfiguredSecret(expected: $0) }
         let revenueCatEvents = RevenueCatEvents()
-        router.post("/v1/webhooks/revenuecat") { request, context in
+        router.post("revenuecat") { request, context in
             guard let revenueCat else { throw TegataError.notFound("the RevenueCat webhook is not configured") }
             guard revenueCat.matches(request.headers[.authorization]) else {
                 throw TegataError.invalidClient("the Authorization header does not match the configured value")

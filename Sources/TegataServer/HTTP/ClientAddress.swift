@@ -28,6 +28,17 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    private init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// The key of per-address rate limits: an IPv4 address, or an IPv6 address's /64 network (one
+    /// subscriber usually holds a whole /64, so counting single IPv6 addresses would count nothing).
+    public var rateLimitKey: String {
+        guard bytes.count == 16 else { return description }
+        return IPAddress(bytes: Array(bytes[0..<8]) + Array(repeating: 0, count: 8)).description + "/64"
+    }
+
     private static func isAddressCharacter(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"),

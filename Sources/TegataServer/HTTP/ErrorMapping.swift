@@ -1,7 +1,15 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import TegataCore
 import TegataWire
+
+extension HTTPField.Name {
+    /// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers).
+    static let rateLimitPolicy = HTTPField.Name("RateLimit-Policy")!
+    /// `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
+    static let rateLimit = HTTPField.Name("RateLimit")!
+}
 
 /// The one place where errors become HTTP: status, contract JSON body and challenge headers.
 enum ErrorMapping {
@@ -34,7 +42,14 @@ enum ErrorMapping {
         case .payloadTooLarge: status = .contentTooLarge
         case .rateLimited:
             status = .tooManyRequests
-            headers[.retryAfter] = String(error.retryAfterSeconds ?? 1)
+            let seconds = error.retryAfterSeconds ?? 1
+            headers[.retryAfter] = String(seconds)
+            if let policy = error.rateLimitPolicy {
+                // draft-ietf-httpapi-ratelimit-headers: the policy (quota q per window w seconds)
+                // and what is left of it (r, none) with the seconds until more is allowed (t).
+                headers[.rateLimitPolicy] = "\"\(policy.name)\";q=\(policy.limit);w=\(Int(policy.period.rounded(.up)))"
+                headers[.rateLimit] = "\"\(policy.name)\";r=0;t=\(seconds)"
+            }
         default:
             if error.isUnavailable {
                 // Worth retrying soon (a busy or unreachable database, a provider's keys not yet fetched).

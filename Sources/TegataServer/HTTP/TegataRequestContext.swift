@@ -22,6 +22,9 @@ public struct TegataRequestContext: RequestContext {
         peer = source.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
     }
 
+    /// The request's origin for the core's per-address rate limits.
+    public var origin: RequestOrigin { RequestOrigin(addressKey: clientAddress?.rateLimitKey) }
+
     /// The identity of the request, or `invalid_token` (a route reached without the authentication
     /// middleware answers as if no token had been sent, never as if any token were good).
     public func requireIdentity() throws -> Identity {
