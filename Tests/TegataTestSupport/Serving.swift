@@ -13,10 +13,18 @@ public func withRunningApplication<T: Sendable, App: ApplicationProtocol>(
         readyContinuation.finish()
     }
     return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await app.runService(gracefulShutdownSignals: []) }
+        group.addTask {
+            // An application that stops before it serves (its port taken, say) ends the wait for
+            // its port, so the test fails with that error instead of waiting for ever.
+            defer { readyContinuation.finish() }
+            try await app.runService(gracefulShutdownSignals: [])
+        }
         defer { group.cancelAll() }
         var iterator = ready.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CancellationError() }
+        guard let port = await iterator.next() else {
+            try await group.next()
+            throw CancellationError()
+        }
         return try await body(port)
     }
 }
