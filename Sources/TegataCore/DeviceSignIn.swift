@@ -11,13 +11,19 @@ public struct DeviceSignIn: Sendable {
     public let clock: any TegataClock
     /// The limits on registrations, attempts per device and failures per address.
     public let limits: RateLimits
+    /// Where outcomes are reported.
+    public let events: any SecurityEventSink
 
     /// Creates the grant.
-    public init(store: any AccountStore, issuer: TokenIssuer, clock: any TegataClock, limits: RateLimits = .off) {
+    public init(
+        store: any AccountStore, issuer: TokenIssuer, clock: any TegataClock, limits: RateLimits = .off,
+        events: any SecurityEventSink = NoSecurityEvents()
+    ) {
         self.store = store
         self.issuer = issuer
         self.clock = clock
         self.limits = limits
+        self.events = events
     }
 
     /// The result: whether the device was new, and the tokens.
@@ -26,18 +32,32 @@ public struct DeviceSignIn: Sendable {
         public var registered: Bool
         /// The token response.
         public var tokens: TokenResponse
+        /// The new session's id.
+        public var sessionID: String
     }
 
     /// Signs the device in. Throws `invalid_request` for malformed input, `invalid_grant` for a
     /// wrong secret, and `rate_limited` when the device id, the address's failures or (for a new
     /// device) the address's registrations are over their limit.
     public func signIn(_ request: DeviceSignInRequest, origin: RequestOrigin = .unknown) async throws -> Result {
+        do {
+            let result = try await signIn(request, address: origin.addressKey, origin: origin)
+            events.record(
+                .deviceSignIn(result.registered ? .registered : .signedIn, userID: result.tokens.user.id, sessionID: result.sessionID),
+                origin: origin)
+            return result
+        } catch let error as TegataError where error.code == .rateLimited || error.code == .invalidRequest {
+            events.record(.deviceSignIn(error.code == .rateLimited ? .rateLimited : .invalidRequest, userID: nil, sessionID: nil), origin: origin)
+            throw error
+        }
+    }
+
+    private func signIn(_ request: DeviceSignInRequest, address: String?, origin: RequestOrigin) async throws -> Result {
         let credentials = try DeviceCredentials(
             deviceID: request.deviceID, secret: request.deviceSecret, platform: request.platform)
         let secrets = issuer.secrets
         let secret = credentials.secret
         let now = clock.now()
-        let address = origin.addressKey
         if let address { try limits.failedSignInsPerAddress?.check(address, now: now) }
         try limits.signInsPerDevice?.take(credentials.deviceID, now: now)
         let command = DeviceSignInCommand(
@@ -54,13 +74,15 @@ public struct DeviceSignIn: Sendable {
             })
         switch try await store.deviceSignIn(command) {
         case .registered(let record, let session):
-            return Result(registered: true, tokens: try await issuer.tokenResponse(for: record, session: session, now: now))
+            return Result(registered: true, tokens: try await issuer.tokenResponse(for: record, session: session, now: now), sessionID: session.id)
         case .signedIn(let record, let session):
-            return Result(registered: false, tokens: try await issuer.tokenResponse(for: record, session: session, now: now))
+            return Result(registered: false, tokens: try await issuer.tokenResponse(for: record, session: session, now: now), sessionID: session.id)
         case .wrongSecret:
             if let address { limits.failedSignInsPerAddress?.record(address, now: now) }
+            events.record(.deviceSignIn(.wrongSecret, userID: nil, sessionID: nil), origin: origin)
             throw TegataError.wrongCredentials("the device secret does not match this device")
         case .deviceRevoked:
+            events.record(.deviceSignIn(.deviceRevoked, userID: nil, sessionID: nil), origin: origin)
             throw TegataError.wrongCredentials("this device was signed out of its account; sign in again")
         case .registrationLimited(let rejection):
             throw TegataError.rateLimited(rejection)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TegataWire
 
 /// The refresh-token grant: rotation, reuse detection and the grace rule (see ``RefreshDecision``).
@@ -11,13 +12,19 @@ public struct RefreshGrant: Sendable {
     public let clock: any TegataClock
     /// The limits on refreshes per session and failed refreshes per address.
     public let limits: RateLimits
+    /// Where outcomes are reported.
+    public let events: any SecurityEventSink
 
     /// Creates the grant.
-    public init(store: any SessionStore, issuer: TokenIssuer, clock: any TegataClock, limits: RateLimits = .off) {
+    public init(
+        store: any SessionStore, issuer: TokenIssuer, clock: any TegataClock, limits: RateLimits = .off,
+        events: any SecurityEventSink = NoSecurityEvents()
+    ) {
         self.store = store
         self.issuer = issuer
         self.clock = clock
         self.limits = limits
+        self.events = events
     }
 
     /// Exchanges a refresh token for a new token response. The session state the response describes
@@ -26,31 +33,57 @@ public struct RefreshGrant: Sendable {
     /// are over their limit.
     public func refresh(_ refreshToken: String, origin: RequestOrigin = .unknown) async throws -> TokenResponse {
         let now = clock.now()
-        let address = origin.addressKey
-        if let address, let failures = limits.failedRefreshesPerAddress {
-            try failures.check(address, now: now)
-            do {
-                return try await refresh(refreshToken, now: now)
-            } catch let error as TegataError where error.code == .invalidGrant {
-                failures.record(address, now: now)
-                throw error
+        let report = Report()
+        do {
+            if let address = origin.addressKey { try limits.failedRefreshesPerAddress?.check(address, now: now) }
+            let tokens = try await refresh(refreshToken, now: now, report: report)
+            events.record(.refresh(report.result ?? .rotated, userID: tokens.user.id, sessionID: report.sessionID), origin: origin)
+            return tokens
+        } catch let error as TegataError {
+            if error.code == .invalidGrant, let address = origin.addressKey {
+                limits.failedRefreshesPerAddress?.record(address, now: now)
             }
+            let result: SecurityEvent.RefreshResult = error.code == .rateLimited ? .rateLimited : (report.result ?? .invalid)
+            events.record(.refresh(result, userID: nil, sessionID: report.sessionID), origin: origin)
+            throw error
         }
-        return try await refresh(refreshToken, now: now)
     }
 
-    private func refresh(_ refreshToken: String, now: Date) async throws -> TokenResponse {
+    /// What became of one refresh, for its event.
+    private final class Report: Sendable {
+        private let state = Mutex<(result: SecurityEvent.RefreshResult?, sessionID: String?)>((nil, nil))
+        var result: SecurityEvent.RefreshResult? {
+            get { state.withLock { $0.result } }
+            set { state.withLock { $0.result = newValue } }
+        }
+        var sessionID: String? {
+            get { state.withLock { $0.sessionID } }
+            set { state.withLock { $0.sessionID = newValue } }
+        }
+    }
+
+    private func refresh(_ refreshToken: String, now: Date, report: Report) async throws -> TokenResponse {
         guard let token = RefreshToken.decode(refreshToken, with: issuer.secrets.refreshTokenKey) else {
             throw TegataError.invalidGrant("the refresh token is not valid")
         }
+        report.sessionID = token.sessionID.uuidString.lowercased()
         try limits.refreshesPerSession?.take(token.sessionID.uuidString, now: now)
         let policy = issuer.policy.sessions
         let presented = token.generation
         let command = RefreshCommand(
             sessionID: token.sessionID.uuidString.lowercased(),
             decide: { session in
-                RefreshDecision.decide(
+                let decision = RefreshDecision.decide(
                     presentedGeneration: presented, session: session, now: now, policy: policy, grace: policy.reuseGrace)
+                report.result = switch decision {
+                case .rotate: .rotated
+                case .reissueCurrent: .graceReissue
+                case .revokeSession: .replayRevoked
+                case .reject(.unknownSession): .invalid
+                case .reject(.revoked): .revoked
+                case .reject(.idleExpired), .reject(.absolutelyExpired): .expired
+                }
+                return decision
             },
             now: now,
             eventUntil: issuer.policy.revocationHorizon(from: now))

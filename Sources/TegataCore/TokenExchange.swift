@@ -14,12 +14,15 @@ public struct TokenExchange: Sendable {
     public let clock: any TegataClock
     /// The limits on exchanges per address and per external identity.
     public let limits: RateLimits
+    /// Where outcomes are reported.
+    public let events: any SecurityEventSink
 
     /// Creates the grant.
     public init(
         store: any AccountStore, issuer: TokenIssuer, providers: IdentityProviders, clock: any TegataClock,
-        limits: RateLimits = .off
+        limits: RateLimits = .off, events: any SecurityEventSink = NoSecurityEvents()
     ) {
+        self.events = events
         self.store = store
         self.issuer = issuer
         self.providers = providers
@@ -36,6 +39,28 @@ public struct TokenExchange: Sendable {
     public func exchange(
         _ presentation: IDTokenPresentation, platform: String?, origin: RequestOrigin = .unknown
     ) async throws -> TokenResponse {
+        // The provider as a configured name only: a name the client made up is no label.
+        let provider = (try? providers.provider(named: presentation.provider))?.name
+        do {
+            let (response, created, sessionID) = try await signIn(presentation, platform: platform, origin: origin)
+            events.record(
+                .tokenExchange(provider: provider, result: created ? .created : .signedIn, userID: response.user.id, sessionID: sessionID),
+                origin: origin)
+            return response
+        } catch let error as TegataError {
+            let result: SecurityEvent.TokenExchangeResult =
+                if error.code == .rateLimited { .rateLimited }
+                else if error.isUnavailable { .unavailable }
+                else if error == .idTokenReplayed { .replayed }
+                else { .invalidToken }
+            events.record(.tokenExchange(provider: provider, result: result, userID: nil, sessionID: nil), origin: origin)
+            throw error
+        }
+    }
+
+    private func signIn(
+        _ presentation: IDTokenPresentation, platform: String?, origin: RequestOrigin
+    ) async throws -> (TokenResponse, created: Bool, sessionID: String) {
         let platform = try DeviceCredentials.validPlatform(platform ?? Self.defaultPlatform)
         let now = clock.now()
         if let address = origin.addressKey { try limits.exchangesPerAddress?.take(address, now: now) }
@@ -51,7 +76,7 @@ public struct TokenExchange: Sendable {
             absoluteExpiresAt: now.addingTimeInterval(issuer.policy.sessions.absoluteLifetime)))
         var response = try await issuer.tokenResponse(for: outcome.record, session: outcome.session, now: now)
         response.issuedTokenType = TokenResponse.accessTokenType
-        return response
+        return (response, outcome.created, outcome.session.id)
     }
 }
 
@@ -102,6 +127,11 @@ public struct IdentityLinking: Sendable {
     }
 }
 
+extension TegataError {
+    /// An ID token exchanged or linked before.
+    static let idTokenReplayed = TegataError.invalidRequest("this ID token was already used; get a new one from the provider")
+}
+
 extension IDTokenPresentation {
     /// Verifies the ID token and records it as used, so that the same token is exchanged or linked
     /// once only: a leaked ID token (a provider without a nonce, or a nonce leaked with it) cannot
@@ -114,7 +144,7 @@ extension IDTokenPresentation {
         let verified = try await verify(with: providers, now: now)
         try admit(verified.identity)
         guard try await store.rememberUsedIDToken(key: verified.replayKey, until: verified.expiresAt.addingTimeInterval(leeway), now: now)
-        else { throw TegataError.invalidRequest("this ID token was already used; get a new one from the provider") }
+        else { throw TegataError.idTokenReplayed }
         return verified.identity
     }
 }

@@ -20,11 +20,12 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     let router = Router(context: TegataRequestContext.self)
     // Outermost first: every answer, even a CORS refusal or an error, has its request id and the
     // caching policy.
+    router.add(middleware: RequestMetricsMiddleware(metrics: services.metrics))
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies, field: configuration.forwardedHeader)))
     router.add(middleware: NoStoreMiddleware())
     router.add(middleware: CORSMiddleware(origins: BrowserOrigins(allowed: Set(configuration.allowedOrigins))))
-    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: ErrorMiddleware(metrics: services.metrics))
     let servedRoutes = ServedRoutes()
     router.add(middleware: MethodNotAllowedMiddleware(routes: servedRoutes))
     let authenticator = services.authenticator
@@ -42,24 +43,25 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     DeviceAuthController(
         signIn: services.deviceSignIn, bodyLimit: limit
     ).register(on: routes)
-    MeController(linking: services.identityLinking, accounts: services.sessionService, clock: clock, bodyLimit: limit)
+    MeController(
+        linking: services.identityLinking, accounts: services.sessionService, clock: clock, bodyLimit: limit, metrics: services.metrics)
         .register(on: routes)
     OAuthController(
         refreshGrant: services.refreshGrant, tokenExchange: services.tokenExchange, revocation: services.tokenRevocation,
         introspection: services.introspection, clients: services.resourceServers, appClientID: configuration.clientID,
-        bodyLimit: limit
+        bodyLimit: limit, metrics: services.metrics
     ).register(on: routes)
-    SessionsController(sessions: services.sessionService, bodyLimit: limit).register(on: routes)
+    SessionsController(sessions: services.sessionService, bodyLimit: limit, metrics: services.metrics).register(on: routes)
     RevocationsController(feed: services.store, clients: services.resourceServers, clock: clock).register(on: routes)
     DeviceCheckController(devices: services.store, clients: services.resourceServers, bodyLimit: limit).register(on: routes)
     WebhooksController(
         billing: services.store, clock: clock, stripeSecret: configuration.stripeWebhookSecret,
         stripeEntitlements: configuration.stripeEntitlements, revenueCatAuthorization: configuration.revenueCatWebhookAuth,
-        rateLimit: services.webhookLimit
+        rateLimit: services.webhookLimit, metrics: services.metrics
     ).register(on: routes)
     WebSessionController(
         sessions: services.webSessions, cookie: SessionCookie(configuration: configuration),
-        origins: BrowserOrigins(allowed: Set(configuration.allowedOrigins)), clock: clock
+        origins: BrowserOrigins(allowed: Set(configuration.allowedOrigins)), clock: clock, metrics: services.metrics
     ).register(on: routes)
     RealtimeController(tokens: services.realtimeTokens, bodyLimit: limit).register(on: routes)
     HealthController(database: services.store).register(on: routes)

@@ -10,18 +10,21 @@ public enum StoreFactory {
     /// Opens the store `configuration.database` names and applies its pending migrations through
     /// the store's own ``StoreLifecycle/migrate()``. The store is also the service that closes it
     /// at shutdown.
-    public static func open(_ configuration: TegataConfiguration, logger: Logger) async throws -> any TegataStore & Service {
+    /// `observer` hears of each transaction's latency (and SQLite's commit batches), for metrics.
+    public static func open(
+        _ configuration: TegataConfiguration, observer: any StoreObserver = NoStoreObserver(), logger: Logger
+    ) async throws -> any TegataStore & Service {
         let store: any TegataStore & Service
         switch configuration.database {
         case .sqlite(let path):
-            store = try await SQLiteStore.openUnmigrated(path: path, synchronous: configuration.sqliteSynchronous, logger: logger)
+            store = try await SQLiteStore.openUnmigrated(path: path, synchronous: configuration.sqliteSynchronous, observer: observer, logger: logger)
         case .postgres(let url):
             let timeout = Duration.milliseconds(Int64(configuration.databaseLockTimeout * 1000))
             // Waiting for a connection may include opening one (TLS, authentication): never less
             // than the 5 s that connecting is given.
             store = try await PostgresStore.open(
                 url: url, poolSize: configuration.databasePoolSize, lockTimeout: timeout, leaseTimeout: max(timeout, .seconds(5)),
-                logger: logger)
+                observer: observer, logger: logger)
         }
         do {
             _ = try await store.migrate()

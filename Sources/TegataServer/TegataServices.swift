@@ -38,10 +38,19 @@ public struct TegataServices: Sendable {
     public let adminLimit: RateLimiter?
     /// See ``adminLimit``.
     public let webhookLimit: RateLimiter?
+    /// The server's metrics (served by ``metricsListener`` when one is configured).
+    public let metrics: TegataMetrics
+    /// The metrics listener, when `TEGATA_METRICS_PORT` is set.
+    public let metricsListener: MetricsListener?
 
     /// Opens and migrates the database, loads or generates the keys.
     public static func make(configuration: TegataConfiguration, clock: any TegataClock, logger: Logger) async throws -> TegataServices {
-        let store = try await StoreFactory.open(configuration, logger: logger)
+        let metrics = TegataMetrics()
+        let storeName = switch configuration.database {
+        case .sqlite: "sqlite"
+        case .postgres: "postgres"
+        }
+        let store = try await StoreFactory.open(configuration, observer: StoreMetrics(metrics: metrics, store: storeName), logger: logger)
         do {
             let secrets = ServerSecrets(masterKey: try KeyBootstrap.masterKey(configuration.masterKey, logger: logger))
             let keys = try await KeyBootstrap.serverKeys(
@@ -58,7 +67,18 @@ public struct TegataServices: Sendable {
                 idleLifetime: configuration.refreshIdleTTL, logger: logger)
             let reloader = SigningKeyReloader(keys: keys, clock: clock, interval: configuration.keyReloadInterval, logger: logger)
             var lifecycle: [any Service] = [store, pruner, reloader]
-            let providers = makeProviders(configuration: configuration, clock: clock, logger: logger)
+            let metricsListener = configuration.metricsPort.map {
+                MetricsListener(metrics: metrics, host: configuration.metricsHost, port: $0, logger: logger)
+            }
+            if let metricsListener { lifecycle.append(metricsListener) }
+            metrics.beforeEachScrape { metrics in
+                // How long the key that signs now has signed (a key from TEGATA_SIGNING_KEY_FILE has no start).
+                let now = clock.now()
+                if let signing = keys.schedule.keys.last(where: { $0.activatesAt <= now }), signing.activatesAt > .distantPast {
+                    metrics.set("tegata_signing_key_age_seconds", to: now.timeIntervalSince(signing.activatesAt))
+                }
+            }
+            let providers = makeProviders(configuration: configuration, clock: clock, metrics: metrics, logger: logger)
             if let refresher = providers?.refresher { lifecycle.append(refresher) }
             return TegataServices(
                 configuration: configuration, store: store, lifecycle: lifecycle, secrets: secrets, keys: keys,
@@ -66,7 +86,7 @@ public struct TegataServices: Sendable {
                 resourceServers: ResourceServerClients(configured: configuration.introspectionClients.map { ($0.id, $0.secret) }),
                 verifiedTokens: VerifiedTokenCache(capacity: configuration.verifiedTokenCacheSize),
                 providers: providers?.registry ?? IdentityProviders([]),
-                logger: logger, rateLimits: configuration.rateLimits)
+                logger: logger, rateLimits: configuration.rateLimits, metrics: metrics, metricsListener: metricsListener)
         } catch {
             await store.close()
             throw error
@@ -76,8 +96,11 @@ public struct TegataServices: Sendable {
     private init(
         configuration: TegataConfiguration, store: any TegataStore, lifecycle: [any Service], secrets: ServerSecrets,
         keys: ServerKeys, policy: TokenPolicy, clock: any TegataClock, resourceServers: ResourceServerClients,
-        verifiedTokens: VerifiedTokenCache, providers: IdentityProviders, logger: Logger, rateLimits settings: RateLimitSettings
+        verifiedTokens: VerifiedTokenCache, providers: IdentityProviders, logger: Logger, rateLimits settings: RateLimitSettings,
+        metrics: TegataMetrics, metricsListener: MetricsListener?
     ) {
+        self.metrics = metrics
+        self.metricsListener = metricsListener
         self.configuration = configuration
         self.store = store
         self.lifecycle = lifecycle
@@ -102,7 +125,7 @@ public struct TegataServices: Sendable {
     /// The providers with their key caches, and the service that refreshes them (nil when none is
     /// configured: then no HTTP client is made at all).
     private static func makeProviders(
-        configuration: TegataConfiguration, clock: any TegataClock, logger: Logger
+        configuration: TegataConfiguration, clock: any TegataClock, metrics: TegataMetrics, logger: Logger
     ) -> (registry: IdentityProviders, refresher: ProviderKeysRefresher)? {
         guard !configuration.providers.isEmpty else { return nil }
         let client = HTTPClient(
@@ -121,7 +144,12 @@ public struct TegataServices: Sendable {
                 storesEmail: provider.storeEmail,
                 keys: KeySetCache(
                     name: provider.name, location: provider.keys, fetcher: fetcher, policy: keyPolicy,
-                    now: { clock.now() }, logger: logger, parse: { try ExternalKeySet(jwksJSON: $0) }))
+                    now: { clock.now() }, logger: logger,
+                    onFetch: { succeeded in
+                        metrics.increment(
+                            "tegata_provider_key_fetches_total", [("provider", provider.name), ("result", succeeded ? "ok" : "failed")])
+                    },
+                    parse: { try ExternalKeySet(jwksJSON: $0) }))
         }
         let registry = IdentityProviders(providers)
         return (registry, ProviderKeysRefresher(providers: registry, client: client, logger: logger))
@@ -133,9 +161,12 @@ public struct TegataServices: Sendable {
     /// Issues token responses.
     public var tokenIssuer: TokenIssuer { TokenIssuer(keys: keys, secrets: secrets, policy: policy) }
 
+    /// Where the grants report their outcomes (the metrics).
+    var securityEvents: any SecurityEventSink { ServerSecurityEvents(metrics: metrics) }
+
     /// The token-exchange grant (external ID tokens).
     public var tokenExchange: TokenExchange {
-        TokenExchange(store: store, issuer: tokenIssuer, providers: providers, clock: clock, limits: rateLimits)
+        TokenExchange(store: store, issuer: tokenIssuer, providers: providers, clock: clock, limits: rateLimits, events: securityEvents)
     }
 
     /// Linking and unlinking identities.
@@ -144,10 +175,10 @@ public struct TegataServices: Sendable {
     }
 
     /// The refresh-token grant.
-    public var refreshGrant: RefreshGrant { RefreshGrant(store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits) }
+    public var refreshGrant: RefreshGrant { RefreshGrant(store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits, events: securityEvents) }
 
     /// The device grant.
-    public var deviceSignIn: DeviceSignIn { DeviceSignIn(store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits) }
+    public var deviceSignIn: DeviceSignIn { DeviceSignIn(store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits, events: securityEvents) }
 
     /// Logout, session list, account deletion.
     public var sessionService: SessionService { SessionService(store: store, policy: policy, clock: clock) }

@@ -20,11 +20,13 @@ public final class PostgresStore: TegataStore, Service {
     let poolSize: Int
     let warnings = PoolWarnings()
     let eventLoops: any EventLoopGroup
+    let observer: any StoreObserver
 
     private init(
         client: PostgresClient, pool: Task<Void, Never>, location: String, poolSize: Int, leaseTimeout: Duration,
-        eventLoops: any EventLoopGroup, logger: Logger
+        eventLoops: any EventLoopGroup, observer: any StoreObserver, logger: Logger
     ) {
+        self.observer = observer
         self.client = client
         self.pool = pool
         self.location = location
@@ -39,7 +41,8 @@ public final class PostgresStore: TegataStore, Service {
     /// A request waits at most `lockTimeout` for a row lock and at most `leaseTimeout` for a free
     /// connection; either ends it with ``TegataError/serviceUnavailable(_:)``.
     public static func open(
-        url: PostgresURL, poolSize: Int = 10, lockTimeout: Duration = .seconds(5), leaseTimeout: Duration = .seconds(5), logger: Logger
+        url: PostgresURL, poolSize: Int = 10, lockTimeout: Duration = .seconds(5), leaseTimeout: Duration = .seconds(5),
+        observer: any StoreObserver = NoStoreObserver(), logger: Logger
     ) async throws -> PostgresStore {
         var configuration = PostgresClient.Configuration(
             host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
@@ -60,7 +63,7 @@ public final class PostgresStore: TegataStore, Service {
         let pool = Task { await client.run() }
         return PostgresStore(
             client: client, pool: pool, location: url.description, poolSize: max(1, poolSize),
-            leaseTimeout: leaseTimeout, eventLoops: eventLoops, logger: logger)
+            leaseTimeout: leaseTimeout, eventLoops: eventLoops, observer: observer, logger: logger)
     }
 
     private static func tls(for mode: PostgresURL.TLSMode) throws -> PostgresClient.Configuration.TLS {
@@ -85,6 +88,28 @@ public final class PostgresStore: TegataStore, Service {
     /// database that cannot be reached, is ``TegataError/serviceUnavailable(_:)``: a 503, never a
     /// 500 and never a refusal of the client's credentials.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await observed(.write) { try await self.retryingTransaction(body) }
+    }
+
+    /// Times `work` for the store observer.
+    private func observed<T: Sendable>(_ kind: StoreTransactionKind, _ work: () async throws -> T) async throws -> T {
+        let start = ContinuousClock.now
+        do {
+            let value = try await work()
+            observer.transaction(kind, nanoseconds: Self.nanoseconds(since: start), failed: false)
+            return value
+        } catch {
+            observer.transaction(kind, nanoseconds: Self.nanoseconds(since: start), failed: true)
+            throw error
+        }
+    }
+
+    private static func nanoseconds(since start: ContinuousClock.Instant) -> Int64 {
+        let elapsed = ContinuousClock.now - start
+        return elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+    }
+
+    private func retryingTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
@@ -102,10 +127,12 @@ public final class PostgresStore: TegataStore, Service {
 
     /// Runs a read on one pooled connection (a single statement is its own snapshot).
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        do {
-            return try await watched(body)
-        } catch {
-            throw Self.surface(error, as: Self.classify(error))
+        try await observed(.read) {
+            do {
+                return try await watched(body)
+            } catch {
+                throw Self.surface(error, as: Self.classify(error))
+            }
         }
     }
 

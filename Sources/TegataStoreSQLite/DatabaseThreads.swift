@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import TegataCore
 import Synchronization
 
 /// The store's threads. Each owns one SQLite connection and runs jobs on it synchronously, so a
@@ -24,14 +25,20 @@ final class DatabaseWriter: Sendable {
 
     private let queue = JobQueue<WriteJob>()
     private let finished = Completion()
+    private let observer: any StoreObserver
 
-    private init() {}
+    private init(observer: any StoreObserver) {
+        self.observer = observer
+    }
 
     /// Opens the connection on a new thread and starts taking jobs.
-    static func start(path: String, configure: @escaping @Sendable (Database) throws -> Void) async throws -> DatabaseWriter {
-        let writer = DatabaseWriter()
+    static func start(
+        path: String, observer: any StoreObserver = NoStoreObserver(), configure: @escaping @Sendable (Database) throws -> Void
+    ) async throws -> DatabaseWriter {
+        let writer = DatabaseWriter(observer: observer)
         try await startThread(name: "tegata-sqlite-writer", path: path, configure: configure, finished: writer.finished) { db in
             while let batch = writer.queue.take(limit: batchLimit) {
+                observer.commitBatch(size: batch.count)
                 runBatch(batch, on: db)
             }
         }
@@ -41,6 +48,18 @@ final class DatabaseWriter: Sendable {
     /// Runs `body` in a transaction (a savepoint of a shared one) and returns its result once the
     /// transaction has committed. If `body` throws, nothing it wrote is kept.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            let value = try await enqueue(body)
+            observer.transaction(.write, nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - start), failed: false)
+            return value
+        } catch {
+            observer.transaction(.write, nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - start), failed: true)
+            throw error
+        }
+    }
+
+    private func enqueue<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let job = WriteJob(
                 run: { db in
@@ -126,14 +145,19 @@ final class DatabaseReaders: Sendable {
 
     private let queue = JobQueue<ReadJob>()
     private let finished: [Completion]
+    private let observer: any StoreObserver
 
-    private init(count: Int) {
+    private init(count: Int, observer: any StoreObserver) {
         finished = (0..<count).map { _ in Completion() }
+        self.observer = observer
     }
 
     /// Opens `count` connections, each on a thread of its own.
-    static func start(path: String, count: Int, configure: @escaping @Sendable (Database) throws -> Void) async throws -> DatabaseReaders {
-        let readers = DatabaseReaders(count: max(1, count))
+    static func start(
+        path: String, count: Int, observer: any StoreObserver = NoStoreObserver(),
+        configure: @escaping @Sendable (Database) throws -> Void
+    ) async throws -> DatabaseReaders {
+        let readers = DatabaseReaders(count: max(1, count), observer: observer)
         for (index, finished) in readers.finished.enumerated() {
             do {
                 try await startThread(name: "tegata-sqlite-reader-\(index)", path: path, configure: configure, finished: finished) { db in
@@ -154,6 +178,18 @@ final class DatabaseReaders: Sendable {
     /// Runs `body` on a reader connection. A body of several queries that must agree wraps them in
     /// `Database.snapshot`.
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            let value = try await enqueue(body)
+            observer.transaction(.read, nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - start), failed: false)
+            return value
+        } catch {
+            observer.transaction(.read, nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - start), failed: true)
+            throw error
+        }
+    }
+
+    private func enqueue<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let job = ReadJob { db in continuation.resume(with: Result { try body(db) }) }
             if !queue.push(job) {

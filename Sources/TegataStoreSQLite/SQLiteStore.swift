@@ -54,13 +54,14 @@ public final class SQLiteStore: TegataStore, Service {
     /// Opens (creating if needed) the database at `path` as it is, without migrating it: the
     /// caller migrates through ``migrate()`` (as the store factory does).
     public static func openUnmigrated(
-        path: String, readerCount: Int = 2, synchronous: SQLiteSynchronous = .full, logger: Logger
+        path: String, readerCount: Int = 2, synchronous: SQLiteSynchronous = .full, observer: any StoreObserver = NoStoreObserver(),
+        logger: Logger
     ) async throws -> SQLiteStore {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        let writer = try await DatabaseWriter.start(path: path) { db in
+        let writer = try await DatabaseWriter.start(path: path, observer: observer) { db in
             // WAL: readers never block the writer and the writer never blocks readers.
             try db.execute("PRAGMA journal_mode = WAL")
             try configure(db, synchronous: synchronous)
@@ -72,7 +73,7 @@ public final class SQLiteStore: TegataStore, Service {
                         version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT
                     """)
             }
-            let readers = try await DatabaseReaders.start(path: path, count: readerCount) { db in
+            let readers = try await DatabaseReaders.start(path: path, count: readerCount, observer: observer) { db in
                 try configure(db, synchronous: synchronous)
                 try db.execute("PRAGMA query_only = 1")
             }

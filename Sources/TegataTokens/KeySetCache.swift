@@ -102,12 +102,16 @@ public final class KeySetCache<Keys: Sendable>: Sendable {
     private let now: @Sendable () -> Date
     private let logger: Logger
     private let state = Mutex(State())
+    /// Told of every fetch's end: true when it brought usable keys.
+    private let onFetch: @Sendable (_ succeeded: Bool) -> Void
 
     /// Creates an empty cache; nothing is fetched until keys are asked for (or ``refreshIfDue()``).
     public init(
         name: String, location: KeySetLocation, fetcher: any DocumentFetching, policy: Policy = Policy(),
-        now: @escaping @Sendable () -> Date, logger: Logger, parse: @escaping @Sendable (Data) throws -> Keys
+        now: @escaping @Sendable () -> Date, logger: Logger, onFetch: @escaping @Sendable (_ succeeded: Bool) -> Void = { _ in },
+        parse: @escaping @Sendable (Data) throws -> Keys
     ) {
+        self.onFetch = onFetch
         self.name = name
         self.location = location
         self.fetcher = fetcher
@@ -206,6 +210,7 @@ public final class KeySetCache<Keys: Sendable>: Sendable {
                     $0.inFlight = nil
                 }
                 logger.debug("fetched keys", metadata: ["provider": "\(name)", "lifetime": "\(Int(lifetime))"])
+                onFetch(true)
                 return keys
             } catch {
                 self.state.withLock {
@@ -214,6 +219,7 @@ public final class KeySetCache<Keys: Sendable>: Sendable {
                     $0.inFlight = nil
                 }
                 logger.error("fetching keys failed", metadata: ["provider": "\(name)", "error": "\(error)"])
+                onFetch(false)
                 throw error
             }
         }

@@ -62,7 +62,7 @@ import Testing
 
     @Test func aRouteLeftOutsideTheAuthenticationNeverSeesAnIdentity() async throws {
         let router = Router(context: TegataRequestContext.self)
-        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: ErrorMiddleware(metrics: nil))
         router.get("/forgotten") { _, context in
             _ = try context.requireIdentity()
             return Response(status: .ok)
@@ -180,7 +180,7 @@ import Testing
     /// Routes for one controller on a bare router (the authentication groups are unused).
     static func routes(_ register: (TegataRoutes) -> Void) -> Router<TegataRequestContext> {
         let router = Router(context: TegataRequestContext.self)
-        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: ErrorMiddleware(metrics: nil))
         register(TegataRoutes(open: router, signedIn: router.group(), signedInWithUser: router.group()))
         return router
     }

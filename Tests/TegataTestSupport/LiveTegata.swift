@@ -22,6 +22,17 @@ public struct LiveTegata: Sendable {
     /// The running server's store (nil for a handle on a server that is not running): tests look at
     /// stored state through it, never through the database file, so they hold for every store.
     public let store: (any TegataStore)?
+    /// The running server's services (nil for a handle on a server that is not running).
+    public let services: TegataServices?
+
+    /// A handle on a server at `port` with its data in `directory` (without a store and services: a
+    /// server that is not running, to build a client for it while it is down).
+    public init(directory: String, port: Int, store: (any TegataStore)? = nil, services: TegataServices? = nil) {
+        self.directory = directory
+        self.port = port
+        self.store = store
+        self.services = services
+    }
 
     /// A fresh data directory path.
     public static func makeDirectory() -> String {
@@ -46,7 +57,7 @@ public struct LiveTegata: Sendable {
         let services = try await TegataServices.make(configuration: configuration, clock: SystemClock(), logger: logger)
         return try await withRunningApplication({ onServerRunning in
             buildApplication(services: services, onServerRunning: onServerRunning)
-        }) { bound in try await body(LiveTegata(directory: directory, port: bound, store: services.store)) }
+        }) { bound in try await body(LiveTegata(directory: directory, port: bound, store: services.store, services: services)) }
     }
 
     /// The running server's store, or a test failure for a server that is not running.
@@ -106,16 +117,6 @@ public struct LiveTegata: Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// A handle on a server that is not running (to build a client for it while it is down).
-    public init(directory: String, port: Int) {
-        self.init(directory: directory, port: port, store: nil)
-    }
-
-    init(directory: String, port: Int, store: (any TegataStore)?) {
-        self.directory = directory
-        self.port = port
-        self.store = store
-    }
 }
 
 

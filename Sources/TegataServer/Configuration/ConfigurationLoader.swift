@@ -32,7 +32,7 @@ extension TegataConfiguration {
         "introspection_clients", "prune_interval", "sqlite_synchronous", "database_pool_size", "database_lock_timeout", "key_reload_interval", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
         "log_format", "http_head_timeout", "http_body_timeout", "providers", "require_nonce", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
         "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "allowed_origins",
-        "trusted_proxies", "forwarded_header", "rate_limit_enabled",
+        "trusted_proxies", "forwarded_header", "metrics_host", "metrics_port", "rate_limit_enabled",
     ] + RateLimitName.allCases.map(\.key) + [
         "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
     ]
@@ -281,6 +281,16 @@ extension TegataConfiguration {
                 throw fail("forwarded_header", "must be x-forwarded-for or forwarded (the field your load balancer writes)")
             }
             config.forwardedHeader = value
+        }
+        if let host = try nonEmpty("metrics_host") { config.metricsHost = host }
+        if let port = try nonEmpty("metrics_port") {
+            guard let number = Int(port), (0...65_535).contains(number) else {
+                throw fail("metrics_port", "must be an integer from 0 to 65535" + shown("metrics_port", port))
+            }
+            config.metricsPort = number
+        }
+        if let metricsPort = config.metricsPort, metricsPort != 0, metricsPort == config.port, config.metricsHost == config.host {
+            throw fail("metrics_port", "must differ from TEGATA_PORT: metrics are never served on the public listener")
         }
         if let text = try nonEmpty("rate_limit_enabled") {
             switch text.lowercased() {

@@ -95,6 +95,11 @@ public struct TegataConfiguration: Sendable {
     public var trustedProxies: [IPNetwork] = []
     /// The one forwarding field the trusted proxies write (`TEGATA_FORWARDED_HEADER`); the other is ignored.
     public var forwardedHeader: ClientAddressResolver.ForwardingField = .xForwardedFor
+    /// Where the metrics listener listens (`TEGATA_METRICS_HOST`): loopback by default, never the
+    /// public listener.
+    public var metricsHost: String = "127.0.0.1"
+    /// The metrics listener's port (`TEGATA_METRICS_PORT`); nil: no metrics listener.
+    public var metricsPort: Int?
     /// The rate limits (`TEGATA_RATE_LIMIT_ENABLED`, `TEGATA_RATE_LIMIT_<NAME>`); all on by default.
     public var rateLimits = RateLimitSettings()
     /// How realtime (Centrifugo) tokens are signed (`TEGATA_REALTIME_SIGNING`, `TEGATA_REALTIME_HMAC_SECRET`);

@@ -12,18 +12,22 @@ struct MeController {
     let accounts: SessionService
     let clock: any TegataClock
     let bodyLimit: Int
+    /// Counts account deletions.
+    let metrics: TegataMetrics
 
     func register(on routes: TegataRoutes) {
         let linking = linking
         let accounts = accounts
         let limit = bodyLimit
         let clock = clock
+        let metrics = metrics
         routes.signedInWithUser.get("/v1/me") { _, context in
             try JSONResponse.make(Self.body(try context.requireUser(), now: clock.now()))
         }
         routes.signedIn.delete("/v1/me") { _, context in
             let identity = try context.requireIdentity()
             try await accounts.deleteAccount(identity.claims)
+            metrics.revoked("account_deletion")
             context.logger.info("account deleted", metadata: ["user_id": "\(identity.userID)"])
             return Response(status: .noContent)
         }

@@ -14,6 +14,8 @@ struct OAuthController {
     let clients: ResourceServerClients
     let appClientID: String
     let bodyLimit: Int
+    /// Counts RFC 7009 revocations.
+    let metrics: TegataMetrics
 
     /// RFC 8693 §2.1.
     static let tokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -27,6 +29,7 @@ struct OAuthController {
         let introspection = introspection
         let clients = clients
         let appClient = appClientID
+        let metrics = metrics
 
         router.post("/oauth/token") { request, context in
             let parameters = try await OAuthParameters.parse(request, limit: limit)
@@ -56,6 +59,7 @@ struct OAuthController {
             let parameters = try await OAuthParameters.parse(request, limit: limit)
             try Self.checkPresentedClient(request, parameters, appClientID: appClient)
             try await revocation.revoke(try parameters.required("token"), hint: try parameters.optional("token_type_hint"))
+            metrics.revoked("token")
             return Response(status: .ok)
         }
 

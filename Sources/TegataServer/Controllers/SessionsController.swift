@@ -9,10 +9,13 @@ import TegataWire
 struct SessionsController {
     let sessions: SessionService
     let bodyLimit: Int
+    /// Counts revocations by kind.
+    let metrics: TegataMetrics
 
     func register(on routes: TegataRoutes) {
         let sessions = sessions
         let limit = bodyLimit
+        let metrics = metrics
 
         routes.signedInWithUser.post("/v1/logout") { request, context in
             let identity = try context.requireIdentity()
@@ -22,6 +25,7 @@ struct SessionsController {
             }
             try await sessions.logout(
                 identity.claims, session: identity.session, anonymous: try context.requireUser().user.anon, scope: scope)
+            metrics.revoked("logout_\(scope.rawValue)")
             context.logger.info("logout", metadata: ["user_id": "\(identity.userID)", "scope": "\(scope.rawValue)"])
             return Response(status: .noContent)
         }
@@ -40,6 +44,7 @@ struct SessionsController {
             let identity = try context.requireIdentity()
             let id = try context.parameters.require("id")
             try await sessions.revokeSession(id: id, of: identity.claims, callerSession: identity.session)
+            metrics.revoked("session")
             return Response(status: .noContent)
         }
     }

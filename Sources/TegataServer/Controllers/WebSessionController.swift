@@ -14,6 +14,8 @@ struct WebSessionController {
     let cookie: SessionCookie
     let origins: BrowserOrigins
     let clock: any TegataClock
+    /// Counts cookie renewals and ended web sessions.
+    let metrics: TegataMetrics
 
     func register(on routes: TegataRoutes) {
         let router = routes.open
@@ -21,6 +23,7 @@ struct WebSessionController {
         let cookie = cookie
         let origins = origins
         let clock = clock
+        let metrics = metrics
 
         router.post("/v1/session") { request, _ in
             let issued = try await sessions.open(accessToken: try request.bearerToken())
@@ -29,8 +32,12 @@ struct WebSessionController {
         router.get("/v1/session") { request, _ in
             do {
                 let issued = try await sessions.renew(cookie: cookie.value(in: request))
+                metrics.cookieRenewal("renewed")
                 return try Self.response(issued, cookie: cookie, now: clock.now())
             } catch let error as TegataError {
+                // Refused: no cookie, or one of an ended session (the browser signs in again);
+                // failed: the server could not answer (the cookie may still be good).
+                metrics.cookieRenewal(error.code == .invalidToken ? "refused" : "failed")
                 return Self.failure(error, cookie: cookie)
             }
         }
@@ -41,6 +48,7 @@ struct WebSessionController {
             } catch let error as TegataError {
                 return Self.failure(error, cookie: cookie)
             }
+            metrics.revoked("web_session")
             context.logger.info("web session ended")
             return Response(status: .noContent, headers: [.setCookie: cookie.clearing])
         }

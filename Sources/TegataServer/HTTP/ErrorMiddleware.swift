@@ -5,11 +5,15 @@ import TegataCore
 /// Turns every error into the contract's JSON error response, and logs each request (path only:
 /// query strings and headers may carry secrets, so they are never logged).
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Counts rate-limit rejections by policy.
+    let metrics: TegataMetrics?
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let response: Response
         do {
             response = try await next(request, context)
         } catch let error as TegataError {
+            if let policy = error.rateLimitPolicy { metrics?.rateLimited(policy) }
             response = ErrorMapping.response(for: error)
         } catch let error as any HTTPResponseError {
             response = ErrorMapping.response(for: ErrorMapping.domainError(for: error))

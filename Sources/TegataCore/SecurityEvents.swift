@@ -1,0 +1,92 @@
+import Foundation
+
+/// A security-relevant outcome of a grant, as the core sees it: the server counts these in its
+/// metrics (and writes them to the audit log). Ids are for the audit log only; metrics label an
+/// event by its kind and result alone.
+public enum SecurityEvent: Sendable, Equatable {
+    /// A device sign-in and what became of it.
+    case deviceSignIn(DeviceSignInResult, userID: String?, sessionID: String?)
+    /// A refresh and what became of it; `sessionID` when the token named one.
+    case refresh(RefreshResult, userID: String?, sessionID: String?)
+    /// A token exchange with `provider` (nil when the request named none that is configured).
+    case tokenExchange(provider: String?, result: TokenExchangeResult, userID: String?, sessionID: String?)
+
+    /// Results of a device sign-in.
+    public enum DeviceSignInResult: String, Sendable, CaseIterable {
+        case registered, signedIn = "signed_in", wrongSecret = "wrong_secret", deviceRevoked = "device_revoked"
+        case rateLimited = "rate_limited", invalidRequest = "invalid_request"
+    }
+
+    /// Results of a refresh.
+    public enum RefreshResult: String, Sendable, CaseIterable {
+        /// The session's current token, rotated.
+        case rotated
+        /// The immediately preceding token within the grace interval: the current one handed out again.
+        case graceReissue = "grace_reissue"
+        /// A spent token outside the grace rule: the session was revoked.
+        case replayRevoked = "replay_revoked"
+        /// The session passed its idle or absolute lifetime.
+        case expired
+        /// The session was revoked earlier.
+        case revoked
+        /// Not a token of this server, or its session no longer exists.
+        case invalid
+        /// Refused by a rate limit; nothing changed.
+        case rateLimited = "rate_limited"
+    }
+
+    /// Results of a token exchange.
+    public enum TokenExchangeResult: String, Sendable, CaseIterable {
+        /// Signed in an existing user.
+        case signedIn = "signed_in"
+        /// Created the user.
+        case created
+        /// The ID token was refused (signature, claims, nonce, unknown provider, bad parameter).
+        case invalidToken = "invalid_token"
+        /// The ID token had been exchanged or linked before.
+        case replayed
+        /// Refused by a rate limit.
+        case rateLimited = "rate_limited"
+        /// The provider's keys could not be had.
+        case unavailable
+    }
+}
+
+/// Where the core reports ``SecurityEvent``s. Called after the outcome is committed; must not block.
+public protocol SecurityEventSink: Sendable {
+    /// Records one event of a request from `origin`.
+    func record(_ event: SecurityEvent, origin: RequestOrigin)
+}
+
+/// Drops every event (the core's default, and in-process callers without a server).
+public struct NoSecurityEvents: SecurityEventSink {
+    /// Creates the sink.
+    public init() {}
+    /// Does nothing.
+    public func record(_ event: SecurityEvent, origin: RequestOrigin) {}
+}
+
+/// What a store reports about its own work, for metrics: each transaction's latency as its caller
+/// waits for it (queueing included) and, for a store that commits several writes together, the
+/// size of each batch.
+public protocol StoreObserver: Sendable {
+    /// A `write` transaction or a `read` took `nanoseconds`; `failed` when it threw.
+    func transaction(_ kind: StoreTransactionKind, nanoseconds: Int64, failed: Bool)
+    /// One commit covered `size` writes (SQLite's group commit).
+    func commitBatch(size: Int)
+}
+
+/// A store transaction's kind.
+public enum StoreTransactionKind: String, Sendable {
+    case write, read
+}
+
+/// Observes nothing.
+public struct NoStoreObserver: StoreObserver {
+    /// Creates the observer.
+    public init() {}
+    /// Does nothing.
+    public func transaction(_ kind: StoreTransactionKind, nanoseconds: Int64, failed: Bool) {}
+    /// Does nothing.
+    public func commitBatch(size: Int) {}
+}

@@ -1,0 +1,113 @@
+import CoreMetrics
+import Foundation
+import Prometheus
+import Synchronization
+import TegataCore
+
+/// Tegata's metrics: swift-metrics counters and timers made by a Prometheus factory of this
+/// server's own registry (not the process-wide `MetricsSystem`, so servers in one process, as in
+/// tests, never mix their figures), served on the metrics listener in Prometheus' text format.
+///
+/// Labels only ever take values from small fixed sets (route templates, methods, results, policy
+/// and provider names from configuration): never a user id, session id, device id, address, token
+/// or secret. docs/operations.md lists the families.
+public final class TegataMetrics: Sendable {
+    /// The registry the metrics listener renders.
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let counters = Mutex<[Key: CoreMetrics.Counter]>([:])
+    private let timers = Mutex<[Key: CoreMetrics.Timer]>([:])
+    /// Updated just before each scrape (values that are read, not counted: the signing key's age).
+    private let beforeScrape: Mutex<[@Sendable (TegataMetrics) -> Void]> = Mutex([])
+
+    private struct Key: Hashable {
+        let name: String
+        let labels: [String]
+    }
+
+    /// Creates an empty set of metrics.
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Request and store latencies of an auth server live between a few hundred microseconds and a second.
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
+        ]
+        factory.valueHistogramBuckets["tegata_sqlite_commit_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+        self.factory = factory
+    }
+
+    /// Adds one to the counter `name` with `labels`.
+    public func increment(_ name: String, _ labels: [(String, String)] = []) {
+        let key = Key(name: name, labels: labels.flatMap { [$0.0, $0.1] })
+        let counter = counters.withLock { cache in
+            if let found = cache[key] { return found }
+            let made = CoreMetrics.Counter(label: name, dimensions: labels, factory: factory)
+            cache[key] = made
+            return made
+        }
+        counter.increment()
+    }
+
+    /// Records a duration in the histogram `name` with `labels`.
+    public func record(_ name: String, _ labels: [(String, String)] = [], nanoseconds: Int64) {
+        let key = Key(name: name, labels: labels.flatMap { [$0.0, $0.1] })
+        let timer = timers.withLock { cache in
+            if let found = cache[key] { return found }
+            let made = CoreMetrics.Timer(label: name, dimensions: labels, preferredDisplayUnit: .seconds, factory: factory)
+            cache[key] = made
+            return made
+        }
+        timer.recordNanoseconds(nanoseconds)
+    }
+
+    /// Records a value in the histogram `name` (batch sizes).
+    public func record(_ name: String, value: Int) {
+        CoreMetrics.Recorder(label: name, dimensions: [], aggregate: true, factory: factory).record(value)
+    }
+
+    /// Sets the gauge `name`.
+    public func set(_ name: String, _ labels: [(String, String)] = [], to value: Double) {
+        CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory).record(value)
+    }
+
+    /// Runs `update` before every scrape.
+    public func beforeEachScrape(_ update: @escaping @Sendable (TegataMetrics) -> Void) {
+        beforeScrape.withLock { $0.append(update) }
+    }
+
+    /// The metrics in Prometheus' text exposition format.
+    public func exposition() -> String {
+        for update in beforeScrape.withLock({ $0 }) { update(self) }
+        return registry.emitToString()
+    }
+
+    // MARK: The families
+
+    /// A request answered: `tegata_http_requests_total` and `tegata_http_request_duration_seconds`.
+    func request(route: String?, method: String, status: Int, nanoseconds: Int64) {
+        // The matched route's template; Hummingbird names a request no route matched `NotFound`.
+        let route = route.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "unmatched"
+        let method = Self.knownMethods.contains(method) ? method : "other"
+        increment("tegata_http_requests_total", [("route", route), ("method", method), ("status", "\(status / 100)xx")])
+        record("tegata_http_request_duration_seconds", [("route", route), ("method", method)], nanoseconds: nanoseconds)
+    }
+
+    private static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+    /// A revocation that took effect: `tegata_revocations_total{kind}`.
+    func revoked(_ kind: String) {
+        increment("tegata_revocations_total", [("kind", kind)])
+    }
+
+    /// A web-session cookie renewal: `tegata_session_cookie_renewals_total{result}`.
+    func cookieRenewal(_ result: String) {
+        increment("tegata_session_cookie_renewals_total", [("result", result)])
+    }
+
+    /// A request refused by a rate limit: `tegata_rate_limit_rejections_total{policy}`.
+    func rateLimited(_ policy: RateLimitPolicy) {
+        increment("tegata_rate_limit_rejections_total", [("policy", policy.name)])
+    }
+}
