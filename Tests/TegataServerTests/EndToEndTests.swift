@@ -153,4 +153,38 @@ final class TegataProcess: Sendable {
         #expect(server.log.contains("schema version \(SQLiteStore.newestSchemaVersion)"))
         #expect(FileManager.default.fileExists(atPath: "\(directory)/tegata.sqlite"))
     }
+
+    @Test func theRealServerLimitsRegistrationsAndServesMetricsOnItsOwnPort() async throws {
+        let port = try TegataProcess.freePort()
+        let metricsPort = try TegataProcess.freePort()
+        var environment = environment(port: port)
+        // Two new devices per address per 2 s: one more every second.
+        environment["TEGATA_RATE_LIMIT_REGISTRATIONS"] = "2/2s"
+        environment["TEGATA_METRICS_PORT"] = String(metricsPort)
+        let server = try TegataProcess(environment: environment, port: port)
+        try await server.waitUntilServing()
+        try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            #expect(try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-1")).status == .created)
+            #expect(try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-2")).status == .created)
+            let refused = try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-3"))
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.headers[.retryAfter] == "1")
+            #expect(refused.headers[HTTPField.Name("RateLimit-Policy")!] == #""registrations";q=2;w=2"#)
+            #expect(refused.headers[HTTPField.Name("RateLimit")!] == #""registrations";r=0;t=1"#)
+            #expect(String(buffer: refused.body!).contains(#""error":"rate_limited""#))
+            #expect(try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-1")).status == .ok, "a known device signs in")
+            #expect(try await client.execute(.init("/metrics", method: .get)).status == .notFound, "no metrics on the public port")
+            try await Task.sleep(for: .milliseconds(1_100))
+            #expect(try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-3")).status == .created, "recovered")
+        }
+        let metrics = try await TestClient.withClient(host: "127.0.0.1", port: metricsPort) { client in
+            String(buffer: try await client.execute(.init("/metrics", method: .get)).body!)
+        }
+        let samples = Sample.parse(metrics)
+        #expect(samples.value("tegata_rate_limit_rejections_total", ["policy": "registrations"]) == 1)
+        #expect(samples.value("tegata_sign_ins_total", ["method": "device", "result": "registered"]) == 3)
+        #expect(!metrics.contains("device-e2e"))
+        kill(server.process.pid, SIGTERM)
+        #expect(try await server.waitForExit() == 0, "both listeners shut down on SIGTERM")
+    }
 }
