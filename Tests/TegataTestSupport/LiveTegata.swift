@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import TegataCore
 import TegataServer
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -103,18 +104,41 @@ public struct LiveTegata: Sendable {
 
     /// A loopback port that was free a moment ago.
     public static func freePort() throws -> Int {
-        struct BindFailed: Error {}
+        struct NoFreePort: Error {}
+        // Below the kernel's ephemeral range, which bind(0) and every outgoing connection draw from:
+        // a port handed out here and closed again cannot be taken by another socket of this
+        // process before the server binds it (an ephemeral one was, now and then, and the server
+        // failed with "address already in use"). Each port is handed out once per process.
+        let ephemeralStart = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))
+            .flatMap { $0.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } } ?? 32_768
+        let range = max(1_024, ephemeralStart - 12_000)..<ephemeralStart
+        for _ in 0..<range.count {
+            let port = nextPort.withLock { next -> Int in
+                if next == nil || !range.contains(next!) { next = range.lowerBound + Int.random(in: 0..<range.count) }
+                let port = next!
+                next = port + 1 < range.upperBound ? port + 1 : range.lowerBound
+                return port
+            }
+            if canBind(port) { return port }
+        }
+        throw NoFreePort()
+    }
+
+    private static let nextPort = Mutex<Int?>(nil)
+
+    /// Whether a listening socket could bind 127.0.0.1:`port` now (with SO_REUSEADDR, as servers do).
+    private static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
         defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw BindFailed() }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
+        address.sin_port = UInt16(port).bigEndian
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } } == 0
     }
 
 }
