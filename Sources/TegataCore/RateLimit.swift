@@ -195,10 +195,16 @@ public struct RateLimits: Sendable {
 public struct RequestOrigin: Sendable, Equatable {
     /// The client address's rate-limit key; nil: no per-address limit applies.
     public var addressKey: String?
+    /// The client's address as text, for audit events.
+    public var address: String?
+    /// The request's id, for audit events.
+    public var requestID: String?
 
     /// Creates an origin.
-    public init(addressKey: String?) {
+    public init(addressKey: String?, address: String? = nil, requestID: String? = nil) {
         self.addressKey = addressKey
+        self.address = address
+        self.requestID = requestID
     }
 
     /// An origin without an address (in-process callers, tests).

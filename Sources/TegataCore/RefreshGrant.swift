@@ -44,14 +44,14 @@ public struct RefreshGrant: Sendable {
                 limits.failedRefreshesPerAddress?.record(address, now: now)
             }
             let result: SecurityEvent.RefreshResult = error.code == .rateLimited ? .rateLimited : (report.result ?? .invalid)
-            events.record(.refresh(result, userID: nil, sessionID: report.sessionID), origin: origin)
+            events.record(.refresh(result, userID: report.userID, sessionID: report.sessionID), origin: origin)
             throw error
         }
     }
 
     /// What became of one refresh, for its event.
     private final class Report: Sendable {
-        private let state = Mutex<(result: SecurityEvent.RefreshResult?, sessionID: String?)>((nil, nil))
+        private let state = Mutex<(result: SecurityEvent.RefreshResult?, sessionID: String?, userID: String?)>((nil, nil, nil))
         var result: SecurityEvent.RefreshResult? {
             get { state.withLock { $0.result } }
             set { state.withLock { $0.result = newValue } }
@@ -59,6 +59,11 @@ public struct RefreshGrant: Sendable {
         var sessionID: String? {
             get { state.withLock { $0.sessionID } }
             set { state.withLock { $0.sessionID = newValue } }
+        }
+        /// The session's user, once the store has read the session.
+        var userID: String? {
+            get { state.withLock { $0.userID } }
+            set { state.withLock { $0.userID = newValue } }
         }
     }
 
@@ -75,6 +80,7 @@ public struct RefreshGrant: Sendable {
             decide: { session in
                 let decision = RefreshDecision.decide(
                     presentedGeneration: presented, session: session, now: now, policy: policy, grace: policy.reuseGrace)
+                report.userID = session?.userID
                 report.result = switch decision {
                 case .rotate: .rotated
                 case .reissueCurrent: .graceReissue

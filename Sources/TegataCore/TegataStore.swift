@@ -17,7 +17,7 @@ import Foundation
 ///   rows (`SELECT … FOR UPDATE`) or rely on those unique constraints (`ON CONFLICT`).
 ///
 /// `StoreContractTests` states all of it as tests every store must pass.
-public protocol TegataStore: AccountStore, SessionStore, RevocationFeedStore, BillingStore, SigningKeyStore, StoreLifecycle {}
+public protocol TegataStore: AccountStore, SessionStore, RevocationFeedStore, BillingStore, SigningKeyStore, AuditStore, StoreLifecycle {}
 
 /// Users, their devices and identities: signing in, linking, unlinking, deleting.
 public protocol AccountStore: Sendable {

@@ -25,20 +25,32 @@ public struct TokenRevocation: Sendable {
         self.clock = clock
     }
 
+    /// What a revocation ended.
+    public enum Revoked: Sendable, Equatable {
+        /// A refresh token's session (`ended`: false when it had ended before).
+        case session(id: String, ended: Bool)
+        /// An access token of `userID`'s session `sessionID`, denied until it expires.
+        case accessToken(userID: String, sessionID: String)
+        /// Not a live token of this server: nothing to do.
+        case nothing
+    }
+
     /// Revokes `token` if it is one of ours; otherwise does nothing.
-    public func revoke(_ token: String, hint: String?) async throws {
+    @discardableResult
+    public func revoke(_ token: String, hint: String?) async throws -> Revoked {
         let now = clock.now()
         if let refresh = RefreshToken.decode(token, with: secrets.refreshTokenKey) {
-            _ = try await store.revokeSession(
-                id: refresh.sessionID.uuidString.lowercased(), ownedBy: nil, devices: .none, now: now,
-                eventUntil: policy.revocationHorizon(from: now))
-            return
+            let id = refresh.sessionID.uuidString.lowercased()
+            let ended = try await store.revokeSession(
+                id: id, ownedBy: nil, devices: .none, now: now, eventUntil: policy.revocationHorizon(from: now))
+            return .session(id: id, ended: ended)
         }
         // A signature check only: an expired access token needs no revocation, and its issuer and
         // audience are ours if our key signed it.
-        guard let claims = try? keys.ring(at: now).verifySignature(token) else { return }
+        guard let claims = try? keys.ring(at: now).verifySignature(token) else { return .nothing }
         let expiry = Date(timeIntervalSince1970: TimeInterval(claims.exp)).addingTimeInterval(policy.leeway)
-        guard expiry > now else { return }
+        guard expiry > now else { return .nothing }
         try await store.revokeAccessToken(jti: claims.jti, until: expiry, now: now)
+        return .accessToken(userID: claims.sub, sessionID: claims.sid)
     }
 }

@@ -109,11 +109,13 @@ public struct WebSessions: Sendable {
     }
 
     /// Ends the cookie's session (a `session` revocation event, like a local logout).
-    public func end(cookie: String?) async throws {
+    @discardableResult
+    public func end(cookie: String?) async throws -> Session {
         let (_, session, _) = try await check(cookie)
         let now = clock.now()
         _ = try await store.revokeSession(
             id: session.id, ownedBy: session.userID, devices: .none, now: now, eventUntil: policy.revocationHorizon(from: now))
+        return session
     }
 
     static let signInAgain = TegataError.invalidToken("no valid session: sign in again")

@@ -25,7 +25,7 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     router.add(middleware: ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies, field: configuration.forwardedHeader)))
     router.add(middleware: NoStoreMiddleware())
     router.add(middleware: CORSMiddleware(origins: BrowserOrigins(allowed: Set(configuration.allowedOrigins))))
-    router.add(middleware: ErrorMiddleware(metrics: services.metrics))
+    router.add(middleware: ErrorMiddleware(metrics: services.metrics, audit: services.audit, clock: services.clock))
     let servedRoutes = ServedRoutes()
     router.add(middleware: MethodNotAllowedMiddleware(routes: servedRoutes))
     let authenticator = services.authenticator
@@ -43,31 +43,36 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     DeviceAuthController(
         signIn: services.deviceSignIn, bodyLimit: limit
     ).register(on: routes)
+    let audit = services.audit
     MeController(
-        linking: services.identityLinking, accounts: services.sessionService, clock: clock, bodyLimit: limit, metrics: services.metrics)
-        .register(on: routes)
+        linking: services.identityLinking, accounts: services.sessionService, clock: clock, bodyLimit: limit, metrics: services.metrics,
+        audit: audit
+    ).register(on: routes)
     OAuthController(
         refreshGrant: services.refreshGrant, tokenExchange: services.tokenExchange, revocation: services.tokenRevocation,
         introspection: services.introspection, clients: services.resourceServers, appClientID: configuration.clientID,
-        bodyLimit: limit, metrics: services.metrics
+        bodyLimit: limit, metrics: services.metrics, audit: audit, clock: clock
     ).register(on: routes)
-    SessionsController(sessions: services.sessionService, bodyLimit: limit, metrics: services.metrics).register(on: routes)
+    SessionsController(
+        sessions: services.sessionService, bodyLimit: limit, metrics: services.metrics, audit: audit, clock: clock
+    ).register(on: routes)
     RevocationsController(feed: services.store, clients: services.resourceServers, clock: clock).register(on: routes)
     DeviceCheckController(devices: services.store, clients: services.resourceServers, bodyLimit: limit).register(on: routes)
     WebhooksController(
         billing: services.store, clock: clock, stripeSecret: configuration.stripeWebhookSecret,
         stripeEntitlements: configuration.stripeEntitlements, revenueCatAuthorization: configuration.revenueCatWebhookAuth,
-        rateLimit: services.webhookLimit, metrics: services.metrics
+        rateLimit: services.webhookLimit, metrics: services.metrics, audit: audit
     ).register(on: routes)
     WebSessionController(
         sessions: services.webSessions, cookie: SessionCookie(configuration: configuration),
-        origins: BrowserOrigins(allowed: Set(configuration.allowedOrigins)), clock: clock, metrics: services.metrics
+        origins: BrowserOrigins(allowed: Set(configuration.allowedOrigins)), clock: clock, metrics: services.metrics,
+        audit: audit
     ).register(on: routes)
     RealtimeController(tokens: services.realtimeTokens, bodyLimit: limit).register(on: routes)
     HealthController(database: services.store).register(on: routes)
     AdminController(
         adminKey: configuration.adminAPIKey, keys: services.keys, clock: clock, publishAhead: configuration.jwksMaxAge,
-        bodyLimit: limit, rateLimit: services.adminLimit
+        bodyLimit: limit, rateLimit: services.adminLimit, audit: audit
     ).register(on: routes)
     servedRoutes.load(router.routes)
     return router

@@ -6,10 +6,12 @@ import TegataCore
 /// Deletes ended sessions and revocation events that no longer matter, every `interval`, in small
 /// batches so that the writer is never held for long.
 struct SessionPruner: Service {
-    let store: any StoreLifecycle
+    let store: any StoreLifecycle & AuditStore
     let clock: any TegataClock
     let interval: TimeInterval
     let idleLifetime: TimeInterval
+    /// How long audit events are kept; nil: no audit table.
+    var auditRetention: TimeInterval? = nil
     let logger: Logger
     /// Rows of each kind deleted per transaction.
     static let batch = 500
@@ -30,6 +32,7 @@ struct SessionPruner: Service {
     /// One pass: batches until a batch comes back short.
     func pruneOnce() async {
         var total = PruneResult(sessions: 0, events: 0)
+        var auditEvents = 0
         do {
             while true {
                 let now = clock.now()
@@ -45,15 +48,24 @@ struct SessionPruner: Service {
                 if counts.allSatisfy({ $0 < Self.batch }) { break }
                 await Task.yield()
             }
+            if let auditRetention {
+                let before = clock.now().addingTimeInterval(-auditRetention)
+                while true {
+                    let deleted = try await store.pruneAuditEvents(before: before, limit: Self.batch)
+                    auditEvents += deleted
+                    if deleted < Self.batch { break }
+                    await Task.yield()
+                }
+            }
         } catch {
             logger.error("pruning failed", metadata: ["error": "\(error)"])
         }
-        if total != PruneResult(sessions: 0, events: 0) {
+        if total != PruneResult(sessions: 0, events: 0) || auditEvents > 0 {
             logger.info(
                 "pruned",
                 metadata: ["sessions": "\(total.sessions)", "revocation_events": "\(total.events)",
                            "webhook_events": "\(total.webhookEvents)", "used_id_tokens": "\(total.usedIDTokens)",
-                           "rate_limit_buckets": "\(total.rateLimitBuckets)"])
+                           "rate_limit_buckets": "\(total.rateLimitBuckets)", "audit_events": "\(auditEvents)"])
         }
     }
 }

@@ -42,6 +42,8 @@ public struct TegataServices: Sendable {
     public let metrics: TegataMetrics
     /// The metrics listener, when `TEGATA_METRICS_PORT` is set.
     public let metricsListener: MetricsListener?
+    /// The audit trail (its JSON-line stream and, when `TEGATA_AUDIT_TABLE` is on, the table writer).
+    public let audit: AuditTrail
 
     /// Opens and migrates the database, loads or generates the keys.
     public static func make(configuration: TegataConfiguration, clock: any TegataClock, logger: Logger) async throws -> TegataServices {
@@ -64,9 +66,14 @@ public struct TegataServices: Sendable {
                                         reuseGrace: configuration.refreshReuseGrace))
             let pruner = SessionPruner(
                 store: store, clock: clock, interval: configuration.pruneInterval,
-                idleLifetime: configuration.refreshIdleTTL, logger: logger)
+                idleLifetime: configuration.refreshIdleTTL,
+                auditRetention: configuration.auditTable ? configuration.auditRetention : nil, logger: logger)
             let reloader = SigningKeyReloader(keys: keys, clock: clock, interval: configuration.keyReloadInterval, logger: logger)
+            let table = configuration.auditTable ? AuditTableWriter(store: store, metrics: metrics, logger: logger) : nil
+            let audit = try AuditTrail(destination: configuration.auditLog, table: table, metrics: metrics)
+            // Services stop in reverse order: the table writer writes its last events before the store closes.
             var lifecycle: [any Service] = [store, pruner, reloader]
+            if let table { lifecycle.append(table) }
             let metricsListener = configuration.metricsPort.map {
                 MetricsListener(metrics: metrics, host: configuration.metricsHost, port: $0, logger: logger)
             }
@@ -86,7 +93,8 @@ public struct TegataServices: Sendable {
                 resourceServers: ResourceServerClients(configured: configuration.introspectionClients.map { ($0.id, $0.secret) }),
                 verifiedTokens: VerifiedTokenCache(capacity: configuration.verifiedTokenCacheSize),
                 providers: providers?.registry ?? IdentityProviders([]),
-                logger: logger, rateLimits: configuration.rateLimits, metrics: metrics, metricsListener: metricsListener)
+                logger: logger, rateLimits: configuration.rateLimits, metrics: metrics, metricsListener: metricsListener,
+                audit: audit)
         } catch {
             await store.close()
             throw error
@@ -97,8 +105,9 @@ public struct TegataServices: Sendable {
         configuration: TegataConfiguration, store: any TegataStore, lifecycle: [any Service], secrets: ServerSecrets,
         keys: ServerKeys, policy: TokenPolicy, clock: any TegataClock, resourceServers: ResourceServerClients,
         verifiedTokens: VerifiedTokenCache, providers: IdentityProviders, logger: Logger, rateLimits settings: RateLimitSettings,
-        metrics: TegataMetrics, metricsListener: MetricsListener?
+        metrics: TegataMetrics, metricsListener: MetricsListener?, audit: AuditTrail
     ) {
+        self.audit = audit
         self.metrics = metrics
         self.metricsListener = metricsListener
         self.configuration = configuration
@@ -161,8 +170,8 @@ public struct TegataServices: Sendable {
     /// Issues token responses.
     public var tokenIssuer: TokenIssuer { TokenIssuer(keys: keys, secrets: secrets, policy: policy) }
 
-    /// Where the grants report their outcomes (the metrics).
-    var securityEvents: any SecurityEventSink { ServerSecurityEvents(metrics: metrics) }
+    /// Where the grants report their outcomes (the metrics and the audit trail).
+    var securityEvents: any SecurityEventSink { ServerSecurityEvents(metrics: metrics, audit: audit, clock: clock) }
 
     /// The token-exchange grant (external ID tokens).
     public var tokenExchange: TokenExchange {

@@ -160,5 +160,24 @@ struct PostgresMigration: Sendable {
             "CREATE TABLE rate_limits (bucket TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL)",
             "CREATE INDEX rate_limits_tat ON rate_limits(tat)",
         ]),
+        PostgresMigration(version: 3, name: "audit events", statements: [
+            // The audit trail, when the operator keeps it in the database (TEGATA_AUDIT_TABLE).
+            // details: a JSON object of strings. Read newest first, all or one user's.
+            """
+            CREATE TABLE audit_events (
+                id TEXT PRIMARY KEY,
+                time BIGINT NOT NULL,
+                type TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                user_id TEXT,
+                session_id TEXT,
+                client_address TEXT,
+                request_id TEXT,
+                details TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX audit_events_time ON audit_events(time, id)",
+            "CREATE INDEX audit_events_user ON audit_events(user_id, time, id)",
+        ]),
     ]
 }

@@ -168,5 +168,24 @@ struct Migration: Sendable {
             "CREATE TABLE rate_limits (bucket TEXT PRIMARY KEY, tat REAL NOT NULL) STRICT",
             "CREATE INDEX rate_limits_tat ON rate_limits(tat)",
         ]),
+        Migration(version: 8, name: "audit events", statements: [
+            // The audit trail, when the operator keeps it in the database (TEGATA_AUDIT_TABLE).
+            // details: a JSON object of strings. Read newest first, all or one user's.
+            """
+            CREATE TABLE audit_events (
+                id TEXT PRIMARY KEY,
+                time INTEGER NOT NULL,
+                type TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                user_id TEXT,
+                session_id TEXT,
+                client_address TEXT,
+                request_id TEXT,
+                details TEXT NOT NULL
+            ) STRICT
+            """,
+            "CREATE INDEX audit_events_time ON audit_events(time, id)",
+            "CREATE INDEX audit_events_user ON audit_events(user_id, time, id)",
+        ]),
     ]
 }

@@ -17,7 +17,7 @@ struct Tegata: AsyncParsableCommand {
             Every setting can come from a YAML or JSON file (--config) and be overridden by a TEGATA_* \
             environment variable; docs/configuration.md lists them all.
             """,
-        subcommands: [Serve.self, Migrate.self],
+        subcommands: [Serve.self, Migrate.self, Audit.self],
         defaultSubcommand: Serve.self)
 
     static func main() async {
@@ -105,6 +105,76 @@ extension Tegata {
             }
             await store.close()
             print("database \(StoreFactory.describe(configuration.database)) is at schema version \(version)")
+        }
+    }
+
+    /// `tegata audit`: read the audit table.
+    struct Audit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print audit events from the database's audit table as JSON lines, newest first.",
+            discussion: """
+                The table is written only while TEGATA_AUDIT_TABLE=true (and keeps events for \
+                TEGATA_AUDIT_RETENTION); the server's audit stream (TEGATA_AUDIT_LOG) has every event \
+                regardless. Times are RFC 3339 (2026-12-01T09:30:00Z). For the next page, pass the \
+                time of the last line printed as --until.
+                """)
+
+        @OptionGroup var options: ConfigOptions
+
+        @Option(name: .long, help: "Only this user's events.")
+        var user: String?
+
+        @Option(name: .long, help: ArgumentHelp(
+            "Only events of this type.", discussion: "One of: \(AuditEventType.allCases.map(\.rawValue).joined(separator: ", ")).",
+            valueName: "type"))
+        var type: String?
+
+        @Option(name: .long, help: "Only events at or after this time (RFC 3339).")
+        var since: String?
+
+        @Option(name: .long, help: "Only events before this time (RFC 3339).")
+        var until: String?
+
+        @Option(name: .long, help: "At most this many events (1 to 1000).")
+        var limit: Int = 100
+
+        func validate() throws {
+            if let type, AuditEventType(rawValue: type) == nil {
+                throw ValidationError("--type must be one of \(AuditEventType.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+            for (name, value) in [("--since", since), ("--until", until)] {
+                if let value, Self.time(value) == nil { throw ValidationError("\(name) must be an RFC 3339 time such as 2026-12-01T09:30:00Z") }
+            }
+        }
+
+        static func time(_ text: String) -> Date? {
+            (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+                ?? (try? Date.ISO8601FormatStyle().parse(text))
+        }
+
+        func run() async throws {
+            let (configuration, logger) = try options.load()
+            if !configuration.auditTable {
+                FileHandle.standardError.write(Data("tegata: TEGATA_AUDIT_TABLE is off: the table has only what was written while it was on\n".utf8))
+            }
+            let store = try await StoreFactory.open(configuration, logger: logger)
+            let events: [AuditEvent]
+            do {
+                events = try await store.auditEvents(AuditQuery(
+                    userID: user, type: type.flatMap(AuditEventType.init(rawValue:)), since: since.flatMap(Self.time),
+                    until: until.flatMap(Self.time), limit: limit))
+            } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+            var output = Data()
+            for event in events {
+                output.append(try AuditLine.encode(event))
+                output.append(UInt8(ascii: "\n"))
+            }
+            FileHandle.standardOutput.write(output)
         }
     }
 }

@@ -274,6 +274,18 @@ import Testing
         #expect(TegataConfiguration.keys.contains("rate_limit_exchange_subjects"))
     }
 
+    @Test func auditSettings() throws {
+        let defaults = try load([:])
+        #expect(defaults.auditLog == .standardError && !defaults.auditTable && defaults.auditRetention == 90 * 86_400)
+        let set = try load(["TEGATA_AUDIT_LOG": "/var/log/tegata/audit.jsonl", "TEGATA_AUDIT_TABLE": "true", "TEGATA_AUDIT_RETENTION": "30d"])
+        #expect(set.auditLog == .file(path: "/var/log/tegata/audit.jsonl") && set.auditTable && set.auditRetention == 30 * 86_400)
+        #expect(try load(["TEGATA_AUDIT_LOG": "STDOUT"]).auditLog == .standardOutput)
+        #expect(try load(["TEGATA_AUDIT_LOG": "off"]).auditLog == .off)
+        for bad in ["audit.jsonl", "syslog", "./audit"] { expectError(["TEGATA_AUDIT_LOG": bad], key: "TEGATA_AUDIT_LOG") }
+        expectError(["TEGATA_AUDIT_TABLE": "maybe"], key: "TEGATA_AUDIT_TABLE")
+        for bad in ["10m", "11y", "forever"] { expectError(["TEGATA_AUDIT_RETENTION": bad], key: "TEGATA_AUDIT_RETENTION") }
+    }
+
     @Test func badWebAndRealtimeSettingsAreNamed() {
         expectError(["TEGATA_SESSION_COOKIE_SAMESITE": "sometimes"], key: "TEGATA_SESSION_COOKIE_SAMESITE")
         expectError(["TEGATA_SESSION_COOKIE_SAMESITE": "none"], key: "TEGATA_SESSION_COOKIE_SAMESITE")

@@ -187,4 +187,38 @@ final class TegataProcess: Sendable {
         kill(server.process.pid, SIGTERM)
         #expect(try await server.waitForExit() == 0, "both listeners shut down on SIGTERM")
     }
+
+    @Test func theRealServerWritesTheAuditStreamAndTableAndTheCLIReadsIt() async throws {
+        let port = try TegataProcess.freePort()
+        var environment = environment(port: port)
+        environment["TEGATA_AUDIT_TABLE"] = "true"
+        environment["TEGATA_RATE_LIMIT_REGISTRATIONS"] = "1/1h"
+        let server = try TegataProcess(environment: environment, port: port)
+        try await server.waitUntilServing()
+        try await TestClient.withClient(host: "127.0.0.1", port: port) { client async throws -> Void in
+            #expect(try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-audit-1")).status == .created)
+            #expect(try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-audit-2")).status == .tooManyRequests)
+        }
+        kill(server.process.pid, SIGTERM)
+        #expect(try await server.waitForExit() == 0)
+        // The stream: JSON lines on standard error beside the request log, marked for the audit audience.
+        let streamed = server.log.split(separator: "\n").filter { $0.hasPrefix(#"{"audience":"audit","#) }
+        #expect(streamed.count == 2, "\(server.log)")
+        #expect(streamed.first?.contains(#""type":"sign_in""#) == true && streamed.first?.contains(#""client_address":"127.0.0.1""#) == true)
+        #expect(streamed.last?.contains(#""policy":"registrations""#) == true)
+
+        // The table, read back by `tegata audit` (the server wrote it before it stopped).
+        let all = try TegataProcess(arguments: ["audit"], environment: environment, port: 1)
+        #expect(try await all.waitForExit() == 0)
+        let lines = all.log.split(separator: "\n").filter { $0.hasPrefix("{") }
+        #expect(lines.count == 2, "\(all.log)")
+        #expect(lines.first?.contains(#""type":"rate_limited""#) == true, "newest first")
+        let signIns = try TegataProcess(arguments: ["audit", "--type", "sign_in", "--limit", "5"], environment: environment, port: 1)
+        #expect(try await signIns.waitForExit() == 0)
+        #expect(signIns.log.split(separator: "\n").filter { $0.hasPrefix("{") }.count == 1)
+        #expect(!all.log.contains("device-e2e-audit") && !server.log.contains("device-e2e-audit"), "no device id anywhere")
+        let bad = try TegataProcess(arguments: ["audit", "--type", "everything"], environment: environment, port: 1)
+        #expect(try await bad.waitForExit() != 0)
+        #expect(bad.log.contains("--type must be one of"))
+    }
 }

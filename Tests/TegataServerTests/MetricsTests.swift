@@ -151,7 +151,12 @@ extension [Sample] {
 
                 // No label value is, or contains, anything that identifies or authenticates.
                 let labelNames = Set(samples.flatMap(\.labels.keys))
-                #expect(labelNames.isSubset(of: ["route", "method", "status", "result", "kind", "store", "policy", "provider", "source", "le"]), "\(labelNames)")
+                #expect(labelNames.isSubset(of: [
+                    "route", "method", "status", "result", "kind", "store", "policy", "provider", "source", "type", "outcome", "le",
+                ]), "\(labelNames)")
+                // Audit events are counted by type and outcome (whether or not a stream or table is written).
+                #expect(samples.value("tegata_audit_events_total", ["type": "sign_in", "outcome": "success"]) >= 1)
+                #expect(samples.value("tegata_audit_events_total", ["type": "webhook_applied", "outcome": "success"]) == 1)
                 let values = Set(samples.flatMap(\.labels.values))
                 for secret in ids + secrets + ["127.0.0.1"] {
                     #expect(!values.contains { $0.contains(secret) }, "a label carries \(secret.prefix(12))…")

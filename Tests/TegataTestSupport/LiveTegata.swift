@@ -52,6 +52,7 @@ public struct LiveTegata: Sendable {
         // On a known port the issuer is the server's real URL (verifiers find its keys through it).
         configuration.issuer = port == 0 ? "http://127.0.0.1:8080" : "http://127.0.0.1:\(port)"
         configuration.audience = configuration.issuer
+        configuration.auditLog = .off
         configure(&configuration)
         var logger = Logger(label: "tegata-client-test")
         logger.logLevel = .critical

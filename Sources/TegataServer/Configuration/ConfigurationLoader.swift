@@ -32,7 +32,8 @@ extension TegataConfiguration {
         "introspection_clients", "prune_interval", "sqlite_synchronous", "database_pool_size", "database_lock_timeout", "key_reload_interval", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
         "log_format", "http_head_timeout", "http_body_timeout", "providers", "require_nonce", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
         "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "allowed_origins",
-        "trusted_proxies", "forwarded_header", "metrics_host", "metrics_port", "rate_limit_enabled",
+        "trusted_proxies", "forwarded_header", "metrics_host", "metrics_port", "audit_log", "audit_table", "audit_retention",
+        "rate_limit_enabled",
     ] + RateLimitName.allCases.map(\.key) + [
         "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
     ]
@@ -292,6 +293,26 @@ extension TegataConfiguration {
         if let metricsPort = config.metricsPort, metricsPort != 0, metricsPort == config.port, config.metricsHost == config.host {
             throw fail("metrics_port", "must differ from TEGATA_PORT: metrics are never served on the public listener")
         }
+        if let text = try nonEmpty("audit_log") {
+            switch text.lowercased() {
+            case "stderr": config.auditLog = .standardError
+            case "stdout": config.auditLog = .standardOutput
+            case "off": config.auditLog = .off
+            default:
+                guard text.hasPrefix("/") else {
+                    throw fail("audit_log", "must be stderr, stdout, off or an absolute file path" + shown("audit_log", text))
+                }
+                config.auditLog = .file(path: text)
+            }
+        }
+        if let text = try nonEmpty("audit_table") {
+            switch text.lowercased() {
+            case "true", "1", "yes": config.auditTable = true
+            case "false", "0", "no": config.auditTable = false
+            default: throw fail("audit_table", "must be true or false" + shown("audit_table", text))
+            }
+        }
+        if let retention = try duration("audit_retention", range: 3_600...(10 * 365 * 86_400)) { config.auditRetention = retention }
         if let text = try nonEmpty("rate_limit_enabled") {
             switch text.lowercased() {
             case "true", "1", "yes": config.rateLimits.enabled = true

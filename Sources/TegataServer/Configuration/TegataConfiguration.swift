@@ -112,6 +112,13 @@ public struct TegataConfiguration: Sendable {
     /// The bearer key of the admin API (`TEGATA_ADMIN_API_KEY`, at least 32 characters). Unset: every
     /// `/admin/v1/*` path answers 404. Never printed.
     public var adminAPIKey: String?
+    /// Where audit events go as JSON lines (`TEGATA_AUDIT_LOG`: `stderr`, `stdout`, `off` or a file path).
+    public var auditLog: AuditLogDestination = .standardError
+    /// Whether audit events are also kept in the database's audit table (`TEGATA_AUDIT_TABLE`),
+    /// readable with `tegata audit`.
+    public var auditTable = false
+    /// How long the audit table keeps an event (`TEGATA_AUDIT_RETENTION`).
+    public var auditRetention: TimeInterval = 90 * 86_400
     /// Log level (`TEGATA_LOG_LEVEL`).
     public var logLevel: Logger.Level = .info
     /// Log format (`TEGATA_LOG_FORMAT`).

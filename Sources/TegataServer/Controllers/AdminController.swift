@@ -16,6 +16,8 @@ struct AdminController {
     let bodyLimit: Int
     /// Requests per client address, counted before the key is compared.
     let rateLimit: RateLimiter?
+    /// Audits every admin request (refused ones too) and each key rotation.
+    let audit: AuditTrail
 
     /// `POST /admin/v1/keys/rotate` body: `{"immediate": bool}`, optional.
     struct RotateRequest: Decodable {
@@ -33,11 +35,13 @@ struct AdminController {
     func register(on routes: TegataRoutes) {
         let admin = routes.open.group("/admin/v1")
             .add(middleware: RateLimitMiddleware(limiter: rateLimit, clock: clock))
+            .add(middleware: AdminAudit(audit: adminKey == nil ? nil : audit, clock: clock))
             .add(middleware: AdminAuthorization(key: adminKey.map { ConfiguredSecret(expected: $0) }))
         let keys = keys
         let clock = clock
         let publishAhead = publishAhead
         let limit = bodyLimit
+        let audit = audit
 
         admin.post("/keys/rotate") { request, context in
             let body = try await request.decodeOptionalJSON(RotateRequest.self, limit: limit)
@@ -45,11 +49,47 @@ struct AdminController {
             let now = clock.now()
             let key = try await keys.rotate(immediate: immediate, publishAhead: publishAhead, now: now)
             let ring = keys.ring(at: now)
+            audit.record(AuditEvent(
+                .signingKeyRotated, at: now, origin: context.origin,
+                details: ["kid": key.key.id.rawValue, "signs_from": Date.ISO8601FormatStyle().format(key.activatesAt),
+                          "immediate": immediate ? "true" : "false"]))
             context.logger.notice(
                 "signing key rotated",
                 metadata: ["kid": "\(key.key.id)", "signs_from": "\(key.activatesAt)", "immediate": "\(immediate)"])
             return try JSONResponse.make(
                 KeyRotationResponse(kid: key.key.id.rawValue, signsFrom: key.activatesAt, publishedKids: ring.jwks.keys.map(\.kid)))
+        }
+    }
+}
+
+/// Writes an `admin_action` audit event for every request to the admin API that the rate limit let
+/// through: its method and route, and the status it was answered with (a wrong key too). Off, with
+/// the admin API.
+struct AdminAudit: RouterMiddleware {
+    typealias Context = TegataRequestContext
+    let audit: AuditTrail?
+    let clock: any TegataClock
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let audit else { return try await next(request, context) }
+        let action = "\(request.method) \(context.endpointPath ?? "/admin/v1")"
+        func record(status: Int) {
+            audit.record(AuditEvent(
+                .adminAction, outcome: status < 400 ? .success : .failure, at: clock.now(), origin: context.origin,
+                details: ["action": action, "status": String(status)]))
+        }
+        do {
+            let response = try await next(request, context)
+            record(status: response.status.code)
+            return response
+        } catch {
+            let status = switch error {
+            case let error as TegataError: ErrorMapping.response(for: error).status.code
+            case let error as any HTTPResponseError: error.status.code
+            default: 500
+            }
+            record(status: status)
+            throw error
         }
     }
 }

@@ -14,6 +14,8 @@ struct MeController {
     let bodyLimit: Int
     /// Counts account deletions.
     let metrics: TegataMetrics
+    /// Audits deletions, links and unlinks.
+    let audit: AuditTrail
 
     func register(on routes: TegataRoutes) {
         let linking = linking
@@ -21,6 +23,7 @@ struct MeController {
         let limit = bodyLimit
         let clock = clock
         let metrics = metrics
+        let audit = audit
         routes.signedInWithUser.get("/v1/me") { _, context in
             try JSONResponse.make(Self.body(try context.requireUser(), now: clock.now()))
         }
@@ -28,19 +31,37 @@ struct MeController {
             let identity = try context.requireIdentity()
             try await accounts.deleteAccount(identity.claims)
             metrics.revoked("account_deletion")
+            audit.record(AuditEvent(
+                .accountDeleted, at: clock.now(), origin: context.origin, userID: identity.userID, sessionID: identity.session.id))
             context.logger.info("account deleted", metadata: ["user_id": "\(identity.userID)"])
             return Response(status: .noContent)
         }
         routes.signedIn.post("/v1/me/identities") { request, context in
             let identity = try context.requireIdentity()
             let parameters = try await OAuthParameters.parse(request, limit: limit)
-            let (record, created) = try await linking.link(try parameters.idTokenPresentation(), toUser: identity.userID)
+            let presentation = try parameters.idTokenPresentation()
+            let record: UserRecord, created: Bool
+            do {
+                (record, created) = try await linking.link(presentation, toUser: identity.userID)
+            } catch let error as TegataError where error.code != .serverError {
+                // The provider's name is the client's text until a link succeeds: only the reason is kept.
+                audit.record(AuditEvent(
+                    .identityLinked, outcome: .failure, at: clock.now(), origin: context.origin, userID: identity.userID,
+                    sessionID: identity.session.id, details: ["reason": error.code.rawValue]))
+                throw error
+            }
+            audit.record(AuditEvent(
+                .identityLinked, at: clock.now(), origin: context.origin, userID: identity.userID, sessionID: identity.session.id,
+                details: ["provider": presentation.provider, "created": created ? "true" : "false"]))
             return try JSONResponse.make(Self.body(record, now: clock.now()), status: created ? .created : .ok)
         }
         routes.signedIn.delete("/v1/me/identities/:provider") { _, context in
             let identity = try context.requireIdentity()
             let provider = try context.parameters.require("provider")
             _ = try await linking.unlink(provider: provider, fromUser: identity.userID)
+            audit.record(AuditEvent(
+                .identityUnlinked, at: clock.now(), origin: context.origin, userID: identity.userID, sessionID: identity.session.id,
+                details: ["provider": provider]))
             return Response(status: .noContent)
         }
     }

@@ -16,6 +16,9 @@ struct OAuthController {
     let bodyLimit: Int
     /// Counts RFC 7009 revocations.
     let metrics: TegataMetrics
+    /// Audits RFC 7009 revocations.
+    let audit: AuditTrail
+    let clock: any TegataClock
 
     /// RFC 8693 §2.1.
     static let tokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -30,6 +33,8 @@ struct OAuthController {
         let clients = clients
         let appClient = appClientID
         let metrics = metrics
+        let audit = audit
+        let clock = clock
 
         router.post("/oauth/token") { request, context in
             let parameters = try await OAuthParameters.parse(request, limit: limit)
@@ -55,11 +60,22 @@ struct OAuthController {
             }
         }
 
-        router.post("/oauth/revoke") { request, _ in
+        router.post("/oauth/revoke") { request, context in
             let parameters = try await OAuthParameters.parse(request, limit: limit)
             try Self.checkPresentedClient(request, parameters, appClientID: appClient)
-            try await revocation.revoke(try parameters.required("token"), hint: try parameters.optional("token_type_hint"))
+            let revoked = try await revocation.revoke(try parameters.required("token"), hint: try parameters.optional("token_type_hint"))
             metrics.revoked("token")
+            switch revoked {
+            case .session(let id, ended: true):
+                audit.record(AuditEvent(
+                    .tokenRevoked, at: clock.now(), origin: context.origin, sessionID: id, details: ["token_type": "refresh_token"]))
+            case .accessToken(let user, let session):
+                audit.record(AuditEvent(
+                    .tokenRevoked, at: clock.now(), origin: context.origin, userID: user, sessionID: session,
+                    details: ["token_type": "access_token"]))
+            case .session(_, ended: false), .nothing:
+                break
+            }
             return Response(status: .ok)
         }
 

@@ -11,11 +11,16 @@ struct SessionsController {
     let bodyLimit: Int
     /// Counts revocations by kind.
     let metrics: TegataMetrics
+    /// Audits logouts and ended sessions.
+    let audit: AuditTrail
+    let clock: any TegataClock
 
     func register(on routes: TegataRoutes) {
         let sessions = sessions
         let limit = bodyLimit
         let metrics = metrics
+        let audit = audit
+        let clock = clock
 
         routes.signedInWithUser.post("/v1/logout") { request, context in
             let identity = try context.requireIdentity()
@@ -26,6 +31,9 @@ struct SessionsController {
             try await sessions.logout(
                 identity.claims, session: identity.session, anonymous: try context.requireUser().user.anon, scope: scope)
             metrics.revoked("logout_\(scope.rawValue)")
+            audit.record(AuditEvent(
+                .logout, at: clock.now(), origin: context.origin, userID: identity.userID, sessionID: identity.session.id,
+                details: ["scope": scope.rawValue]))
             context.logger.info("logout", metadata: ["user_id": "\(identity.userID)", "scope": "\(scope.rawValue)"])
             return Response(status: .noContent)
         }
@@ -45,6 +53,9 @@ struct SessionsController {
             let id = try context.parameters.require("id")
             try await sessions.revokeSession(id: id, of: identity.claims, callerSession: identity.session)
             metrics.revoked("session")
+            audit.record(AuditEvent(
+                .sessionRevoked, at: clock.now(), origin: context.origin, userID: identity.userID, sessionID: id,
+                details: ["via": "sessions_endpoint", "by_session": identity.session.id]))
             return Response(status: .noContent)
         }
     }

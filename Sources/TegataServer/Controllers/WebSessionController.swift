@@ -16,6 +16,8 @@ struct WebSessionController {
     let clock: any TegataClock
     /// Counts cookie renewals and ended web sessions.
     let metrics: TegataMetrics
+    /// Audits ended web sessions.
+    let audit: AuditTrail
 
     func register(on routes: TegataRoutes) {
         let router = routes.open
@@ -24,6 +26,7 @@ struct WebSessionController {
         let origins = origins
         let clock = clock
         let metrics = metrics
+        let audit = audit
 
         router.post("/v1/session") { request, _ in
             let issued = try await sessions.open(accessToken: try request.bearerToken())
@@ -43,12 +46,16 @@ struct WebSessionController {
         }
         router.delete("/v1/session") { request, context in
             try origins.requireSameParty(request)
+            let ended: Session
             do {
-                try await sessions.end(cookie: cookie.value(in: request))
+                ended = try await sessions.end(cookie: cookie.value(in: request))
             } catch let error as TegataError {
                 return Self.failure(error, cookie: cookie)
             }
             metrics.revoked("web_session")
+            audit.record(AuditEvent(
+                .sessionRevoked, at: clock.now(), origin: context.origin, userID: ended.userID, sessionID: ended.id,
+                details: ["via": "web_session"]))
             context.logger.info("web session ended")
             return Response(status: .noContent, headers: [.setCookie: cookie.clearing])
         }

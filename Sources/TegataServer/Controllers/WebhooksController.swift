@@ -17,6 +17,8 @@ struct WebhooksController {
     let rateLimit: RateLimiter?
     /// Counts events by source and result.
     let metrics: TegataMetrics
+    /// Audits applied events.
+    let audit: AuditTrail
     /// The largest webhook body read: far above what Stripe and RevenueCat send (an event's lists
     /// hold only their first items), and refused before any signature is computed.
     static let bodyLimit = 256 * 1024
@@ -28,6 +30,7 @@ struct WebhooksController {
         let clock = clock
         let limit = Self.bodyLimit
         let metrics = metrics
+        let audit = audit
 
         let stripe = stripeSecret.map { StripeSignature(secret: $0) }
         let stripeEvents = StripeEvents(entitlements: stripeEntitlements)
@@ -37,7 +40,7 @@ struct WebhooksController {
             return try await Self.counted(source: "stripe", metrics: metrics) {
                 try stripe.verify(header: request.headers[Self.stripeSignature], payload: body, now: clock.now())
                 let event = try stripeEvents.parse(body)
-                return try await Self.apply(event, store: store, now: clock.now(), logger: context.logger)
+                return try await Self.apply(event, store: store, now: clock.now(), context: context, audit: audit)
             }
         }
 
@@ -51,7 +54,7 @@ struct WebhooksController {
                 }
                 let body = try await request.collectBody(limit: limit)
                 let event = try revenueCatEvents.parse(body)
-                return try await Self.apply(event, store: store, now: clock.now(), logger: context.logger)
+                return try await Self.apply(event, store: store, now: clock.now(), context: context, audit: audit)
             }
         }
     }
@@ -72,7 +75,10 @@ struct WebhooksController {
         }
     }
 
-    private static func apply(_ event: BillingEvent?, store: any BillingStore, now: Date, logger: Logger) async throws -> (Response, result: String) {
+    private static func apply(
+        _ event: BillingEvent?, store: any BillingStore, now: Date, context: TegataRequestContext, audit: AuditTrail
+    ) async throws -> (Response, result: String) {
+        let logger = context.logger
         guard let event, !event.isInert else {
             if let event {
                 logger.debug("payment event ignored", metadata: ["source": "\(event.source)", "event_id": "\(event.id)", "type": "\(event.type)"])
@@ -80,6 +86,12 @@ struct WebhooksController {
             return (try JSONResponse.make(WebhookReceipt(result: BillingOutcome.ignored.rawValue)), BillingOutcome.ignored.rawValue)
         }
         let outcome = try await store.applyBillingEvent(event, now: now)
+        if outcome != .duplicate {
+            audit.record(AuditEvent(
+                .webhookApplied, at: now, origin: context.origin,
+                details: ["source": event.source.rawValue, "event_type": String(event.type.prefix(128)), "event_id": String(event.id.prefix(128)),
+                          "result": outcome.rawValue]))
+        }
         var metadata: Logger.Metadata = [
             "source": "\(event.source)", "event_id": "\(event.id)", "type": "\(event.type)", "result": "\(outcome.rawValue)",
         ]

@@ -22,8 +22,14 @@ public struct TegataRequestContext: RequestContext {
         peer = source.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
     }
 
-    /// The request's origin for the core's per-address rate limits.
-    public var origin: RequestOrigin { RequestOrigin(addressKey: clientAddress?.rateLimitKey) }
+    /// The request's origin: the key of the core's per-address rate limits, and the address and
+    /// request id of its audit events.
+    public var origin: RequestOrigin {
+        guard let clientAddress else { return RequestOrigin(addressKey: nil, requestID: requestID) }
+        let address = clientAddress.description
+        return RequestOrigin(
+            addressKey: clientAddress.bytes.count == 4 ? address : clientAddress.rateLimitKey, address: address, requestID: requestID)
+    }
 
     /// The identity of the request, or `invalid_token` (a route reached without the authentication
     /// middleware answers as if no token had been sent, never as if any token were good).

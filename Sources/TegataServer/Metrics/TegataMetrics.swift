@@ -38,8 +38,8 @@ public final class TegataMetrics: Sendable {
         self.factory = factory
     }
 
-    /// Adds one to the counter `name` with `labels`.
-    public func increment(_ name: String, _ labels: [(String, String)] = []) {
+    /// Adds `count` (one) to the counter `name` with `labels`.
+    public func increment(_ name: String, _ labels: [(String, String)] = [], count: Int = 1) {
         let key = Key(name: name, labels: labels.flatMap { [$0.0, $0.1] })
         let counter = counters.withLock { cache in
             if let found = cache[key] { return found }
@@ -47,7 +47,7 @@ public final class TegataMetrics: Sendable {
             cache[key] = made
             return made
         }
-        counter.increment()
+        counter.increment(by: count)
     }
 
     /// Records a duration in the histogram `name` with `labels`.

@@ -53,6 +53,7 @@ struct Harness {
         configuration = TegataConfiguration(dataDirectory: directory)
         configuration.issuer = "http://127.0.0.1:8080"
         configuration.audience = configuration.issuer
+        configuration.auditLog = .off  // the audit tests choose a file
         adjust(&configuration)
     }
 
