@@ -12,6 +12,10 @@
 # the shared registration counter) with quotas raised so that this load, all from 127.0.0.1 and a
 # few hundred sessions, trips none: a tripped limit would measure how fast 429s are, not what the
 # limits cost a legitimate request.
+# Device sign-in (one audit event each) is also run with the audit trail off
+# (TEGATA_AUDIT_LOG=off), written as JSON lines to a file, and to the file and the audit table
+# (TEGATA_AUDIT_TABLE=true). Every other run keeps the default: the audit stream on standard error,
+# here redirected to a file.
 # Usage: Benchmarks/http-bench.sh [seconds per run, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,12 +39,18 @@ LIMITS_ON=(TEGATA_RATE_LIMIT_ENABLED=true TEGATA_RATE_LIMIT_REGISTRATIONS=100000
   TEGATA_RATE_LIMIT_DEVICE_SIGN_INS=1000000/1m TEGATA_RATE_LIMIT_SESSION_REFRESHES=1000000/1m)
 LIMITS_OFF=(TEGATA_RATE_LIMIT_ENABLED=false)
 
-start_server() {  # $1: synchronous mode, $2: verified-token cache size, $3: on or off (rate limits)
+start_server() {  # $1: synchronous mode, $2: verified-token cache size, $3: on or off (rate limits), $4: audit (default, off, stream, table)
   PORT="$(free_port)"
-  rm -rf "$WORK/data"
+  rm -rf "$WORK/data" "$WORK/audit.jsonl"
   local limits=("${LIMITS_OFF[@]}")
   [ "${3:-off}" = on ] && limits=("${LIMITS_ON[@]}")
-  env "${limits[@]}" TEGATA_PORT="$PORT" TEGATA_DATABASE_URL="sqlite://$WORK/data/tegata.sqlite" TEGATA_LOG_LEVEL=warning \
+  local audit=()
+  case "${4:-default}" in
+    off) audit=(TEGATA_AUDIT_LOG=off) ;;
+    stream) audit=(TEGATA_AUDIT_LOG="$WORK/audit.jsonl") ;;
+    table) audit=(TEGATA_AUDIT_LOG="$WORK/audit.jsonl" TEGATA_AUDIT_TABLE=true) ;;
+  esac
+  env "${limits[@]}" "${audit[@]}" TEGATA_PORT="$PORT" TEGATA_DATABASE_URL="sqlite://$WORK/data/tegata.sqlite" TEGATA_LOG_LEVEL=warning \
     TEGATA_SQLITE_SYNCHRONOUS="$1" TEGATA_VERIFIED_TOKEN_CACHE_SIZE="$2" "$BIN" serve >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return; sleep 0.1; done
@@ -78,6 +88,13 @@ for limits in off on; do
   run "refresh rotation (limits $limits)" refresh.lua "$WORK/refresh.txt" "$THREADS"
   run "GET /v1/me, tokens reused, cache on (limits $limits)" me.lua "$WORK/access.txt"
   stop_server
+done
+for audit in off stream table; do
+  start_server full 20000 off "$audit"
+  prepare 256
+  run "device sign-in (audit $audit)" device.lua "$WORK/devices.txt" "$SECRET"
+  stop_server
+  [ "$audit" = off ] || echo "    audit lines written: $(wc -l <"$WORK/audit.jsonl")"
 done
 start_server normal 20000
 prepare 256

@@ -76,6 +76,25 @@ public protocol StoreObserver: Sendable {
     func commitBatch(size: Int)
 }
 
+extension StoreObserver {
+    /// Runs `work` and reports how long it took, as a `kind` transaction that failed if it threw.
+    public func timed<T: Sendable>(_ kind: StoreTransactionKind, _ work: () async throws -> T) async throws -> T {
+        let start = ContinuousClock.now
+        func elapsed() -> Int64 {
+            let duration = ContinuousClock.now - start
+            return duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        }
+        do {
+            let value = try await work()
+            transaction(kind, nanoseconds: elapsed(), failed: false)
+            return value
+        } catch {
+            transaction(kind, nanoseconds: elapsed(), failed: true)
+            throw error
+        }
+    }
+}
+
 /// A store transaction's kind.
 public enum StoreTransactionKind: String, Sendable {
     case write, read

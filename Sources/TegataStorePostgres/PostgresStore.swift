@@ -88,25 +88,7 @@ public final class PostgresStore: TegataStore, Service {
     /// database that cannot be reached, is ``TegataError/serviceUnavailable(_:)``: a 503, never a
     /// 500 and never a refusal of the client's credentials.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await observed(.write) { try await self.retryingTransaction(body) }
-    }
-
-    /// Times `work` for the store observer.
-    private func observed<T: Sendable>(_ kind: StoreTransactionKind, _ work: () async throws -> T) async throws -> T {
-        let start = ContinuousClock.now
-        do {
-            let value = try await work()
-            observer.transaction(kind, nanoseconds: Self.nanoseconds(since: start), failed: false)
-            return value
-        } catch {
-            observer.transaction(kind, nanoseconds: Self.nanoseconds(since: start), failed: true)
-            throw error
-        }
-    }
-
-    private static func nanoseconds(since start: ContinuousClock.Instant) -> Int64 {
-        let elapsed = ContinuousClock.now - start
-        return elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        try await observer.timed(.write) { try await self.retryingTransaction(body) }
     }
 
     private func retryingTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
@@ -127,7 +109,7 @@ public final class PostgresStore: TegataStore, Service {
 
     /// Runs a read on one pooled connection (a single statement is its own snapshot).
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await observed(.read) {
+        try await observer.timed(.read) {
             do {
                 return try await watched(body)
             } catch {

@@ -48,15 +48,7 @@ final class DatabaseWriter: Sendable {
     /// Runs `body` in a transaction (a savepoint of a shared one) and returns its result once the
     /// transaction has committed. If `body` throws, nothing it wrote is kept.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        let start = DispatchTime.now().uptimeNanoseconds
-        do {
-            let value = try await enqueue(body)
-            observer.transaction(.write, nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - start), failed: false)
-            return value
-        } catch {
-            observer.transaction(.write, nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - start), failed: true)
-            throw error
-        }
+        try await observer.timed(.write) { try await enqueue(body) }
     }
 
     private func enqueue<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -178,15 +170,7 @@ final class DatabaseReaders: Sendable {
     /// Runs `body` on a reader connection. A body of several queries that must agree wraps them in
     /// `Database.snapshot`.
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        let start = DispatchTime.now().uptimeNanoseconds
-        do {
-            let value = try await enqueue(body)
-            observer.transaction(.read, nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - start), failed: false)
-            return value
-        } catch {
-            observer.transaction(.read, nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - start), failed: true)
-            throw error
-        }
+        try await observer.timed(.read) { try await enqueue(body) }
     }
 
     private func enqueue<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {

@@ -1,3 +1,4 @@
+import NIOCore
 import TegataServer
 import Testing
 
@@ -5,6 +6,14 @@ import Testing
 /// hop an untrusted client chose.
 @Suite struct ClientAddressTests {
     func ip(_ text: String) -> IPAddress { IPAddress(text)! }
+
+    @Test func aSocketsPeerIsReadFromItsBytes() throws {
+        for text in ["192.0.2.1", "2001:db8::1", "::1", "fe80::1:2:3:4"] {
+            #expect(IPAddress(try SocketAddress(ipAddress: text, port: 443)) == ip(text), "\(text)")
+        }
+        #expect(IPAddress(try SocketAddress(ipAddress: "::ffff:192.0.2.1", port: 1)) == ip("192.0.2.1"), "a dual-stack socket's IPv4 peer")
+        #expect(IPAddress(try SocketAddress(unixDomainSocketPath: "/tmp/tegata.sock")) == nil)
+    }
 
     @Test func addressesAndNetworksParse() throws {
         #expect(ip("192.0.2.1").bytes == [192, 0, 2, 1])

@@ -1,3 +1,5 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -30,6 +32,23 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
 
     private init(bytes: [UInt8]) {
         self.bytes = bytes
+    }
+
+    /// The address of a socket's peer, from its bytes (no text on the way); nil for a Unix socket.
+    public init?(_ socket: SocketAddress) {
+        // sockaddr_in: family, port, then the 4 address bytes; sockaddr_in6: family, port, flow
+        // information, then the 16 address bytes.
+        let range: Range<Int>
+        switch socket {
+        case .v4: range = 4..<8
+        case .v6: range = 8..<24
+        case .unixDomainSocket: return nil
+        }
+        let all = socket.withSockAddr { pointer, size in
+            size >= range.upperBound ? Array(UnsafeRawBufferPointer(start: pointer, count: size)[range]) : []
+        }
+        guard !all.isEmpty else { return nil }
+        bytes = all.count == 16 && all[0..<10].allSatisfy { $0 == 0 } && all[10] == 0xFF && all[11] == 0xFF ? Array(all[12...]) : all
     }
 
     /// The key of per-address rate limits: an IPv4 address, or an IPv6 address's /64 network (one

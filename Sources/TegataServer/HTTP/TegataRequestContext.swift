@@ -19,7 +19,7 @@ public struct TegataRequestContext: RequestContext {
     /// Creates the context for a request.
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        peer = source.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
+        peer = source.channel.remoteAddress.flatMap { IPAddress($0) }
     }
 
     /// The request's origin: the key of the core's per-address rate limits, and the address and

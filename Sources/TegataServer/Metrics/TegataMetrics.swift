@@ -17,6 +17,8 @@ public final class TegataMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
     private let counters = Mutex<[Key: CoreMetrics.Counter]>([:])
     private let timers = Mutex<[Key: CoreMetrics.Timer]>([:])
+    private let recorders = Mutex<[Key: CoreMetrics.Recorder]>([:])
+    private let gauges = Mutex<[Key: CoreMetrics.Gauge]>([:])
     /// Updated just before each scrape (values that are read, not counted: the signing key's age).
     private let beforeScrape: Mutex<[@Sendable (TegataMetrics) -> Void]> = Mutex([])
 
@@ -40,36 +42,40 @@ public final class TegataMetrics: Sendable {
 
     /// Adds `count` (one) to the counter `name` with `labels`.
     public func increment(_ name: String, _ labels: [(String, String)] = [], count: Int = 1) {
-        let key = Key(name: name, labels: labels.flatMap { [$0.0, $0.1] })
-        let counter = counters.withLock { cache in
-            if let found = cache[key] { return found }
-            let made = CoreMetrics.Counter(label: name, dimensions: labels, factory: factory)
-            cache[key] = made
-            return made
-        }
-        counter.increment(by: count)
+        Self.cached(counters, name, labels) { CoreMetrics.Counter(label: name, dimensions: labels, factory: factory) }
+            .increment(by: count)
     }
 
     /// Records a duration in the histogram `name` with `labels`.
     public func record(_ name: String, _ labels: [(String, String)] = [], nanoseconds: Int64) {
-        let key = Key(name: name, labels: labels.flatMap { [$0.0, $0.1] })
-        let timer = timers.withLock { cache in
-            if let found = cache[key] { return found }
-            let made = CoreMetrics.Timer(label: name, dimensions: labels, preferredDisplayUnit: .seconds, factory: factory)
-            cache[key] = made
-            return made
-        }
-        timer.recordNanoseconds(nanoseconds)
+        Self.cached(timers, name, labels) {
+            CoreMetrics.Timer(label: name, dimensions: labels, preferredDisplayUnit: .seconds, factory: factory)
+        }.recordNanoseconds(nanoseconds)
     }
 
     /// Records a value in the histogram `name` (batch sizes).
     public func record(_ name: String, value: Int) {
-        CoreMetrics.Recorder(label: name, dimensions: [], aggregate: true, factory: factory).record(value)
+        Self.cached(recorders, name, []) { CoreMetrics.Recorder(label: name, dimensions: [], aggregate: true, factory: factory) }
+            .record(value)
     }
 
     /// Sets the gauge `name`.
     public func set(_ name: String, _ labels: [(String, String)] = [], to value: Double) {
-        CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory).record(value)
+        Self.cached(gauges, name, labels) { CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory) }.record(value)
+    }
+
+    /// The metric of `name` and `labels`, made once: swift-metrics handles are meant to be kept, and
+    /// making one looks it up in the registry under a lock.
+    private static func cached<M: Sendable>(
+        _ cache: borrowing Mutex<[Key: M]>, _ name: String, _ labels: [(String, String)], make: () -> M
+    ) -> M {
+        let key = Key(name: name, labels: labels.flatMap { [$0.0, $0.1] })
+        return cache.withLock { cache in
+            if let found = cache[key] { return found }
+            let made = make()
+            cache[key] = made
+            return made
+        }
     }
 
     /// Runs `update` before every scrape.
