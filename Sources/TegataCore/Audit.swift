@@ -36,10 +36,12 @@ public struct AuditEvent: Sendable, Equatable, Codable {
         self.time = Date(timeIntervalSince1970: (time.timeIntervalSince1970 * 1000).rounded() / 1000)
         self.type = type
         self.outcome = outcome
-        self.userID = userID
-        self.sessionID = sessionID
-        self.clientAddress = clientAddress
-        self.requestID = requestID
+        // An empty value is no value (the PostgreSQL store writes absent values as empty strings).
+        func given(_ text: String?) -> String? { text?.isEmpty == false ? text : nil }
+        self.userID = given(userID)
+        self.sessionID = given(sessionID)
+        self.clientAddress = given(clientAddress)
+        self.requestID = given(requestID)
         self.details = details
     }
 

@@ -7,17 +7,23 @@ import TegataCore
 extension PostgresStore {
     public func appendAuditEvents(_ events: [AuditEvent]) async throws {
         guard !events.isEmpty else { return }
-        let rows = try events.map { ($0, try AuditDetails.encode($0.details)) }
+        // One statement for the whole batch: columns as arrays, unnested into rows. Absent values
+        // travel as empty strings (no id, address or request id is ever empty) and become NULL.
+        let ids = events.map(\.id), times = events.map(\.time.ms), types = events.map(\.type.rawValue)
+        let outcomes = events.map(\.outcome.rawValue), users = events.map { $0.userID ?? "" }
+        let sessions = events.map { $0.sessionID ?? "" }, addresses = events.map { $0.clientAddress ?? "" }
+        let requests = events.map { $0.requestID ?? "" }, details = try events.map { try AuditDetails.encode($0.details) }
         try await transaction { connection in
-            for (event, details) in rows {
-                try await connection.run(
-                    """
-                    INSERT INTO audit_events (id, time, type, outcome, user_id, session_id, client_address, request_id, details)
-                    VALUES (\(event.id), \(event.time.ms), \(event.type.rawValue), \(event.outcome.rawValue), \(event.userID),
-                            \(event.sessionID), \(event.clientAddress), \(event.requestID), \(details))
-                    ON CONFLICT DO NOTHING
-                    """, logger: self.logger)
-            }
+            try await connection.run(
+                """
+                INSERT INTO audit_events (id, time, type, outcome, user_id, session_id, client_address, request_id, details)
+                SELECT id, time, type, outcome, NULLIF(user_id, ''), NULLIF(session_id, ''), NULLIF(client_address, ''),
+                       NULLIF(request_id, ''), details
+                FROM UNNEST(\(ids)::TEXT[], \(times)::BIGINT[], \(types)::TEXT[], \(outcomes)::TEXT[], \(users)::TEXT[],
+                            \(sessions)::TEXT[], \(addresses)::TEXT[], \(requests)::TEXT[], \(details)::TEXT[])
+                     AS e(id, time, type, outcome, user_id, session_id, client_address, request_id, details)
+                ON CONFLICT DO NOTHING
+                """, logger: self.logger)
         }
     }
 

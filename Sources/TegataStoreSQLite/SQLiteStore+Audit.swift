@@ -5,23 +5,29 @@ import TegataCore
 extension SQLiteStore {
     public func appendAuditEvents(_ events: [AuditEvent]) async throws {
         guard !events.isEmpty else { return }
-        let rows = try events.map { event in
-            [
-                SQLValue.text(event.id), .date(event.time), .text(event.type.rawValue), .text(event.outcome.rawValue),
-                .optionalText(event.userID), .optionalText(event.sessionID), .optionalText(event.clientAddress),
-                .optionalText(event.requestID), .text(try AuditDetails.encode(event.details)),
-            ]
+        // A few statements of many rows each, not one per event: a batch costs a few prepares.
+        let chunks = try stride(from: 0, to: events.count, by: Self.auditRowsPerStatement).map { start in
+            let chunk = events[start..<min(start + Self.auditRowsPerStatement, events.count)]
+            let values = try chunk.flatMap { event in
+                [
+                    SQLValue.text(event.id), .date(event.time), .text(event.type.rawValue), .text(event.outcome.rawValue),
+                    .optionalText(event.userID), .optionalText(event.sessionID), .optionalText(event.clientAddress),
+                    .optionalText(event.requestID), .text(try AuditDetails.encode(event.details)),
+                ]
+            }
+            let rows = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+            return (sql: """
+                INSERT INTO audit_events (id, time, type, outcome, user_id, session_id, client_address, request_id, details)
+                VALUES \(rows) ON CONFLICT DO NOTHING
+                """, values: values)
         }
         try await writer.write { db -> Void in
-            for row in rows {
-                try db.query(
-                    """
-                    INSERT INTO audit_events (id, time, type, outcome, user_id, session_id, client_address, request_id, details)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                    """, row)
-            }
+            for chunk in chunks { try db.query(chunk.sql, chunk.values) }
         }
     }
+
+    /// Rows per INSERT statement (9 values each, well under SQLite's 32,766 variables).
+    static let auditRowsPerStatement = 100
 
     public func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent] {
         var conditions: [String] = []

@@ -5,7 +5,8 @@ import Synchronization
 import TegataCore
 
 /// Appends audit events to the store's audit table in batches, off the request path: a request
-/// hands its event over and goes on; the writer commits what has gathered in one transaction.
+/// hands its event over and goes on; the writer commits what has gathered (for up to ``linger``,
+/// or ``batch`` events) in one transaction.
 /// While the database refuses, events wait (up to ``capacity``; past that new ones are dropped and
 /// counted as `tegata_audit_events_dropped_total`) and the writer tries again every second. On
 /// shutdown it writes what is left. The JSON-line stream has every event regardless.
@@ -20,6 +21,9 @@ public final class AuditTableWriter: Service, Sendable {
     static let capacity = 10_000
     /// Events per transaction.
     static let batch = 500
+    /// How long the writer waits for a batch to gather before it writes (an event is in the table
+    /// about this long after its action).
+    static let linger: Duration = .milliseconds(200)
 
     init(store: any AuditStore, metrics: TegataMetrics, logger: Logger) {
         self.store = store
@@ -41,6 +45,8 @@ public final class AuditTableWriter: Service, Sendable {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             for await _ in self.wake {
+                // Let a batch gather: under load one transaction per linger, not one per event.
+                if self.pending.withLock({ $0.count }) < Self.batch { try? await Task.sleep(for: Self.linger) }
                 while !Task.isCancelled, await self.writeBatch() {}
                 if Task.isCancelled { break }
             }
