@@ -81,6 +81,12 @@ public protocol AccountStore: Sendable {
 
     /// How many users there are (for operators and metrics).
     func countUsers() async throws -> Int
+
+    /// The devices registered to the user (revoked ones too), oldest first; none for an unknown user.
+    func devices(ofUser userID: String) async throws -> [DeviceSummary]
+
+    /// One page of the users matching `query` (every filter given), ordered by creation time then id.
+    func findUsers(_ query: UserQuery) async throws -> UserPage
 }
 
 /// An identity as stored.

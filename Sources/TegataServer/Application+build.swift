@@ -71,7 +71,8 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     RealtimeController(tokens: services.realtimeTokens, bodyLimit: limit).register(on: routes)
     HealthController(database: services.store).register(on: routes)
     AdminController(
-        adminKey: configuration.adminAPIKey, keys: services.keys, clock: clock, publishAhead: configuration.jwksMaxAge,
+        adminKey: configuration.adminAPIKey, keys: services.keys, administration: services.administration, clock: clock,
+        publishAhead: configuration.jwksMaxAge,
         bodyLimit: limit, rateLimit: services.adminLimit, audit: audit
     ).register(on: routes)
     servedRoutes.load(router.routes)

@@ -192,6 +192,9 @@ public struct TegataServices: Sendable {
     /// Logout, session list, account deletion.
     public var sessionService: SessionService { SessionService(store: store, policy: policy, clock: clock) }
 
+    /// What operators do to users and sessions (the admin API).
+    public var administration: Administration { Administration(store: store, policy: policy, clock: clock) }
+
     /// RFC 7009 revocation.
     public var tokenRevocation: TokenRevocation {
         TokenRevocation(store: store, secrets: secrets, keys: keys, policy: policy, clock: clock)

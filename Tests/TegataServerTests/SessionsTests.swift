@@ -91,7 +91,9 @@ import Testing
             let foreign = try await client.authorized("/v1/sessions/\(target)", .delete, token: stranger.accessToken)
             #expect(foreign.status == .notFound && foreign.errorBody?.error == .notFound)
             #expect(try await client.me(s[0].accessToken).status == .ok, "another user cannot end it")
-            #expect(try await client.authorized("/v1/sessions/\(target)", .delete, token: s[1].accessToken).status == .noContent)
+            // The id is percent-decoded: every byte escaped still names the session.
+            let escaped = target.utf8.map { String(format: "%%%02X", $0) }.joined()
+            #expect(try await client.authorized("/v1/sessions/\(escaped)", .delete, token: s[1].accessToken).status == .noContent)
             #expect(try await client.me(s[0].accessToken).status == .unauthorized)
             #expect(try await client.refresh(s[0].refreshToken).status == .badRequest)
             #expect(try await client.authorized("/v1/sessions/\(target)", .delete, token: s[1].accessToken).status == .notFound, "already ended")

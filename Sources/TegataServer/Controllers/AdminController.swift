@@ -1,15 +1,18 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import TegataCore
 import TegataTokens
 import TegataWire
 
 /// The admin API (`Authorization: Bearer <admin API key>`): off, every path 404, unless a key is
-/// configured. Serves `POST /admin/v1/keys/rotate`.
+/// configured. Serves `POST /admin/v1/keys/rotate`, and users and sessions through
+/// ``Administration`` (the operations the CLI shares).
 struct AdminController {
     let adminKey: String?
     let keys: ServerKeys
+    let administration: Administration
     let clock: any TegataClock
     /// How long before it signs a planned rotation's key is published (the JWKS cache lifetime).
     let publishAhead: TimeInterval
@@ -59,6 +62,83 @@ struct AdminController {
             return try JSONResponse.make(
                 KeyRotationResponse(kid: key.key.id.rawValue, signsFrom: key.activatesAt, publishedKids: ring.jwks.keys.map(\.kid)))
         }
+
+        let administration = administration
+        admin.get("/users") { request, _ in
+            let page = try await administration.findUsers(try Self.userQuery(request.uri.queryParameters))
+            return try JSONResponse.make(AdminUsersResponse(
+                users: page.users.map { AdminUserSummary(id: $0.id, anon: $0.anon, createdAt: $0.createdAt) },
+                nextCursor: page.next?.rawValue))
+        }
+        admin.get("/users/{id}") { _, context in
+            let details = try await administration.user(try context.pathParameter("id"))
+            let user = details.record.user
+            return try JSONResponse.make(AdminUserResponse(
+                id: user.id, anon: user.anon, createdAt: user.createdAt, tokenVersion: user.tokenVersion,
+                identities: details.identities.map {
+                    AdminIdentity(provider: $0.provider, subject: $0.subject, email: $0.email, linkedAt: $0.linkedAt)
+                },
+                devices: details.devices.map {
+                    AdminDevice(id: $0.id, platform: $0.platform, createdAt: $0.createdAt, lastSignInAt: $0.lastSignInAt, revokedAt: $0.revokedAt)
+                },
+                ent: Entitlement.claim(from: details.record.entitlements, at: clock.now())))
+        }
+        admin.get("/users/{id}/sessions") { _, context in
+            let sessions = try await administration.sessions(ofUser: try context.pathParameter("id"))
+            return try JSONResponse.make(AdminSessionsResponse(sessions: sessions.map {
+                AdminSession(
+                    id: $0.id, platform: $0.platform, deviceID: $0.deviceID, amr: $0.amr, createdAt: $0.createdAt,
+                    lastRefreshedAt: $0.lastRefreshedAt, absoluteExpiresAt: $0.absoluteExpiresAt, revokedAt: $0.revokedAt)
+            }))
+        }
+        admin.post("/users/{id}/revoke") { _, context in
+            try await administration.revokeUser(try context.pathParameter("id"))
+            return Response(status: .noContent)
+        }
+        admin.delete("/users/{id}") { _, context in
+            try await administration.deleteUser(try context.pathParameter("id"))
+            return Response(status: .noContent)
+        }
+        admin.delete("/sessions/{id}") { _, context in
+            try await administration.endSession(try context.pathParameter("id"))
+            return Response(status: .noContent)
+        }
+    }
+
+    /// The filters of `GET /admin/v1/users`; every one optional, each refused with 400 when malformed.
+    static func userQuery(_ parameters: FlatDictionary<Substring, Substring>) throws -> UserQuery {
+        func text(_ name: String) throws -> String? {
+            let values = parameters[values: Substring(name)]
+            guard values.count <= 1 else { throw TegataError.invalidRequest("\(name) may be given once") }
+            guard let value = values.first.map(String.init) else { return nil }
+            guard (1...512).contains(value.utf8.count) else { throw TegataError.invalidRequest("\(name) must be 1 to 512 characters") }
+            return value
+        }
+        func time(_ name: String) throws -> Date? {
+            guard let value = try text(name) else { return nil }
+            guard let date = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(value))
+                ?? (try? Date.ISO8601FormatStyle().parse(value))
+            else { throw TegataError.invalidRequest("\(name) must be an RFC 3339 time such as 2026-12-01T09:30:00Z") }
+            return date
+        }
+        let provider = try text("provider"), subject = try text("subject")
+        guard (provider == nil) == (subject == nil) else {
+            throw TegataError.invalidRequest("provider and subject are given together")
+        }
+        var cursor: UserCursor?
+        if let raw = try text("cursor") {
+            guard let parsed = UserCursor(rawValue: raw) else { throw TegataError.invalidRequest("cursor must be a next_cursor of this API") }
+            cursor = parsed
+        }
+        var limit = 50
+        if let raw = try text("limit") {
+            guard let number = Int(raw), (1...100).contains(number) else { throw TegataError.invalidRequest("limit must be from 1 to 100") }
+            limit = number
+        }
+        let identity = provider.flatMap { provider in subject.map { (provider: provider, subject: $0) } }
+        return UserQuery(
+            identity: identity, deviceID: try text("device_id"), createdAfter: try time("created_after"),
+            createdBefore: try time("created_before"), after: cursor, limit: limit)
     }
 }
 
@@ -73,9 +153,13 @@ struct AdminAudit: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let audit else { return try await next(request, context) }
         let action = "\(request.method) \(context.endpointPath ?? "/admin/v1")"
+        // The user or session the route names (a well-formed id only: anything else is the client's text).
+        let named = (try? context.pathParameter("id")).flatMap { UserID.isWellFormed($0) ? $0 : nil }
+        let isSession = context.endpointPath?.hasPrefix("/admin/v1/sessions/") == true
         func record(status: Int) {
             audit.record(AuditEvent(
                 .adminAction, outcome: status < 400 ? .success : .failure, at: clock.now(), origin: context.origin,
+                userID: isSession ? nil : named, sessionID: isSession ? named : nil,
                 details: ["action": action, "status": String(status)]))
         }
         do {

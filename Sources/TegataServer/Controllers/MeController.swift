@@ -57,7 +57,7 @@ struct MeController {
         }
         routes.signedIn.delete("/v1/me/identities/:provider") { _, context in
             let identity = try context.requireIdentity()
-            let provider = try context.parameters.require("provider")
+            let provider = try context.pathParameter("provider")
             _ = try await linking.unlink(provider: provider, fromUser: identity.userID)
             audit.record(AuditEvent(
                 .identityUnlinked, at: clock.now(), origin: context.origin, userID: identity.userID, sessionID: identity.session.id,

@@ -50,7 +50,7 @@ struct SessionsController {
 
         routes.signedIn.delete("/v1/sessions/{id}") { _, context in
             let identity = try context.requireIdentity()
-            let id = try context.parameters.require("id")
+            let id = try context.pathParameter("id")
             try await sessions.revokeSession(id: id, of: identity.claims, callerSession: identity.session)
             metrics.revoked("session")
             audit.record(AuditEvent(

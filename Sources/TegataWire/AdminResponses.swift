@@ -1,0 +1,221 @@
+import Foundation
+
+/// The body of `GET /admin/v1/users/{id}`.
+public struct AdminUserResponse: Codable, Sendable, Equatable {
+    /// The user id.
+    public var id: String
+    /// True while the user has no linked identity.
+    public var anon: Bool
+    /// When the user was created.
+    public var createdAt: Date
+    /// The token version (access tokens with an older `tv` are dead).
+    public var tokenVersion: Int64
+    /// Linked identities.
+    public var identities: [AdminIdentity]
+    /// Registered devices, revoked ones too.
+    public var devices: [AdminDevice]
+    /// Entitlements that have not expired, by name.
+    public var ent: [String: EntitlementGrant]
+
+    /// Creates the body.
+    public init(
+        id: String, anon: Bool, createdAt: Date, tokenVersion: Int64, identities: [AdminIdentity], devices: [AdminDevice],
+        ent: [String: EntitlementGrant]
+    ) {
+        self.id = id
+        self.anon = anon
+        self.createdAt = createdAt
+        self.tokenVersion = tokenVersion
+        self.identities = identities
+        self.devices = devices
+        self.ent = ent
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, anon, identities, devices, ent
+        case createdAt = "created_at", tokenVersion = "token_version"
+    }
+}
+
+/// A linked identity as the admin API shows it.
+public struct AdminIdentity: Codable, Sendable, Equatable {
+    /// The configured provider name.
+    public var provider: String
+    /// The provider's subject.
+    public var subject: String
+    /// The e-mail address, where the provider's is kept (`store_email`); null otherwise.
+    public var email: String?
+    /// When it was linked.
+    public var linkedAt: Date
+
+    /// Creates an entry.
+    public init(provider: String, subject: String, email: String?, linkedAt: Date) {
+        self.provider = provider
+        self.subject = subject
+        self.email = email
+        self.linkedAt = linkedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case provider, subject, email
+        case linkedAt = "linked_at"
+    }
+
+    /// Writes `email` as null when there is none: every field is always present.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(provider, forKey: .provider)
+        try container.encode(subject, forKey: .subject)
+        try container.encode(email, forKey: .email)
+        try container.encode(linkedAt, forKey: .linkedAt)
+    }
+}
+
+/// A registered device as the admin API shows it (never its secret).
+public struct AdminDevice: Codable, Sendable, Equatable {
+    /// The device id.
+    public var id: String
+    /// The platform it declared.
+    public var platform: String
+    /// When it was registered.
+    public var createdAt: Date
+    /// When it last signed in.
+    public var lastSignInAt: Date
+    /// When its registration was revoked; null while it can sign in.
+    public var revokedAt: Date?
+
+    /// Creates an entry.
+    public init(id: String, platform: String, createdAt: Date, lastSignInAt: Date, revokedAt: Date?) {
+        self.id = id
+        self.platform = platform
+        self.createdAt = createdAt
+        self.lastSignInAt = lastSignInAt
+        self.revokedAt = revokedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, platform
+        case createdAt = "created_at", lastSignInAt = "last_sign_in_at", revokedAt = "revoked_at"
+    }
+
+    /// Writes `revoked_at` as null when the device is not revoked.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(platform, forKey: .platform)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(lastSignInAt, forKey: .lastSignInAt)
+        try container.encode(revokedAt, forKey: .revokedAt)
+    }
+}
+
+/// The body of `GET /admin/v1/users/{id}/sessions`.
+public struct AdminSessionsResponse: Codable, Sendable, Equatable {
+    /// Every stored session of the user, ended ones too (until pruned), oldest first.
+    public var sessions: [AdminSession]
+
+    /// Creates the body.
+    public init(sessions: [AdminSession]) { self.sessions = sessions }
+}
+
+/// A session as the admin API shows it.
+public struct AdminSession: Codable, Sendable, Equatable {
+    /// The session id.
+    public var id: String
+    /// The platform the client declared.
+    public var platform: String
+    /// The device, for device sign-ins; null otherwise.
+    public var deviceID: String?
+    /// How the user signed in.
+    public var amr: [String]
+    /// When it was opened.
+    public var createdAt: Date
+    /// When it was last refreshed or used.
+    public var lastRefreshedAt: Date
+    /// When it ends whatever happens.
+    public var absoluteExpiresAt: Date
+    /// When it was revoked; null while it is not.
+    public var revokedAt: Date?
+
+    /// Creates an entry.
+    public init(
+        id: String, platform: String, deviceID: String?, amr: [String], createdAt: Date, lastRefreshedAt: Date,
+        absoluteExpiresAt: Date, revokedAt: Date?
+    ) {
+        self.id = id
+        self.platform = platform
+        self.deviceID = deviceID
+        self.amr = amr
+        self.createdAt = createdAt
+        self.lastRefreshedAt = lastRefreshedAt
+        self.absoluteExpiresAt = absoluteExpiresAt
+        self.revokedAt = revokedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, platform, amr
+        case deviceID = "device_id", createdAt = "created_at", lastRefreshedAt = "last_refreshed_at"
+        case absoluteExpiresAt = "absolute_expires_at", revokedAt = "revoked_at"
+    }
+
+    /// Writes absent values as null: every field is always present.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(platform, forKey: .platform)
+        try container.encode(deviceID, forKey: .deviceID)
+        try container.encode(amr, forKey: .amr)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(lastRefreshedAt, forKey: .lastRefreshedAt)
+        try container.encode(absoluteExpiresAt, forKey: .absoluteExpiresAt)
+        try container.encode(revokedAt, forKey: .revokedAt)
+    }
+}
+
+/// The body of `GET /admin/v1/users`.
+public struct AdminUsersResponse: Codable, Sendable, Equatable {
+    /// One page of the users found, oldest first.
+    public var users: [AdminUserSummary]
+    /// Pass as `cursor` for the next page; null on the last.
+    public var nextCursor: String?
+
+    /// Creates the body.
+    public init(users: [AdminUserSummary], nextCursor: String?) {
+        self.users = users
+        self.nextCursor = nextCursor
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case users
+        case nextCursor = "next_cursor"
+    }
+
+    /// Writes `next_cursor` as null on the last page.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(users, forKey: .users)
+        try container.encode(nextCursor, forKey: .nextCursor)
+    }
+}
+
+/// A user in a list of the admin API.
+public struct AdminUserSummary: Codable, Sendable, Equatable {
+    /// The user id.
+    public var id: String
+    /// True while the user has no linked identity.
+    public var anon: Bool
+    /// When the user was created.
+    public var createdAt: Date
+
+    /// Creates an entry.
+    public init(id: String, anon: Bool, createdAt: Date) {
+        self.id = id
+        self.anon = anon
+        self.createdAt = createdAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, anon
+        case createdAt = "created_at"
+    }
+}

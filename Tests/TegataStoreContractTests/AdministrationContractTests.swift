@@ -1,0 +1,69 @@
+import Foundation
+import TegataCore
+import Testing
+
+/// What operators read from a store: a user's devices, and users found by identity, device and
+/// creation time, a page at a time.
+@Suite struct AdministrationContractTests {
+    @Test(arguments: StoreUnderTest.all)
+    func aUsersDevicesAreListedOldestFirstRevokedOnesToo(store: StoreUnderTest) async throws {
+        try await store.with { store in
+            let (record, first) = try await Fixture.signedInDevice(store, "device-admin-1")
+            // A second device of the same user cannot be registered through a sign-in, so another user's is not listed.
+            _ = try await Fixture.signedInDevice(store, "device-admin-2", at: Fixture.now.addingTimeInterval(1))
+            let later = Fixture.now.addingTimeInterval(5)
+            _ = try await store.deviceSignIn(try Fixture.deviceSignIn("device-admin-1", at: later))
+            #expect(try await store.devices(ofUser: record.user.id) == [
+                DeviceSummary(id: "device-admin-1", platform: "ios", createdAt: Fixture.now, lastSignInAt: later, revokedAt: nil),
+            ])
+            _ = try await store.revokeSession(
+                id: first.id, ownedBy: nil, devices: .ofEndedSessions(keeping: nil), now: later, eventUntil: later.addingTimeInterval(60))
+            #expect(try await store.devices(ofUser: record.user.id).map(\.revokedAt) == [later])
+            #expect(try await store.devices(ofUser: "no-such-user").isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreUnderTest.all)
+    func usersAreFoundByIdentityDeviceAndCreationTimeAPageAtATime(store: StoreUnderTest) async throws {
+        try await store.with { store in
+            var users: [User] = []
+            for index in 0..<7 {
+                // Two users a second: each page boundary falls between users created at the same time too.
+                let time = Fixture.now.addingTimeInterval(TimeInterval(index / 2))
+                users.append(try await Fixture.signedInDevice(store, "device-find-\(index)", at: time).0.user)
+            }
+            let apple = try await store.identitySignIn(Fixture.identitySignIn("apple", "001234.abc", at: Fixture.now.addingTimeInterval(10))).record
+            let ordered = (users + [apple.user]).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+
+            // Every user, three at a time, each exactly once, in order.
+            var seen: [User] = []
+            var cursor: UserCursor?
+            var pages = 0
+            repeat {
+                let page = try await store.findUsers(UserQuery(after: cursor, limit: 3))
+                seen += page.users
+                cursor = page.next
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(seen == ordered)
+            #expect(pages == 3, "8 users, 3 a page")
+            // A cursor survives its wire form.
+            let page = try await store.findUsers(UserQuery(limit: 2))
+            let wire = try #require(page.next.flatMap { UserCursor(rawValue: $0.rawValue) })
+            #expect(try await store.findUsers(UserQuery(after: wire, limit: 2)).users == Array(ordered[2..<4]))
+
+            #expect(try await store.findUsers(UserQuery(identity: ("apple", "001234.abc"))).users == [apple.user])
+            #expect(try await store.findUsers(UserQuery(identity: ("apple", "001234.abd"))).users.isEmpty)
+            #expect(try await store.findUsers(UserQuery(identity: ("google", "001234.abc"))).users.isEmpty)
+            #expect(try await store.findUsers(UserQuery(deviceID: "device-find-3")).users == [users[3]])
+            #expect(try await store.findUsers(UserQuery(deviceID: "device-find-3", createdAfter: Fixture.now.addingTimeInterval(2))).users.isEmpty,
+                    "every filter must match")
+            let window = UserQuery(createdAfter: Fixture.now.addingTimeInterval(1), createdBefore: Fixture.now.addingTimeInterval(3))
+            #expect(try await store.findUsers(window).users == ordered.filter {
+                $0.createdAt >= Fixture.now.addingTimeInterval(1) && $0.createdAt < Fixture.now.addingTimeInterval(3)
+            })
+            #expect(try await store.findUsers(window).users.count == 4)
+            #expect(try await store.findUsers(UserQuery(limit: 100)).next == nil)
+        }
+    }
+}
