@@ -193,6 +193,27 @@ public struct Administration: Sendable {
         }
     }
 
+    /// Disables the user until `until` (nil: until enabled): it signs in by no method and
+    /// refreshes nothing (403 `forbidden`, "this account is disabled"), every session ends and the
+    /// token version moves (one `user` feed event: every access token dies everywhere). Its device
+    /// registrations stay, so enabling it — or `until` passing — lets its devices sign in again.
+    /// `invalid_request` for an `until` that is not in the future.
+    public func disableUser(_ id: String, until: Date?) async throws {
+        try Self.check(id)
+        let now = clock.now()
+        if let until, until <= now { throw TegataError.invalidRequest("until must be in the future") }
+        guard try await store.disableUser(id: id, until: until, now: now, eventUntil: policy.revocationHorizon(from: now)) else {
+            throw Self.noSuchUser
+        }
+    }
+
+    /// Ends the user's disablement: it can sign in again (the sessions the disablement ended stay
+    /// ended). Enabling an enabled user changes nothing.
+    public func enableUser(_ id: String) async throws {
+        try Self.check(id)
+        guard try await store.enableUser(id: id) else { throw Self.noSuchUser }
+    }
+
     /// Ends one session (and the device registration that opened it); done again, it changes
     /// nothing. `not_found` if there is no such session.
     public func endSession(_ id: String) async throws {

@@ -86,6 +86,9 @@ public struct DeviceSignIn: Sendable {
             throw TegataError.wrongCredentials("this device was signed out of its account; sign in again")
         case .registrationLimited(let rejection):
             throw TegataError.rateLimited(rejection)
+        case .userDisabled(let userID, let disabled):
+            events.record(.deviceSignIn(.userDisabled, userID: userID, sessionID: nil), origin: origin)
+            throw disabled.refusal
         }
     }
 }

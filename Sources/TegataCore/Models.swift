@@ -11,17 +11,49 @@ public struct User: Sendable, Equatable {
     public var createdAt: Date
     /// The token version: access tokens carrying an older `tv` are dead.
     public var tokenVersion: Int64
+    /// Set while an operator has the user disabled (it may have lapsed: see ``disabled(at:)``).
+    public var disabled: Disablement?
 
     /// Creates a user value.
-    public init(id: String, anon: Bool, createdAt: Date, tokenVersion: Int64) {
+    public init(id: String, anon: Bool, createdAt: Date, tokenVersion: Int64, disabled: Disablement? = nil) {
         self.id = id
         self.anon = anon
         self.createdAt = createdAt
         self.tokenVersion = tokenVersion
+        self.disabled = disabled
+    }
+
+    /// The disablement in force at `now`: nil when the user is enabled or its disablement's
+    /// `until` has passed (a disablement until a time lapses by itself).
+    public func disabled(at now: Date) -> Disablement? {
+        guard let disabled, disabled.until.map({ now < $0 }) ?? true else { return nil }
+        return disabled
     }
 
     /// The user as a token response shows it.
     public var summary: UserSummary { UserSummary(id: id, anon: anon, createdAt: createdAt) }
+}
+
+/// An operator's disabling of a user: from when, and until when (nil: until enabled again). While
+/// in force, the user signs in by no method and refreshes no session.
+public struct Disablement: Sendable, Equatable {
+    /// When the user was disabled.
+    public var since: Date
+    /// When it lapses by itself; nil for never.
+    public var until: Date?
+
+    /// Creates a disablement.
+    public init(since: Date, until: Date?) {
+        self.since = since
+        self.until = until
+    }
+
+    /// The refusal every sign-in and refresh of the user answers: 403 `forbidden`, the same
+    /// everywhere, naming the end when there is one.
+    public var refusal: TegataError {
+        guard let until else { return .forbidden("this account is disabled") }
+        return .forbidden("this account is disabled until \(until.formatted(Date.ISO8601FormatStyle()))")
+    }
 }
 
 /// A paid or granted entitlement, with its end if it has one.

@@ -4,8 +4,8 @@ import TegataWire
 
 /// The refresh-token grant: rotation, reuse detection and the grace rule (see ``RefreshDecision``).
 public struct RefreshGrant: Sendable {
-    /// Sessions live here.
-    public let store: any SessionStore
+    /// Sessions live here (and their users, for a disablement).
+    public let store: any SessionStore & AccountStore
     /// Makes the token response.
     public let issuer: TokenIssuer
     /// The clock.
@@ -17,7 +17,7 @@ public struct RefreshGrant: Sendable {
 
     /// Creates the grant.
     public init(
-        store: any SessionStore, issuer: TokenIssuer, clock: any TegataClock, limits: RateLimits = .off,
+        store: any SessionStore & AccountStore, issuer: TokenIssuer, clock: any TegataClock, limits: RateLimits = .off,
         events: any SecurityEventSink = NoSecurityEvents()
     ) {
         self.store = store
@@ -28,9 +28,9 @@ public struct RefreshGrant: Sendable {
     }
 
     /// Exchanges a refresh token for a new token response. The session state the response describes
-    /// is committed before this returns. Every refusal is `invalid_grant`; `rate_limited` (which
-    /// ends nothing: the token stays good) when the session's refreshes or the address's failures
-    /// are over their limit.
+    /// is committed before this returns. Every refusal is `invalid_grant`, but for a disabled user's
+    /// session: 403 `forbidden`, as its sign-ins answer; `rate_limited` (which ends nothing: the
+    /// token stays good) when the session's refreshes or the address's failures are over their limit.
     public func refresh(_ refreshToken: String, origin: RequestOrigin = .unknown) async throws -> TokenResponse {
         let now = clock.now()
         let report = Report()
@@ -95,9 +95,24 @@ public struct RefreshGrant: Sendable {
             eventUntil: issuer.policy.revocationHorizon(from: now))
         switch try await store.refresh(command) {
         case .issued(let record, let session):
+            if let disabled = record.user.disabled(at: now) {
+                // A session opened while its user was being disabled (the disablement ends every
+                // session it sees): ended here, before it gets a token of the new token version.
+                _ = try await store.revokeSession(
+                    id: session.id, ownedBy: nil, devices: .none, now: now, eventUntil: issuer.policy.revocationHorizon(from: now))
+                report.result = .userDisabled
+                throw disabled.refusal
+            }
             return try await issuer.tokenResponse(for: record, session: session, now: now)
         case .revoked:
             throw TegataError.invalidGrant("the refresh token was already used; the session has been revoked")
+        case .rejected(.revoked):
+            // Ended by a disablement still in force: say so, as a sign-in would.
+            if let userID = report.userID, let disabled = try await store.userRecord(userID: userID)?.user.disabled(at: now) {
+                report.result = .userDisabled
+                throw disabled.refusal
+            }
+            throw TegataError.invalidGrant(RefreshDecision.RejectReason.revoked.message)
         case .rejected(let reason):
             throw TegataError.invalidGrant(reason.message)
         }

@@ -14,7 +14,7 @@ public enum SecurityEvent: Sendable, Equatable {
     /// Results of a device sign-in.
     public enum DeviceSignInResult: String, Sendable, CaseIterable {
         case registered, signedIn = "signed_in", wrongSecret = "wrong_secret", deviceRevoked = "device_revoked"
-        case rateLimited = "rate_limited", invalidRequest = "invalid_request"
+        case rateLimited = "rate_limited", invalidRequest = "invalid_request", userDisabled = "user_disabled"
     }
 
     /// Results of a refresh.
@@ -33,6 +33,8 @@ public enum SecurityEvent: Sendable, Equatable {
         case invalid
         /// Refused by a rate limit; nothing changed.
         case rateLimited = "rate_limited"
+        /// The session's user is disabled (its sessions were ended when it was).
+        case userDisabled = "user_disabled"
     }
 
     /// Results of a token exchange.
@@ -49,6 +51,8 @@ public enum SecurityEvent: Sendable, Equatable {
         case rateLimited = "rate_limited"
         /// The provider's keys could not be had.
         case unavailable
+        /// The identity's user is disabled; nothing changed.
+        case userDisabled = "user_disabled"
     }
 }
 

@@ -87,6 +87,21 @@ public protocol AccountStore: Sendable {
 
     /// One page of the users matching `query` (every filter given), ordered by creation time then id.
     func findUsers(_ query: UserQuery) async throws -> UserPage
+
+    /// Disables the user from `now` until `until` (nil: until enabled): records the disablement,
+    /// moves the token version (one `user` feed event until `eventUntil`, so every access token dies
+    /// everywhere) and revokes every live session. Device registrations stay: the disablement
+    /// itself refuses their sign-ins, and they work again once it ends. Disabling a disabled user
+    /// replaces its disablement. False if there is no such user.
+    ///
+    /// Isolation: one transaction (the user row first). A sign-in that read the user just before
+    /// it committed may still open a session; that session's access token carries the old token
+    /// version, and the refresh grant, which reads the user with the session, ends it.
+    func disableUser(id: String, until: Date?, now: Date, eventUntil: Date) async throws -> Bool
+
+    /// Ends the user's disablement, if any: it can sign in again (its sessions stay ended). False
+    /// if there is no such user.
+    func enableUser(id: String) async throws -> Bool
 }
 
 /// An identity as stored.
@@ -351,6 +366,16 @@ public enum DeviceSignInOutcome: Sendable, Equatable {
     /// The device is new and the command's ``DeviceSignInCommand/registrationLimit`` is spent.
     /// Nothing was created.
     case registrationLimited(RateLimitRejection)
+    /// The secret matches, but the device's user is disabled at the command's time. Nothing changed.
+    case userDisabled(userID: String, Disablement)
+
+    /// The session opened, if one was.
+    public var session: Session? {
+        switch self {
+        case .registered(_, let session), .signedIn(_, let session): session
+        case .wrongSecret, .deviceRevoked, .registrationLimited, .userDisabled: nil
+        }
+    }
 }
 
 /// Which device registrations a revocation of sessions also ends. A revoked device's secret signs
@@ -404,13 +429,14 @@ public struct IdentitySignInCommand: Sendable {
 public struct IdentitySignInOutcome: Sendable, Equatable {
     /// The user (as of after the sign-in).
     public var record: UserRecord
-    /// The new session.
-    public var session: Session
+    /// The new session; nil when the identity's user is disabled at the command's time (nothing
+    /// was changed: see ``User/disabled(at:)``).
+    public var session: Session?
     /// True when the identity was new and its user was created.
     public var created: Bool
 
     /// Creates an outcome.
-    public init(record: UserRecord, session: Session, created: Bool) {
+    public init(record: UserRecord, session: Session?, created: Bool) {
         self.record = record
         self.session = session
         self.created = created

@@ -47,6 +47,9 @@ public struct TokenExchange: Sendable {
                 .tokenExchange(provider: provider, result: created ? .created : .signedIn, userID: response.user.id, sessionID: sessionID),
                 origin: origin)
             return response
+        } catch let refused as DisabledUser {
+            events.record(.tokenExchange(provider: provider, result: .userDisabled, userID: refused.userID, sessionID: nil), origin: origin)
+            throw refused.disabled.refusal
         } catch let error as TegataError {
             let result: SecurityEvent.TokenExchangeResult =
                 if error.code == .rateLimited { .rateLimited }
@@ -74,9 +77,18 @@ public struct TokenExchange: Sendable {
             identity: identity, newUserID: RandomID.uuid(), newSessionID: RandomID.uuid(),
             clientID: issuer.policy.clientID, platform: platform, amr: [amr], now: now,
             absoluteExpiresAt: now.addingTimeInterval(issuer.policy.sessions.absoluteLifetime)))
-        var response = try await issuer.tokenResponse(for: outcome.record, session: outcome.session, now: now)
+        guard let session = outcome.session else {
+            throw DisabledUser(userID: outcome.record.user.id, disabled: outcome.record.user.disabled(at: now) ?? Disablement(since: now, until: nil))
+        }
+        var response = try await issuer.tokenResponse(for: outcome.record, session: session, now: now)
         response.issuedTokenType = TokenResponse.accessTokenType
-        return (response, outcome.created, outcome.session.id)
+        return (response, outcome.created, session.id)
+    }
+
+    /// The identity's user is disabled: refused, and reported with the user's id.
+    private struct DisabledUser: Error {
+        let userID: String
+        let disabled: Disablement
     }
 }
 

@@ -179,5 +179,9 @@ struct PostgresMigration: Sendable {
             "CREATE INDEX audit_events_time ON audit_events(time, id)",
             "CREATE INDEX audit_events_user ON audit_events(user_id, time, id)",
         ]),
+        PostgresMigration(version: 4, name: "users: disabled by an operator", statements: [
+            // disabled_at set: disabled, until disabled_until (NULL: until enabled again).
+            "ALTER TABLE users ADD COLUMN disabled_at BIGINT, ADD COLUMN disabled_until BIGINT",
+        ]),
     ]
 }

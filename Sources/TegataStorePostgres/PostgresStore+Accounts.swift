@@ -28,6 +28,7 @@ extension PostgresStore {
                 guard let record = try await Self.userRecord(userID: userID, on: connection, logger: logger) else {
                     throw PostgresStoreError(description: "a device refers to a missing user")
                 }
+                if let disabled = record.user.disabled(at: command.now) { return .userDisabled(userID: userID, disabled) }
                 try await connection.run(
                     "UPDATE devices SET last_sign_in_at = \(command.now.ms), platform = \(credentials.platform) WHERE id = \(credentials.deviceID)",
                     logger: logger)
@@ -77,6 +78,9 @@ extension PostgresStore {
             case .signIn(let userID, let email):
                 guard let record = try await Self.userRecord(userID: userID, on: connection, logger: logger) else {
                     throw PostgresStoreError(description: "an identity refers to a missing user")
+                }
+                if record.user.disabled(at: command.now) != nil {
+                    return IdentitySignInOutcome(record: record, session: nil, created: false)
                 }
                 if let email {
                     try await connection.run(

@@ -30,7 +30,7 @@ extension PostgresStore {
         return try await read { connection in
             let rows = try await Self.rows(
                 """
-                SELECT id, anon, created_at, token_version FROM users
+                SELECT id, anon, created_at, token_version, disabled_at, disabled_until FROM users
                 WHERE (\(provider)::TEXT IS NULL OR id IN (
                         SELECT user_id FROM identities WHERE provider = \(provider) AND subject = \(subject)))
                   AND (\(device)::TEXT IS NULL OR id IN (SELECT user_id FROM devices WHERE id = \(device)))
@@ -39,13 +39,36 @@ extension PostgresStore {
                   AND (\(cursorTime)::BIGINT IS NULL OR (created_at, id) > (\(cursorTime), \(cursorID)::TEXT))
                 ORDER BY created_at, id LIMIT \(limit + 1)
                 """, on: connection, logger: self.logger)
-            let users = try rows.map { row in
-                User(
-                    id: try row["id"].decode(String.self), anon: try row["anon"].decode(Bool.self),
-                    createdAt: Date(ms: try row["created_at"].decode(Int64.self)),
-                    tokenVersion: try row["token_version"].decode(Int64.self))
-            }
-            return UserPage.of(users, limit: limit)
+            return UserPage.of(try rows.map { try Self.user(from: $0) }, limit: limit)
+        }
+    }
+
+    public func disableUser(id: String, until: Date?, now: Date, eventUntil: Date) async throws -> Bool {
+        try await transaction { connection in
+            let logger = self.logger
+            // The user row first, then its sessions in a fixed order, as a logout locks them.
+            guard let version = try await Self.rows(
+                "UPDATE users SET disabled_at = \(now.ms), disabled_until = \(until?.ms) WHERE id = \(id) RETURNING token_version",
+                on: connection, logger: logger
+            ).first.map({ try $0["token_version"].decode(Int64.self) }) else { return false }
+            let live = try await Self.rows(
+                "SELECT id, device_id FROM sessions WHERE user_id = \(id) AND revoked_at IS NULL ORDER BY id FOR UPDATE",
+                on: connection, logger: logger
+            ).map { SessionHandle(id: try $0["id"].decode(String.self), deviceID: try $0["device_id"].decode(String?.self)) }
+            let plan = SessionRevocationPlan.many(
+                userID: id, live: live, except: nil, bumpTokenVersion: true, tokenVersion: version, devices: .none,
+                userDevices: [], eventUntil: eventUntil)
+            try await Self.carryOut(plan, userID: id, reason: "disabled", now: now, on: connection, logger: logger)
+            return true
+        }
+    }
+
+    public func enableUser(id: String) async throws -> Bool {
+        try await transaction { connection in
+            try await !Self.rows(
+                "UPDATE users SET disabled_at = NULL, disabled_until = NULL WHERE id = \(id) RETURNING id",
+                on: connection, logger: self.logger
+            ).isEmpty
         }
     }
 }

@@ -24,6 +24,7 @@ extension PostgresStore {
     /// (one round trip, one snapshot) instead of three.
     static let userRecordColumns = """
         u.id AS u_id, u.anon AS u_anon, u.created_at AS u_created_at, u.token_version AS u_token_version,
+        u.disabled_at AS u_disabled_at, u.disabled_until AS u_disabled_until,
         ARRAY(SELECT i.provider FROM identities i WHERE i.user_id = u.id ORDER BY i.provider, i.subject) AS u_identity_providers,
         ARRAY(SELECT i.subject FROM identities i WHERE i.user_id = u.id ORDER BY i.provider, i.subject) AS u_identity_subjects,
         ARRAY(SELECT e.name FROM entitlements e WHERE e.user_id = u.id ORDER BY e.name) AS u_entitlement_names,
@@ -33,9 +34,7 @@ extension PostgresStore {
 
     /// The user record in a row selected with ``userRecordColumns``.
     static func userRecord(from row: PostgresRandomAccessRow) throws -> UserRecord {
-        let user = User(
-            id: try row["u_id"].decode(String.self), anon: try row["u_anon"].decode(Bool.self),
-            createdAt: Date(ms: try row["u_created_at"].decode(Int64.self)), tokenVersion: try row["u_token_version"].decode(Int64.self))
+        let user = try Self.user(from: row, prefix: "u_")
         let providers = try row["u_identity_providers"].decode([String].self)
         let subjects = try row["u_identity_subjects"].decode([String].self)
         let names = try row["u_entitlement_names"].decode([String].self)
@@ -48,6 +47,17 @@ extension PostgresStore {
             user: user,
             identities: zip(providers, subjects).map { IdentitySummary(provider: $0, subject: $1) },
             entitlements: names.indices.map { Entitlement(name: names[$0], expiresAt: permanent[$0] ? nil : Date(ms: expiries[$0])) })
+    }
+
+    /// The user in a row whose user columns are named `prefix` + the column's name.
+    static func user(from row: PostgresRandomAccessRow, prefix: String = "") throws -> User {
+        User(
+            id: try row[prefix + "id"].decode(String.self), anon: try row[prefix + "anon"].decode(Bool.self),
+            createdAt: Date(ms: try row[prefix + "created_at"].decode(Int64.self)),
+            tokenVersion: try row[prefix + "token_version"].decode(Int64.self),
+            disabled: try row[prefix + "disabled_at"].decode(Int64?.self).map {
+                Disablement(since: Date(ms: $0), until: try row[prefix + "disabled_until"].decode(Int64?.self).map(Date.init(ms:)))
+            })
     }
 
     static func userRecord(userID: String, on connection: PostgresConnection, logger: Logger) async throws -> UserRecord? {

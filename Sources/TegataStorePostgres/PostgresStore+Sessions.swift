@@ -145,7 +145,7 @@ extension PostgresStore {
     }
 
     /// Writes a revocation plan: sessions, devices, the token version, then (last) the feed events.
-    private static func carryOut(
+    static func carryOut(
         _ plan: SessionRevocationPlan, userID: String, reason: String, now: Date, on connection: PostgresConnection, logger: Logger
     ) async throws {
         try await revoke(sessionIDs: plan.sessionIDs, reason: reason, now: now, on: connection, logger: logger)

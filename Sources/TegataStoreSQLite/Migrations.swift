@@ -187,5 +187,10 @@ struct Migration: Sendable {
             "CREATE INDEX audit_events_time ON audit_events(time, id)",
             "CREATE INDEX audit_events_user ON audit_events(user_id, time, id)",
         ]),
+        Migration(version: 9, name: "users: disabled by an operator", statements: [
+            // disabled_at set: disabled, until disabled_until (NULL: until enabled again).
+            "ALTER TABLE users ADD COLUMN disabled_at INTEGER",
+            "ALTER TABLE users ADD COLUMN disabled_until INTEGER",
+        ]),
     ]
 }

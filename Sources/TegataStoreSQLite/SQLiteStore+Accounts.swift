@@ -23,6 +23,7 @@ extension SQLiteStore {
                 guard let found = try Self.userRecord(userID: userID, on: db) else {
                     throw StorageError(description: "a device refers to a missing user")
                 }
+                if let disabled = found.user.disabled(at: command.now) { return .userDisabled(userID: userID, disabled) }
                 try db.query(
                     "UPDATE devices SET last_sign_in_at = ?, platform = ? WHERE id = ?",
                     [.date(command.now), .text(credentials.platform), .text(credentials.deviceID)])
@@ -66,6 +67,9 @@ extension SQLiteStore {
             case .signIn(let userID, let email):
                 guard let record = try Self.userRecord(userID: userID, on: db) else {
                     throw StorageError(description: "an identity refers to a missing user")
+                }
+                if record.user.disabled(at: command.now) != nil {
+                    return IdentitySignInOutcome(record: record, session: nil, created: false)
                 }
                 if let email {
                     try db.query(

@@ -35,16 +35,35 @@ extension SQLiteStore {
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         values.append(.int(query.limit + 1))
-        let sql = "SELECT id, anon, created_at, token_version FROM users \(filter) ORDER BY created_at, id LIMIT ?"
+        let sql = "SELECT * FROM users \(filter) ORDER BY created_at, id LIMIT ?"
         let bound = values
         let limit = query.limit
         return try await readers.read { db in
-            let users = try db.query(sql, bound).map { row in
-                User(
-                    id: try row.string("id"), anon: try row.bool("anon"), createdAt: try row.date("created_at"),
-                    tokenVersion: try row.int("token_version"))
+            UserPage.of(try db.query(sql, bound).map(Self.user(from:)), limit: limit)
+        }
+    }
+
+    public func disableUser(id: String, until: Date?, now: Date, eventUntil: Date) async throws -> Bool {
+        try await writer.write { db in
+            guard let version = try db.query(
+                "UPDATE users SET disabled_at = ?, disabled_until = ? WHERE id = ? RETURNING token_version",
+                [.date(now), .optionalDate(until), .text(id)]
+            ).first?.int("token_version") else { return false }
+            let live = try db.query("SELECT id, device_id FROM sessions WHERE user_id = ? AND revoked_at IS NULL", [.text(id)]).map {
+                SessionHandle(id: try $0.string("id"), deviceID: try $0.optionalString("device_id"))
             }
-            return UserPage.of(users, limit: limit)
+            let plan = SessionRevocationPlan.many(
+                userID: id, live: live, except: nil, bumpTokenVersion: true, tokenVersion: version, devices: .none,
+                userDevices: [], eventUntil: eventUntil)
+            try Self.carryOut(plan, userID: id, reason: "disabled", now: now, on: db)
+            return true
+        }
+    }
+
+    public func enableUser(id: String) async throws -> Bool {
+        try await writer.write { db in
+            try !db.query(
+                "UPDATE users SET disabled_at = NULL, disabled_until = NULL WHERE id = ? RETURNING id", [.text(id)]).isEmpty
         }
     }
 }

@@ -6,9 +6,7 @@ import TegataWire
 extension SQLiteStore {
     static func userRecord(userID: String, on db: Database) throws -> UserRecord? {
         guard let row = try db.query("SELECT * FROM users WHERE id = ?", [.text(userID)]).first else { return nil }
-        let user = User(
-            id: try row.string("id"), anon: try row.bool("anon"), createdAt: try row.date("created_at"),
-            tokenVersion: try row.int("token_version"))
+        let user = try Self.user(from: row)
         let identities = try db.query(
             "SELECT provider, subject FROM identities WHERE user_id = ? ORDER BY provider, subject", [.text(userID)]
         ).map { IdentitySummary(provider: try $0.string("provider"), subject: try $0.string("subject")) }
@@ -16,6 +14,14 @@ extension SQLiteStore {
             "SELECT name, expires_at FROM entitlements WHERE user_id = ? ORDER BY name", [.text(userID)]
         ).map { Entitlement(name: try $0.string("name"), expiresAt: try $0.optionalDate("expires_at")) }
         return UserRecord(user: user, identities: identities, entitlements: entitlements)
+    }
+
+    /// The user in a row of `users` (every column).
+    static func user(from row: Row) throws -> User {
+        User(
+            id: try row.string("id"), anon: try row.bool("anon"), createdAt: try row.date("created_at"),
+            tokenVersion: try row.int("token_version"),
+            disabled: try row.optionalDate("disabled_at").map { Disablement(since: $0, until: try row.optionalDate("disabled_until")) })
     }
 
     /// Creates a user at token version 0.

@@ -134,7 +134,7 @@ extension SQLiteStore {
     }
 
     /// Writes a revocation plan: sessions, devices, the token version, the feed events.
-    private static func carryOut(_ plan: SessionRevocationPlan, userID: String, reason: String, now: Date, on db: Database) throws {
+    static func carryOut(_ plan: SessionRevocationPlan, userID: String, reason: String, now: Date, on db: Database) throws {
         try revoke(sessionIDs: plan.sessionIDs, reason: reason, now: now, on: db)
         for device in plan.deviceIDs {
             try db.query(

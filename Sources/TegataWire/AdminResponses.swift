@@ -16,11 +16,13 @@ public struct AdminUserResponse: Codable, Sendable, Equatable {
     public var devices: [AdminDevice]
     /// Entitlements that have not expired, by name.
     public var ent: [String: EntitlementGrant]
+    /// The disablement in force; null while the user is enabled.
+    public var disabled: AdminDisablement?
 
     /// Creates the body.
     public init(
         id: String, anon: Bool, createdAt: Date, tokenVersion: Int64, identities: [AdminIdentity], devices: [AdminDevice],
-        ent: [String: EntitlementGrant]
+        ent: [String: EntitlementGrant], disabled: AdminDisablement? = nil
     ) {
         self.id = id
         self.anon = anon
@@ -29,11 +31,59 @@ public struct AdminUserResponse: Codable, Sendable, Equatable {
         self.identities = identities
         self.devices = devices
         self.ent = ent
+        self.disabled = disabled
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, anon, identities, devices, ent
+        case id, anon, identities, devices, ent, disabled
         case createdAt = "created_at", tokenVersion = "token_version"
+    }
+
+    /// Every field, absent values as null.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(anon, forKey: .anon)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(tokenVersion, forKey: .tokenVersion)
+        try container.encode(identities, forKey: .identities)
+        try container.encode(devices, forKey: .devices)
+        try container.encode(ent, forKey: .ent)
+        try container.encode(disabled, forKey: .disabled)
+    }
+}
+
+/// A disablement as the admin API shows it: since when, and until when (null: until enabled).
+public struct AdminDisablement: Codable, Sendable, Equatable {
+    /// When the user was disabled.
+    public var since: Date
+    /// When the disablement lapses by itself; null for never.
+    public var until: Date?
+
+    /// Creates an entry.
+    public init(since: Date, until: Date?) {
+        self.since = since
+        self.until = until
+    }
+
+    /// Both fields, `until` as null when absent.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(since, forKey: .since)
+        try container.encode(until, forKey: .until)
+    }
+
+    enum CodingKeys: String, CodingKey { case since, until }
+}
+
+/// The body of `POST /admin/v1/users/{id}/disable`, optional: `{"until": "<RFC 3339>"}`.
+public struct AdminDisableRequest: Codable, Sendable, Equatable {
+    /// When the disablement lapses by itself; absent: until enabled.
+    public var until: Date?
+
+    /// Creates a body.
+    public init(until: Date? = nil) {
+        self.until = until
     }
 }
 

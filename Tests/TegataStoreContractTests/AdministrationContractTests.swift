@@ -66,4 +66,52 @@ import Testing
             #expect(try await store.findUsers(UserQuery(limit: 100)).next == nil)
         }
     }
+
+    @Test(arguments: StoreUnderTest.all)
+    func aDisabledUserSignsInByNoMethodUntilEnabledOrUntilItsEndPasses(store: StoreUnderTest) async throws {
+        try await store.with { store in
+            let (record, first) = try await Fixture.signedInDevice(store, "device-disable-1")
+            let second = try #require(try await store.deviceSignIn(try Fixture.deviceSignIn("device-disable-1")).session)
+            _ = try await store.linkIdentity(ExternalIdentity(provider: "apple", subject: "a-disable", email: nil), toUser: record.user.id, now: Fixture.now)
+            let other = try await Fixture.signedInDevice(store, "device-disable-2").1
+            let start = try await store.revocationEvents(after: nil, now: Fixture.now, limit: 100).cursor
+            let at = Fixture.now.addingTimeInterval(10)
+            let until = Fixture.now.addingTimeInterval(100)
+            #expect(try await store.disableUser(id: record.user.id, until: until, now: at, eventUntil: at.addingTimeInterval(900)))
+            #expect(try await !store.disableUser(id: "no-such-user", until: nil, now: at, eventUntil: at.addingTimeInterval(900)))
+
+            // The disablement is stored, the token version moved with one user event, every session ended, no device revoked.
+            let user = try #require(try await store.userRecord(userID: record.user.id)).user
+            #expect(user.disabled == Disablement(since: at, until: until) && user.tokenVersion == record.user.tokenVersion + 1)
+            #expect(user.disabled(at: until.addingTimeInterval(-1)) != nil && user.disabled(at: until) == nil)
+            let events = try await store.revocationEvents(after: start, now: at, limit: 100).events.map(\.kind)
+            #expect(events == [.user(sub: record.user.id, tokenVersion: user.tokenVersion)])
+            #expect(try await store.sessions(ofUser: record.user.id).map(\.id) == [first.id, second.id])
+            #expect(try await store.sessions(ofUser: record.user.id).allSatisfy { $0.revokedAt == at })
+            #expect(try await store.session(id: other.id)?.revokedAt == nil, "another user's session is untouched")
+            #expect(try await store.devices(ofUser: record.user.id).allSatisfy { $0.revokedAt == nil })
+            #expect(try await store.findUsers(UserQuery(deviceID: "device-disable-1")).users.first?.disabled == user.disabled)
+
+            // While it is in force: no sign-in opens a session.
+            let during = at.addingTimeInterval(1)
+            #expect(try await store.deviceSignIn(try Fixture.deviceSignIn("device-disable-1", at: during))
+                    == .userDisabled(userID: record.user.id, Disablement(since: at, until: until)))
+            let refused = try await store.identitySignIn(Fixture.identitySignIn("apple", "a-disable", at: during))
+            #expect(refused.session == nil && refused.record.user.id == record.user.id && !refused.created)
+            #expect(try await store.sessions(ofUser: record.user.id).count == 2, "nothing was opened")
+            // Once its end has passed, the device signs in again by itself.
+            let after = try await store.deviceSignIn(try Fixture.deviceSignIn("device-disable-1", at: until))
+            #expect(after.session != nil)
+
+            // Disabled with no end, then enabled: sign-ins work again, ended sessions stay ended.
+            #expect(try await store.disableUser(id: record.user.id, until: nil, now: until, eventUntil: until.addingTimeInterval(900)))
+            let far = until.addingTimeInterval(1_000_000)
+            #expect(try await store.identitySignIn(Fixture.identitySignIn("apple", "a-disable", at: far)).session == nil)
+            #expect(try await store.enableUser(id: record.user.id))
+            #expect(try await !store.enableUser(id: "no-such-user"))
+            #expect(try await store.userRecord(userID: record.user.id)?.user.disabled == nil)
+            #expect(try await store.identitySignIn(Fixture.identitySignIn("apple", "a-disable", at: far)).session != nil)
+            #expect(try await store.session(id: first.id)?.revokedAt == at)
+        }
+    }
 }

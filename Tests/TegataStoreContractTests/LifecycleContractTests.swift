@@ -58,7 +58,7 @@ import Testing
             let (device, _) = try await Fixture.signedInDevice(store, "device-0001")
             _ = try await store.linkIdentity(ExternalIdentity(provider: "apple", subject: "a-1", email: nil), toUser: device.user.id, now: Fixture.now)
             // Signed in with Apple elsewhere, the user logged out everywhere: the device is revoked.
-            let apple = try await store.identitySignIn(Fixture.identitySignIn("apple", "a-1")).session
+            let apple = try #require(try await store.identitySignIn(Fixture.identitySignIn("apple", "a-1")).session)
             try await store.revokeSessions(userID: device.user.id, except: apple.id, bumpTokenVersion: false,
                                            devices: .allOfUser(keeping: nil), now: Fixture.now, eventUntil: Fixture.now.addingTimeInterval(900))
             #expect(try await store.unlinkIdentity(provider: "apple", fromUser: device.user.id) == .lastWayToSignIn)

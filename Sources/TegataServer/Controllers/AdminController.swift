@@ -35,6 +35,29 @@ struct AdminController {
         enum CodingKeys: String, CodingKey { case immediate }
     }
 
+    /// `POST /admin/v1/users/{id}/disable` body: `{"until": "<RFC 3339>"}`, optional (absent or an
+    /// empty body: until enabled). `"until": null` is refused, not taken as absent.
+    struct DisableRequest: Decodable {
+        var until: Date?
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            guard let text = try container.decodeIfPresentRefusingNull(String.self, forKey: .until) else { return }
+            guard let date = AdminController.rfc3339(text) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .until, in: container, debugDescription: "until must be an RFC 3339 time such as 2026-12-01T09:30:00Z")
+            }
+            until = date
+        }
+
+        enum CodingKeys: String, CodingKey { case until }
+    }
+
+    /// An RFC 3339 time, with or without fractional seconds; nil for anything else.
+    static func rfc3339(_ text: String) -> Date? {
+        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
+    }
+
     func register(on routes: TegataRoutes) {
         let admin = routes.open.group("/admin/v1")
             .add(middleware: RateLimitMiddleware(limiter: rateLimit, clock: clock))
@@ -81,7 +104,8 @@ struct AdminController {
                 devices: details.devices.map {
                     AdminDevice(id: $0.id, platform: $0.platform, createdAt: $0.createdAt, lastSignInAt: $0.lastSignInAt, revokedAt: $0.revokedAt)
                 },
-                ent: Entitlement.claim(from: details.record.entitlements, at: clock.now())))
+                ent: Entitlement.claim(from: details.record.entitlements, at: clock.now()),
+                disabled: user.disabled(at: clock.now()).map { AdminDisablement(since: $0.since, until: $0.until) }))
         }
         admin.get("/users/{id}/sessions") { _, context in
             let sessions = try await administration.sessions(ofUser: try context.pathParameter("id"))
@@ -93,6 +117,15 @@ struct AdminController {
         }
         admin.post("/users/{id}/revoke") { _, context in
             try await administration.revokeUser(try context.pathParameter("id"))
+            return Response(status: .noContent)
+        }
+        admin.post("/users/{id}/disable") { request, context in
+            let body = try await request.decodeOptionalJSON(DisableRequest.self, limit: limit)
+            try await administration.disableUser(try context.pathParameter("id"), until: body?.until)
+            return Response(status: .noContent)
+        }
+        admin.post("/users/{id}/enable") { _, context in
+            try await administration.enableUser(try context.pathParameter("id"))
             return Response(status: .noContent)
         }
         admin.delete("/users/{id}") { _, context in
@@ -116,9 +149,7 @@ struct AdminController {
         }
         func time(_ name: String) throws -> Date? {
             guard let value = try text(name) else { return nil }
-            guard let date = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(value))
-                ?? (try? Date.ISO8601FormatStyle().parse(value))
-            else { throw TegataError.invalidRequest("\(name) must be an RFC 3339 time such as 2026-12-01T09:30:00Z") }
+            guard let date = rfc3339(value) else { throw TegataError.invalidRequest("\(name) must be an RFC 3339 time such as 2026-12-01T09:30:00Z") }
             return date
         }
         let provider = try text("provider"), subject = try text("subject")
