@@ -232,7 +232,7 @@ let package = Package(
         .testTarget(
             name: "TegataVerifierTests",
             dependencies: [
-                "TegataVerifier", "TegataVerifierHummingbird", "TegataServer", "TegataTokens", "TegataWire", "TegataTestSupport",
+                "TegataVerifier", "TegataVerifierHummingbird", "TegataServer", "TegataCore", "TegataTokens", "TegataWire", "TegataTestSupport",
                 "resource-server-example",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -102,6 +102,20 @@ public actor TegataClient {
         return try await renew(rejecting: nil).accessToken
     }
 
+    /// The claims of a valid access token (renewed first when due, as ``accessToken()``): Tegata's
+    /// (`sub`, `anon`, `ent`, …) and the app's own — those an operator or a sign-in hook set, such
+    /// as `roles` or a game's player id — as the token carries them. For the app's own display and
+    /// decisions: the client does not check the signature; servers verify the token instead.
+    ///
+    /// - Throws: as ``accessToken()``; `.invalidResponse` if the token's claims cannot be read.
+    public func accessTokenClaims() async throws -> [String: JSONValue] {
+        let token = try await accessToken()
+        guard let claims = TokenTiming.claims(of: token) else {
+            throw TegataClientError.invalidResponse("the access token's claims cannot be read")
+        }
+        return claims
+    }
+
     /// Renews the session now, e.g. after a purchase, so the new access token carries the new
     /// entitlements. Returns the user.
     @discardableResult

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import TegataWire
 
 /// When an access token expires on this device's clock, and when to renew it. Pure.
 enum TokenTiming {
@@ -28,15 +29,26 @@ enum TokenTiming {
     /// The `exp` claim of a JWT, read without checking its signature (the client is not the token's
     /// audience; it only schedules its renewal).
     static func expiryClaim(of token: String) -> Date? {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[1].utf8.count <= 8192 else { return nil }
-        var base64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64),
+        guard let data = payload(of: token),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let exp = object["exp"] as? NSNumber
         else { return nil }
         return Date(timeIntervalSince1970: exp.doubleValue)
+    }
+
+    /// Every claim of a JWT, read without checking its signature; nil when it is not a JWS whose
+    /// payload is a JSON object.
+    static func claims(of token: String) -> [String: JSONValue]? {
+        payload(of: token).flatMap { try? JSONDecoder().decode([String: JSONValue].self, from: $0) }
+    }
+
+    /// The decoded payload of a compact JWS (at most 8 KiB of it).
+    private static func payload(of token: String) -> Data? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[1].utf8.count <= 8192 else { return nil }
+        var base64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
+        return Data(base64Encoded: base64)
     }
 
     /// The `Date` header (RFC 9110 §5.6.7 IMF-fixdate), if present and valid.

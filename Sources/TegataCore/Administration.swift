@@ -1,4 +1,5 @@
 import Foundation
+import TegataWire
 
 /// A device registered to a user, as operators see it (never its secret).
 public struct DeviceSummary: Sendable, Equatable {
@@ -212,6 +213,20 @@ public struct Administration: Sendable {
     public func enableUser(_ id: String) async throws {
         try Self.check(id)
         guard try await store.enableUser(id: id) else { throw Self.noSuchUser }
+    }
+
+    /// Replaces the user's app claims: a JSON object of at most 1000 bytes serialised, no name
+    /// reserved (``AppClaimRules``), carried in every access token issued afterwards (the next
+    /// sign-in or refresh) and in introspection. `{}` removes them. `invalid_request` naming the
+    /// claim for a reserved name or too many bytes.
+    public func setClaims(_ id: String, _ claims: [String: JSONValue]) async throws {
+        try Self.check(id)
+        do {
+            _ = try AppClaimRules.check(claims)
+        } catch {
+            throw TegataError.invalidRequest(error.message)
+        }
+        guard try await store.setAppClaims(userID: id, claims: claims) else { throw Self.noSuchUser }
     }
 
     /// Ends one session (and the device registration that opened it); done again, it changes

@@ -46,7 +46,7 @@ public struct Introspection: Sendable {
             return IntrospectionResponse(
                 active: true, tokenType: "access_token", sub: claims.sub, sid: claims.sid, exp: claims.exp,
                 iat: claims.iat, nbf: claims.nbf, jti: claims.jti, clientID: claims.clientID, iss: claims.iss,
-                aud: claims.aud, amr: claims.amr, anon: claims.anon, tv: claims.tv, ent: claims.ent)
+                aud: claims.aud, amr: claims.amr, anon: claims.anon, tv: claims.tv, ent: claims.ent, app: claims.app)
         } catch let error as TegataError where error.code == .invalidToken {
             return .inactive
         }

@@ -98,12 +98,15 @@ public struct UserRecord: Sendable, Equatable {
     public var identities: [IdentitySummary]
     /// Its entitlements, expired ones included (filtered by time when used).
     public var entitlements: [Entitlement]
+    /// The app claims an operator set for it (``AppClaimRules``), carried in its access tokens.
+    public var appClaims: [String: JSONValue]
 
     /// Creates a user record.
-    public init(user: User, identities: [IdentitySummary], entitlements: [Entitlement]) {
+    public init(user: User, identities: [IdentitySummary], entitlements: [Entitlement], appClaims: [String: JSONValue] = [:]) {
         self.user = user
         self.identities = identities
         self.entitlements = entitlements
+        self.appClaims = appClaims
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TegataWire
 
 /// Persistence for the domain: every role at once. The server holds one value of this type;
 /// each part of the domain takes only the role it uses.
@@ -102,6 +103,10 @@ public protocol AccountStore: Sendable {
     /// Ends the user's disablement, if any: it can sign in again (its sessions stay ended). False
     /// if there is no such user.
     func enableUser(id: String) async throws -> Bool
+
+    /// Replaces the user's app claims (checked by the caller against ``AppClaimRules``; empty:
+    /// none), read with the user record from then on. False if there is no such user.
+    func setAppClaims(userID: String, claims: [String: JSONValue]) async throws -> Bool
 }
 
 /// An identity as stored.

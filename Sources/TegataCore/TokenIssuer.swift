@@ -26,7 +26,7 @@ public struct TokenIssuer: Sendable {
             iss: policy.issuer, sub: record.user.id, aud: policy.audience,
             exp: issuedAt + Int64(policy.accessTokenLifetime), nbf: issuedAt, iat: issuedAt,
             jti: RandomID.uuid(), sid: session.id, clientID: session.clientID, amr: session.amr,
-            anon: record.user.anon, tv: record.user.tokenVersion, ent: ent.isEmpty ? nil : ent)
+            anon: record.user.anon, tv: record.user.tokenVersion, ent: ent.isEmpty ? nil : ent, app: record.appClaims)
     }
 
     /// The session's current refresh token.

@@ -183,5 +183,9 @@ struct PostgresMigration: Sendable {
             // disabled_at set: disabled, until disabled_until (NULL: until enabled again).
             "ALTER TABLE users ADD COLUMN disabled_at BIGINT, ADD COLUMN disabled_until BIGINT",
         ]),
+        PostgresMigration(version: 5, name: "users: app claims", statements: [
+            // A JSON object, compact with keys sorted (AppClaimRules); NULL: none.
+            "ALTER TABLE users ADD COLUMN app_claims TEXT",
+        ]),
     ]
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import TegataCore
+import TegataWire
 
 /// What operators read: a user's devices, and users found by identity, device or creation time.
 extension PostgresStore {
@@ -60,6 +61,15 @@ extension PostgresStore {
                 userDevices: [], eventUntil: eventUntil)
             try await Self.carryOut(plan, userID: id, reason: "disabled", now: now, on: connection, logger: logger)
             return true
+        }
+    }
+
+    public func setAppClaims(userID: String, claims: [String: JSONValue]) async throws -> Bool {
+        let text = AppClaimRules.storedText(claims)
+        return try await transaction { connection in
+            try await !Self.rows(
+                "UPDATE users SET app_claims = \(text) WHERE id = \(userID) RETURNING id", on: connection, logger: self.logger
+            ).isEmpty
         }
     }
 

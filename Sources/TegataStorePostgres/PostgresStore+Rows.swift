@@ -24,7 +24,7 @@ extension PostgresStore {
     /// (one round trip, one snapshot) instead of three.
     static let userRecordColumns = """
         u.id AS u_id, u.anon AS u_anon, u.created_at AS u_created_at, u.token_version AS u_token_version,
-        u.disabled_at AS u_disabled_at, u.disabled_until AS u_disabled_until,
+        u.disabled_at AS u_disabled_at, u.disabled_until AS u_disabled_until, u.app_claims AS u_app_claims,
         ARRAY(SELECT i.provider FROM identities i WHERE i.user_id = u.id ORDER BY i.provider, i.subject) AS u_identity_providers,
         ARRAY(SELECT i.subject FROM identities i WHERE i.user_id = u.id ORDER BY i.provider, i.subject) AS u_identity_subjects,
         ARRAY(SELECT e.name FROM entitlements e WHERE e.user_id = u.id ORDER BY e.name) AS u_entitlement_names,
@@ -46,7 +46,8 @@ extension PostgresStore {
         return UserRecord(
             user: user,
             identities: zip(providers, subjects).map { IdentitySummary(provider: $0, subject: $1) },
-            entitlements: names.indices.map { Entitlement(name: names[$0], expiresAt: permanent[$0] ? nil : Date(ms: expiries[$0])) })
+            entitlements: names.indices.map { Entitlement(name: names[$0], expiresAt: permanent[$0] ? nil : Date(ms: expiries[$0])) },
+            appClaims: try AppClaimRules.claims(storedText: try row["u_app_claims"].decode(String?.self)))
     }
 
     /// The user in a row whose user columns are named `prefix` + the column's name.

@@ -192,5 +192,9 @@ struct Migration: Sendable {
             "ALTER TABLE users ADD COLUMN disabled_at INTEGER",
             "ALTER TABLE users ADD COLUMN disabled_until INTEGER",
         ]),
+        Migration(version: 10, name: "users: app claims", statements: [
+            // A JSON object, compact with keys sorted (AppClaimRules); NULL: none.
+            "ALTER TABLE users ADD COLUMN app_claims TEXT",
+        ]),
     ]
 }

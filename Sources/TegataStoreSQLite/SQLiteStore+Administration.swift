@@ -1,5 +1,6 @@
 import Foundation
 import TegataCore
+import TegataWire
 
 /// What operators read: a user's devices, and users found by identity, device or creation time.
 extension SQLiteStore {
@@ -57,6 +58,13 @@ extension SQLiteStore {
                 userDevices: [], eventUntil: eventUntil)
             try Self.carryOut(plan, userID: id, reason: "disabled", now: now, on: db)
             return true
+        }
+    }
+
+    public func setAppClaims(userID: String, claims: [String: JSONValue]) async throws -> Bool {
+        let text = AppClaimRules.storedText(claims)
+        return try await writer.write { db in
+            try !db.query("UPDATE users SET app_claims = ? WHERE id = ? RETURNING id", [.optionalText(text), .text(userID)]).isEmpty
         }
     }
 

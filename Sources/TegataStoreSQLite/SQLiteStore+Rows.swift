@@ -13,7 +13,9 @@ extension SQLiteStore {
         let entitlements = try db.query(
             "SELECT name, expires_at FROM entitlements WHERE user_id = ? ORDER BY name", [.text(userID)]
         ).map { Entitlement(name: try $0.string("name"), expiresAt: try $0.optionalDate("expires_at")) }
-        return UserRecord(user: user, identities: identities, entitlements: entitlements)
+        return UserRecord(
+            user: user, identities: identities, entitlements: entitlements,
+            appClaims: try AppClaimRules.claims(storedText: try row.optionalString("app_claims")))
     }
 
     /// The user in a row of `users` (every column).

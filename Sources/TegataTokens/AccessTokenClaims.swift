@@ -28,12 +28,18 @@ public struct AccessTokenClaims: Codable, Sendable, Equatable {
     public var tv: Int64
     /// Entitlements that had not expired when the token was issued; omitted when there are none.
     public var ent: [String: EntitlementGrant]?
+    /// The app's own claims (set by an operator or a sign-in hook; ``AppClaimRules``), beside
+    /// Tegata's at the top level of the token; empty when there are none. Reading a token, every
+    /// claim that is neither Tegata's nor a reserved name lands here.
+    public var app: [String: JSONValue]
 
     /// Creates a claim set.
     public init(
         iss: String, sub: String, aud: String, exp: Int64, nbf: Int64, iat: Int64, jti: String, sid: String,
-        clientID: String, amr: [String], anon: Bool, tv: Int64, ent: [String: EntitlementGrant]?
+        clientID: String, amr: [String], anon: Bool, tv: Int64, ent: [String: EntitlementGrant]?,
+        app: [String: JSONValue] = [:]
     ) {
+        self.app = app
         self.iss = iss
         self.sub = sub
         self.aud = aud
@@ -78,12 +84,34 @@ public struct AccessTokenClaims: Codable, Sendable, Equatable {
         anon = try c.decode(Bool.self, forKey: .anon)
         tv = try c.decode(Int64.self, forKey: .tv)
         ent = try c.decodeIfPresent([String: EntitlementGrant].self, forKey: .ent)
+        app = try AppClaimRules.decodeAppClaims(from: decoder, besides: CodingKeys.self)
+    }
+
+    /// Tegata's claims (`ent` omitted when nil), and the app's beside them.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(iss, forKey: .iss)
+        try c.encode(sub, forKey: .sub)
+        try c.encode(aud, forKey: .aud)
+        try c.encode(exp, forKey: .exp)
+        try c.encode(nbf, forKey: .nbf)
+        try c.encode(iat, forKey: .iat)
+        try c.encode(jti, forKey: .jti)
+        try c.encode(sid, forKey: .sid)
+        try c.encode(clientID, forKey: .clientID)
+        try c.encode(amr, forKey: .amr)
+        try c.encode(anon, forKey: .anon)
+        try c.encode(tv, forKey: .tv)
+        try c.encodeIfPresent(ent, forKey: .ent)
+        try AppClaimRules.encode(app, to: encoder)
     }
 }
 
+
 extension AccessTokenClaims: JSONWritable {
-    /// Writes the claims with keys sorted, `ent` omitted when nil.
+    /// Writes the claims with keys sorted (app claims among Tegata's), `ent` omitted when nil.
     public func write(to writer: inout JSONWriter) {
+        guard app.isEmpty else { return writer.value(.object(jsonObject)) }
         writer.beginObject()
         writer.key("amr"); writer.strings(amr)
         writer.key("anon"); writer.bool(anon)
@@ -101,5 +129,33 @@ extension AccessTokenClaims: JSONWritable {
         writer.key("sub"); writer.string(sub)
         writer.key("tv"); writer.integer(tv)
         writer.endObject()
+    }
+}
+
+extension AccessTokenClaims {
+    /// Every claim as one JSON object (for a token with app claims, whose keys sort among Tegata's).
+    var jsonObject: [String: JSONValue] {
+        var object = app
+        object["amr"] = .array(amr.map(JSONValue.string))
+        object["anon"] = .bool(anon)
+        object["aud"] = .string(aud)
+        object["client_id"] = .string(clientID)
+        if let ent {
+            object["ent"] = .object(ent.mapValues { grant in
+                switch grant {
+                case .unlimited: .bool(true)
+                case .until(let at): .object(["expires_at": .integer(at)])
+                }
+            })
+        }
+        object["exp"] = .integer(exp)
+        object["iat"] = .integer(iat)
+        object["iss"] = .string(iss)
+        object["jti"] = .string(jti)
+        object["nbf"] = .integer(nbf)
+        object["sid"] = .string(sid)
+        object["sub"] = .string(sub)
+        object["tv"] = .integer(tv)
+        return object
     }
 }

@@ -18,12 +18,15 @@ public struct AdminUserResponse: Codable, Sendable, Equatable {
     public var ent: [String: EntitlementGrant]
     /// The disablement in force; null while the user is enabled.
     public var disabled: AdminDisablement?
+    /// The app claims its access tokens carry (`{}` for none).
+    public var claims: [String: JSONValue]
 
     /// Creates the body.
     public init(
         id: String, anon: Bool, createdAt: Date, tokenVersion: Int64, identities: [AdminIdentity], devices: [AdminDevice],
-        ent: [String: EntitlementGrant], disabled: AdminDisablement? = nil
+        ent: [String: EntitlementGrant], disabled: AdminDisablement? = nil, claims: [String: JSONValue] = [:]
     ) {
+        self.claims = claims
         self.id = id
         self.anon = anon
         self.createdAt = createdAt
@@ -35,7 +38,7 @@ public struct AdminUserResponse: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, anon, identities, devices, ent, disabled
+        case id, anon, identities, devices, ent, disabled, claims
         case createdAt = "created_at", tokenVersion = "token_version"
     }
 
@@ -50,6 +53,7 @@ public struct AdminUserResponse: Codable, Sendable, Equatable {
         try container.encode(devices, forKey: .devices)
         try container.encode(ent, forKey: .ent)
         try container.encode(disabled, forKey: .disabled)
+        try container.encode(claims, forKey: .claims)
     }
 }
 

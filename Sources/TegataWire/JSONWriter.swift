@@ -64,6 +64,19 @@ public struct JSONWriter {
         bytes.append(contentsOf: String(value).utf8)
     }
 
+    /// Writes `null`.
+    public mutating func null() {
+        bytes.append(contentsOf: "null".utf8)
+    }
+
+    /// Writes a finite number in its shortest form that reads back the same (`1.5`, `1e+20`), an
+    /// integral one without a fraction, as `JSONEncoder` does.
+    public mutating func number(_ value: Double) {
+        var text = "\(value)"
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        bytes.append(contentsOf: text.utf8)
+    }
+
     /// Writes `true` or `false`.
     public mutating func bool(_ value: Bool) {
         bytes.append(contentsOf: (value ? "true" : "false").utf8)

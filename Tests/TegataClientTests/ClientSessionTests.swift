@@ -5,6 +5,7 @@ import Synchronization
 import TegataClient
 import TegataServer
 import TegataTestSupport
+import TegataWire
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking

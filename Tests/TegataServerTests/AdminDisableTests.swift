@@ -215,5 +215,8 @@ extension TestClientProtocol {
             try await inner.disableUser(id: id, until: until, now: now, eventUntil: eventUntil)
         }
         func enableUser(id: String) async throws -> Bool { try await inner.enableUser(id: id) }
+        func setAppClaims(userID: String, claims: [String: JSONValue]) async throws -> Bool {
+            try await inner.setAppClaims(userID: userID, claims: claims)
+        }
     }
 }

@@ -34,7 +34,7 @@ extension TestClientProtocol {
     static let routes: [(HTTPRequest.Method, String)] = [
         (.get, "/admin/v1/users"), (.get, "/admin/v1/users/u-1"), (.get, "/admin/v1/users/u-1/sessions"),
         (.post, "/admin/v1/users/u-1/revoke"), (.delete, "/admin/v1/users/u-1"), (.delete, "/admin/v1/sessions/s-1"),
-        (.post, "/admin/v1/users/u-1/disable"), (.post, "/admin/v1/users/u-1/enable"),
+        (.post, "/admin/v1/users/u-1/disable"), (.post, "/admin/v1/users/u-1/enable"), (.put, "/admin/v1/users/u-1/claims"),
     ]
 
     @Test func everyRouteIsOffWithoutAKeyAndRefusesAMissingOrWrongOne() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import TegataCore
+import TegataWire
 import Testing
 
 /// What operators read from a store: a user's devices, and users found by identity, device and
@@ -112,6 +113,34 @@ import Testing
             #expect(try await store.userRecord(userID: record.user.id)?.user.disabled == nil)
             #expect(try await store.identitySignIn(Fixture.identitySignIn("apple", "a-disable", at: far)).session != nil)
             #expect(try await store.session(id: first.id)?.revokedAt == at)
+        }
+    }
+
+    @Test(arguments: StoreUnderTest.all)
+    func appClaimsAreReadWithTheUserByEverySignInAndRefresh(store: StoreUnderTest) async throws {
+        try await store.with { store in
+            let (record, session) = try await Fixture.signedInDevice(store, "device-claims-1")
+            #expect(record.appClaims.isEmpty)
+            let claims: [String: JSONValue] = [
+                "roles": .array([.string("admin"), .string("編集者")]), "npln_user_id": .string("0123"), "score": .number(1.5),
+                "flags": .object(["beta": .bool(true), "none": .null]), "level": .integer(7),
+            ]
+            #expect(try await store.setAppClaims(userID: record.user.id, claims: claims))
+            #expect(try await !store.setAppClaims(userID: "no-such-user", claims: claims))
+            #expect(try await store.userRecord(userID: record.user.id)?.appClaims == claims)
+            guard case .issued(let refreshed, _) = try await store.refresh(Fixture.refresh(session.id, generation: 0, at: Fixture.now)) else {
+                throw Failure("the refresh was refused")
+            }
+            #expect(refreshed.appClaims == claims, "the refresh reads them with the user")
+            guard case .signedIn(let again, _) = try await store.deviceSignIn(try Fixture.deviceSignIn("device-claims-1")) else {
+                throw Failure("the sign-in was refused")
+            }
+            #expect(again.appClaims == claims)
+            #expect(try await store.authState(sessionID: session.id, jti: nil, withUser: true)?.user?.appClaims == claims)
+            #expect(try await Fixture.signedInDevice(store, "device-claims-2").0.appClaims.isEmpty, "another user has none")
+
+            #expect(try await store.setAppClaims(userID: record.user.id, claims: [:]))
+            #expect(try await store.userRecord(userID: record.user.id)?.appClaims.isEmpty == true)
         }
     }
 }

@@ -56,4 +56,43 @@ import Testing
             #expect(try JSONDecoder().decode(AccessTokenClaims.self, from: Data(claims.jsonBytes)) == claims)
         }
     }
+
+    static let appClaims: [[String: JSONValue]] = [
+        ["roles": .array([.string("admin"), .string("editor")]), "provider": .string("line")],
+        ["npln_user_id": .string("0123456789abcdef"), "nsa_id": .integer(-42), "stripe_customer": .null, "pro": .bool(false)],
+        // Keys that sort before, between and after Tegata's; nested objects with their own order.
+        ["a": .integer(Int64.max), "bb": .object(["z": .integer(1), "a": .array([])]), "tz": .number(1.5), "zz": .object([:])],
+        ["score": .number(0.1), "big": .number(1e20), "small": .number(-2.5e-8), "third": .number(1.0 / 3.0)],
+        Dictionary(uniqueKeysWithValues: awkward.enumerated().map { ("k\($0.offset)" + $0.element, JSONValue.string($0.element)) }),
+    ]
+
+    @Test func accessTokenClaimsWithAppClaims() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for (index, app) in Self.appClaims.enumerated() {
+            let claims = AccessTokenClaims(
+                iss: "https://auth.example", sub: "u", aud: "a", exp: 2, nbf: 1, iat: 1, jti: "j", sid: "s", clientID: "c",
+                amr: ["device"], anon: index % 2 == 0, tv: 3, ent: index % 2 == 0 ? nil : ["pro": .until(42)], app: app)
+            try expectSameBytes(claims, encoder: encoder)
+            #expect(try JSONDecoder().decode(AccessTokenClaims.self, from: Data(claims.jsonBytes)) == claims)
+        }
+    }
+
+    @Test func jsonValuesReadBackAsWritten() throws {
+        for app in Self.appClaims {
+            let value = JSONValue.object(app)
+            let encoded = try WireCoding.makeEncoder().encode(value)
+            #expect(value.description == String(decoding: encoded, as: UTF8.self))
+            #expect(try JSONDecoder().decode(JSONValue.self, from: encoded) == value)
+        }
+        // Integers stay integers; a fraction, an exponent or a number past Int64 is a double.
+        #expect(try JSONDecoder().decode(JSONValue.self, from: Data("[1, -0, 1.25, 1e3, 9223372036854775808, true, null]".utf8))
+                == .array([.integer(1), .integer(0), .number(1.25), .integer(1000), .number(9.223372036854775808e18), .bool(true), .null]))
+    }
+
+    @Test func readingATokenPutsEveryOtherUnreservedClaimInApp() throws {
+        let json = #"{"amr":[],"anon":true,"aud":"a","client_id":"c","exp":2,"iat":1,"iss":"i","jti":"j","nbf":1,"sid":"s","sub":"u","tv":0,"roles":["x"],"scope":"openid","cnf":{"jkt":"k"}}"#
+        let claims = try JSONDecoder().decode(AccessTokenClaims.self, from: Data(json.utf8))
+        #expect(claims.app == ["roles": .array([.string("x")])], "reserved names are never app claims")
+    }
 }

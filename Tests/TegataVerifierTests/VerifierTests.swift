@@ -3,6 +3,7 @@ import CoreMetrics
 import Foundation
 import Logging
 import MetricsTestKit
+import TegataCore
 import TegataServer
 import TegataTestSupport
 import TegataTokens
@@ -65,6 +66,18 @@ import Testing
             #expect(error?.code == .invalidToken && error?.isClientError == true)
             let oversized = await #expect(throws: TegataVerifierError.self) { _ = try await verifier.verify(String(repeating: "a", count: 9000)) }
             #expect(oversized?.reason == .malformed)
+        }
+    }
+
+    @Test func appClaimsReachTheResourceServerInTheTypedClaims() async throws {
+        try await Self.withServer { server in
+            let verifier = TegataVerifier(configuration: .init(issuer: server.baseURL.absoluteString), logger: Self.quiet)
+            let (_, user) = try await Self.signIn(server, device: "device-claims")
+            let claims: [String: JSONValue] = ["roles": .array([.string("admin")]), "stripe_customer": .string("cus_1"), "level": .integer(3)]
+            try await #require(server.services).administration.setClaims(user, claims)
+            let (token, _) = try await Self.signIn(server, device: "device-claims")
+            let verified = try await verifier.verify(token)
+            #expect(verified.app == claims && verified.sub == user)
         }
     }
 

@@ -105,7 +105,8 @@ struct AdminController {
                     AdminDevice(id: $0.id, platform: $0.platform, createdAt: $0.createdAt, lastSignInAt: $0.lastSignInAt, revokedAt: $0.revokedAt)
                 },
                 ent: Entitlement.claim(from: details.record.entitlements, at: clock.now()),
-                disabled: user.disabled(at: clock.now()).map { AdminDisablement(since: $0.since, until: $0.until) }))
+                disabled: user.disabled(at: clock.now()).map { AdminDisablement(since: $0.since, until: $0.until) },
+                claims: details.record.appClaims))
         }
         admin.get("/users/{id}/sessions") { _, context in
             let sessions = try await administration.sessions(ofUser: try context.pathParameter("id"))
@@ -122,6 +123,11 @@ struct AdminController {
         admin.post("/users/{id}/disable") { request, context in
             let body = try await request.decodeOptionalJSON(DisableRequest.self, limit: limit)
             try await administration.disableUser(try context.pathParameter("id"), until: body?.until)
+            return Response(status: .noContent)
+        }
+        admin.put("/users/{id}/claims") { request, context in
+            let claims = try await request.decodeJSON([String: JSONValue].self, limit: limit)
+            try await administration.setClaims(try context.pathParameter("id"), claims)
             return Response(status: .noContent)
         }
         admin.post("/users/{id}/enable") { _, context in
