@@ -58,12 +58,7 @@ public struct TegataServices: Sendable {
             let keys = try await KeyBootstrap.serverKeys(
                 configuration: configuration, secrets: secrets, store: store, clock: clock,
                 retention: configuration.signingKeyRetention, logger: logger)
-            let policy = TokenPolicy(
-                issuer: configuration.issuer, audience: configuration.audience, clientID: configuration.clientID,
-                accessTokenLifetime: configuration.accessTokenTTL, leeway: configuration.clockLeeway,
-                sessions: SessionPolicy(idleLifetime: configuration.refreshIdleTTL,
-                                        absoluteLifetime: configuration.refreshAbsoluteTTL,
-                                        reuseGrace: configuration.refreshReuseGrace))
+            let policy = Self.policy(configuration)
             let pruner = SessionPruner(
                 store: store, clock: clock, interval: configuration.pruneInterval,
                 idleLifetime: configuration.refreshIdleTTL,
@@ -99,6 +94,16 @@ public struct TegataServices: Sendable {
             await store.close()
             throw error
         }
+    }
+
+    /// The token policy the configuration sets.
+    static func policy(_ configuration: TegataConfiguration) -> TokenPolicy {
+        TokenPolicy(
+            issuer: configuration.issuer, audience: configuration.audience, clientID: configuration.clientID,
+            accessTokenLifetime: configuration.accessTokenTTL, leeway: configuration.clockLeeway,
+            sessions: SessionPolicy(idleLifetime: configuration.refreshIdleTTL,
+                                    absoluteLifetime: configuration.refreshAbsoluteTTL,
+                                    reuseGrace: configuration.refreshReuseGrace))
     }
 
     private init(

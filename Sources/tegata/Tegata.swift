@@ -17,7 +17,7 @@ struct Tegata: AsyncParsableCommand {
             Every setting can come from a YAML or JSON file (--config) and be overridden by a TEGATA_* \
             environment variable; docs/configuration.md lists them all.
             """,
-        subcommands: [Serve.self, Migrate.self, Audit.self],
+        subcommands: [Serve.self, Migrate.self, Users.self, Sessions.self, Keys.self, Audit.self],
         defaultSubcommand: Serve.self)
 
     static func main() async {
@@ -175,6 +175,194 @@ extension Tegata {
                 output.append(UInt8(ascii: "\n"))
             }
             FileHandle.standardOutput.write(output)
+        }
+    }
+}
+
+// MARK: The operator CLI
+
+/// Options of every operator command.
+struct OperatorOptions: ParsableArguments {
+    @OptionGroup var config: ConfigOptions
+
+    @Flag(name: .long, help: "Print the admin API's JSON instead of text.")
+    var json = false
+}
+
+extension OperatorOptions {
+    /// Opens the operator on the configured database, runs `command`, prints its output, closes.
+    func run(_ command: (Operator) async throws -> Operator.Output) async throws {
+        let (configuration, logger) = try config.load()
+        let operation: Operator
+        do {
+            operation = try await Operator.open(configuration, logger: logger)
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("tegata: \(error)\n".utf8))
+            throw ExitCode(78)
+        } catch let error as TegataError {
+            FileHandle.standardError.write(Data("tegata: \(error.message)\n".utf8))
+            throw ExitCode(Operator.exitCode(for: error))
+        }
+        let output: Operator.Output
+        do {
+            output = try await command(operation)
+        } catch let error as TegataError {
+            await operation.close()
+            FileHandle.standardError.write(Data("tegata: \(error.message)\n".utf8))
+            throw ExitCode(Operator.exitCode(for: error))
+        } catch {
+            await operation.close()
+            throw error
+        }
+        await operation.close()
+        if json {
+            if !output.json.isEmpty { FileHandle.standardOutput.write(output.json + Data("\n".utf8)) }
+        } else {
+            FileHandle.standardOutput.write(Data(output.text.utf8))
+        }
+    }
+}
+
+/// An RFC 3339 time option.
+func rfc3339(_ text: String) -> Date? {
+    (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
+}
+
+extension Tegata {
+    /// `tegata users …`.
+    struct Users: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Look up, find, disable, enable, revoke, delete users and set their app claims.",
+            discussion: """
+                Works on the configured database (the same --config and TEGATA_* environment as serve) \
+                through the admin API's operations, with the same feed events and audit events. Exit \
+                codes: 0 done, 64 malformed argument, 65 refused, 67 no such user or session, 69 \
+                database unavailable, 78 bad configuration, 1 other.
+                """,
+            subcommands: [Get.self, Find.self, Disable.self, Enable.self, Revoke.self, Delete.self, SetClaims.self])
+
+        struct Get: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Show a user: identities, devices, entitlements, claims, disabled state.")
+            @OptionGroup var options: OperatorOptions
+            @Argument(help: "The user id.") var id: String
+            func run() async throws { try await options.run { try await $0.user(id) } }
+        }
+
+        struct Find: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Find users, oldest first, a page at a time (every filter given must match).")
+            @OptionGroup var options: OperatorOptions
+            @Option(help: "With this linked identity's provider (needs --subject).") var provider: String?
+            @Option(help: "With this linked identity's subject (needs --provider).") var subject: String?
+            @Option(name: .customLong("device-id"), help: "The user this device is registered to.") var deviceID: String?
+            @Option(name: .customLong("created-after"), help: "Created at or after this time (RFC 3339).") var createdAfter: String?
+            @Option(name: .customLong("created-before"), help: "Created before this time (RFC 3339).") var createdBefore: String?
+            @Option(help: "Continue after this cursor (printed as 'more: --cursor …').") var cursor: String?
+            @Option(help: "At most this many (1 to 100; 50).") var limit: String?
+            func run() async throws {
+                var parameters: [String: String] = [:]
+                parameters["provider"] = provider
+                parameters["subject"] = subject
+                parameters["device_id"] = deviceID
+                parameters["created_after"] = createdAfter
+                parameters["created_before"] = createdBefore
+                parameters["cursor"] = cursor
+                parameters["limit"] = limit
+                try await options.run { [parameters] in try await $0.findUsers(parameters) }
+            }
+        }
+
+        struct Disable: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Disable a user: no sign-in, no refresh; every session and access token ends now.",
+                discussion: "Its devices stay registered: once enabled (or past --until) they sign in again.")
+            @OptionGroup var options: OperatorOptions
+            @Argument(help: "The user id.") var id: String
+            @Option(help: "Until this time (RFC 3339, in the future); without it, until enabled.") var until: String?
+            func validate() throws {
+                if let until, rfc3339(until) == nil { throw ValidationError("--until must be an RFC 3339 time such as 2026-12-01T09:30:00Z") }
+            }
+            func run() async throws {
+                let until = until.flatMap(rfc3339)
+                try await options.run { try await $0.disable(id, until: until) }
+            }
+        }
+
+        struct Enable: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Enable a disabled user: it can sign in again.")
+            @OptionGroup var options: OperatorOptions
+            @Argument(help: "The user id.") var id: String
+            func run() async throws { try await options.run { try await $0.enable(id) } }
+        }
+
+        struct Revoke: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "End every session and access token of a user at once, and the devices of those sessions.")
+            @OptionGroup var options: OperatorOptions
+            @Argument(help: "The user id.") var id: String
+            func run() async throws { try await options.run { try await $0.revoke(id) } }
+        }
+
+        struct Delete: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Delete a user and everything of it (an account-deletion request).")
+            @OptionGroup var options: OperatorOptions
+            @Argument(help: "The user id.") var id: String
+            func run() async throws { try await options.run { try await $0.delete(id) } }
+        }
+
+        struct SetClaims: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "set-claims",
+                abstract: "Replace a user's app claims: a JSON object of at most 1000 bytes; '{}' removes them.",
+                discussion: "Tokens issued from then on (the next sign-in or refresh) carry them. docs/admin.md lists the reserved names.")
+            @OptionGroup var options: OperatorOptions
+            @Argument(help: "The user id.") var id: String
+            @Argument(help: "The claims as JSON, or - to read them from standard input.") var claims: String
+            func run() async throws {
+                let json = claims == "-" ? FileHandle.standardInput.readDataToEndOfFile() : Data(claims.utf8)
+                try await options.run { try await $0.setClaims(id, json: json) }
+            }
+        }
+    }
+
+    /// `tegata sessions …`.
+    struct Sessions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List a user's sessions and end one.", subcommands: [List.self, Revoke.self])
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Every stored session of a user, ended ones too, oldest first.")
+            @OptionGroup var options: OperatorOptions
+            @Argument(help: "The user id.") var userID: String
+            func run() async throws { try await options.run { try await $0.sessions(ofUser: userID) } }
+        }
+
+        struct Revoke: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "End one session (and the device registration that opened it).")
+            @OptionGroup var options: OperatorOptions
+            @Argument(help: "The session id.") var id: String
+            func run() async throws { try await options.run { try await $0.endSession(id) } }
+        }
+    }
+
+    /// `tegata keys …`.
+    struct Keys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the signing keys and rotate them.", subcommands: [List.self, Rotate.self])
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "The signing keys, oldest first: signing, next, published or retired.")
+            @OptionGroup var options: OperatorOptions
+            func run() async throws { try await options.run { try await $0.keys() } }
+        }
+
+        struct Rotate: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Publish a new signing key; it signs after the JWKS cache lifetime (or at once with --immediate).",
+                discussion: "Running servers take it from the database at their next key reload (TEGATA_KEY_RELOAD_INTERVAL).")
+            @OptionGroup var options: OperatorOptions
+            @Flag(help: "Sign with the new key at once (verifiers with a cached JWKS refetch on the unknown kid).") var immediate = false
+            func run() async throws { try await options.run { try await $0.rotateKey(immediate: immediate) } }
         }
     }
 }

@@ -221,4 +221,60 @@ final class TegataProcess: Sendable {
         #expect(try await bad.waitForExit() != 0)
         #expect(bad.log.contains("--type must be one of"))
     }
+
+    @Test func theOperatorCLIWorksOnTheDatabaseOfARunningServer() async throws {
+        let port = try TegataProcess.freePort()
+        var configured = environment(port: port)
+        configured["TEGATA_AUDIT_LOG"] = "off"
+        let environment = configured
+        let server = try TegataProcess(environment: environment, port: port)
+        try await server.waitUntilServing()
+        @Sendable func cli(_ arguments: [String], expect status: Int32, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+            let run = try TegataProcess(arguments: arguments, environment: environment, port: 1)
+            let code = try await run.waitForExit()
+            #expect(code == status, "\(arguments): \(run.log)", sourceLocation: sourceLocation)
+            return run.log
+        }
+        @Sendable func lastLine(_ log: String) -> Data { Data((log.split(separator: "\n").last(where: { $0.hasPrefix("{") }) ?? "").utf8) }
+        try await TestClient.withClient(host: "127.0.0.1", port: port) { client async throws -> Void in
+            let created = try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-cli-1"))
+            let user = try WireCoding.makeDecoder().decode(TokenResponse.self, from: Data(String(buffer: created.body!).utf8)).user.id
+
+            let shown = try WireCoding.makeDecoder().decode(AdminUserResponse.self, from: lastLine(try await cli(["users", "get", user, "--json"], expect: 0)))
+            #expect(shown.id == user && shown.devices.map(\.id) == ["device-e2e-cli-1"])
+            #expect(try await cli(["users", "get", user], expect: 0).contains("device-e2e-cli-1 ios"))
+            #expect(try await cli(["users", "find", "--device-id", "device-e2e-cli-1"], expect: 0).contains(user))
+
+            // Disabled from the command line: the running server refuses the sign-in at once.
+            _ = try await cli(["users", "disable", user], expect: 0)
+            let refused = try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-cli-1"))
+            #expect(refused.status == .forbidden && String(buffer: refused.body ?? ByteBuffer()).contains("this account is disabled"))
+            _ = try await cli(["users", "enable", user], expect: 0)
+            #expect(try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-cli-1")).status == .ok)
+            _ = try await cli(["users", "set-claims", user, #"{"roles":["admin"]}"#], expect: 0)
+            let again = try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-cli-1"))
+            let token = try WireCoding.makeDecoder().decode(TokenResponse.self, from: Data(String(buffer: again.body!).utf8)).accessToken
+            #expect(claim("roles", of: token) as? [String] == ["admin"])
+            let sessions = try WireCoding.makeDecoder().decode(
+                AdminSessionsResponse.self, from: lastLine(try await cli(["sessions", "list", user, "--json"], expect: 0)))
+            #expect(sessions.sessions.count == 3)
+            _ = try await cli(["sessions", "revoke", sid(of: token)], expect: 0)
+            #expect(try await cli(["keys", "list"], expect: 0).contains("signing"))
+
+            // Exit codes scripts rely on.
+            _ = try await cli(["users", "get", "no-such-user"], expect: 67)
+            _ = try await cli(["users", "get", "a b"], expect: 64)
+            #expect(try await cli(["users", "set-claims", user, #"{"sub":"x"}"#], expect: 64).contains("the claim sub is reserved"))
+            _ = try await cli(["users", "disable", user, "--until", "tomorrow"], expect: 64)
+            _ = try await cli(["users", "delete", user], expect: 0)
+            _ = try await cli(["users", "delete", user], expect: 67)
+            var broken = environment
+            broken["TEGATA_ACCESS_TOKEN_TTL"] = "forever"
+            let misconfigured = try TegataProcess(arguments: ["users", "find"], environment: broken, port: 1)
+            #expect(try await misconfigured.waitForExit() == 78)
+        }
+        kill(server.process.pid, SIGTERM)
+        #expect(try await server.waitForExit() == 0)
+        #expect(!server.log.contains(validSecret))
+    }
 }

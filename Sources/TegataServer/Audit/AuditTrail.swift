@@ -89,7 +89,7 @@ public enum AuditLine {
 }
 
 /// Writes lines to one file descriptor, each with one `write`, one at a time.
-private final class AuditLineStream: Sendable {
+final class AuditLineStream: Sendable {
     private let handle: Mutex<FileHandle>
 
     init?(_ destination: AuditLogDestination) throws {

@@ -88,33 +88,13 @@ struct AdminController {
 
         let administration = administration
         admin.get("/users") { request, _ in
-            let page = try await administration.findUsers(try Self.userQuery(request.uri.queryParameters))
-            return try JSONResponse.make(AdminUsersResponse(
-                users: page.users.map { AdminUserSummary(id: $0.id, anon: $0.anon, createdAt: $0.createdAt) },
-                nextCursor: page.next?.rawValue))
+            try JSONResponse.make(AdminViews.users(try await administration.findUsers(try Self.userQuery(request.uri.queryParameters))))
         }
         admin.get("/users/{id}") { _, context in
-            let details = try await administration.user(try context.pathParameter("id"))
-            let user = details.record.user
-            return try JSONResponse.make(AdminUserResponse(
-                id: user.id, anon: user.anon, createdAt: user.createdAt, tokenVersion: user.tokenVersion,
-                identities: details.identities.map {
-                    AdminIdentity(provider: $0.provider, subject: $0.subject, email: $0.email, linkedAt: $0.linkedAt)
-                },
-                devices: details.devices.map {
-                    AdminDevice(id: $0.id, platform: $0.platform, createdAt: $0.createdAt, lastSignInAt: $0.lastSignInAt, revokedAt: $0.revokedAt)
-                },
-                ent: Entitlement.claim(from: details.record.entitlements, at: clock.now()),
-                disabled: user.disabled(at: clock.now()).map { AdminDisablement(since: $0.since, until: $0.until) },
-                claims: details.record.appClaims))
+            try JSONResponse.make(AdminViews.user(try await administration.user(try context.pathParameter("id")), now: clock.now()))
         }
         admin.get("/users/{id}/sessions") { _, context in
-            let sessions = try await administration.sessions(ofUser: try context.pathParameter("id"))
-            return try JSONResponse.make(AdminSessionsResponse(sessions: sessions.map {
-                AdminSession(
-                    id: $0.id, platform: $0.platform, deviceID: $0.deviceID, amr: $0.amr, createdAt: $0.createdAt,
-                    lastRefreshedAt: $0.lastRefreshedAt, absoluteExpiresAt: $0.absoluteExpiresAt, revokedAt: $0.revokedAt)
-            }))
+            try JSONResponse.make(AdminViews.sessions(try await administration.sessions(ofUser: try context.pathParameter("id"))))
         }
         admin.post("/users/{id}/revoke") { _, context in
             try await administration.revokeUser(try context.pathParameter("id"))
@@ -146,10 +126,18 @@ struct AdminController {
 
     /// The filters of `GET /admin/v1/users`; every one optional, each refused with 400 when malformed.
     static func userQuery(_ parameters: FlatDictionary<Substring, Substring>) throws -> UserQuery {
-        func text(_ name: String) throws -> String? {
+        try userQuery { name in
             let values = parameters[values: Substring(name)]
             guard values.count <= 1 else { throw TegataError.invalidRequest("\(name) may be given once") }
-            guard let value = values.first.map(String.init) else { return nil }
+            return values.first.map(String.init)
+        }
+    }
+
+    /// The filters of a user search from their text values by parameter name (nil: not given);
+    /// the admin API's query and the CLI's options both come through here.
+    static func userQuery(_ value: (String) throws -> String?) throws -> UserQuery {
+        func text(_ name: String) throws -> String? {
+            guard let value = try value(name) else { return nil }
             guard (1...512).contains(value.utf8.count) else { throw TegataError.invalidRequest("\(name) must be 1 to 512 characters") }
             return value
         }

@@ -1,0 +1,276 @@
+import Foundation
+import Hummingbird
+import Logging
+import TegataCore
+import TegataTokens
+import TegataWire
+
+/// What the operator CLI (`tegata users …`, `tegata sessions …`, `tegata keys …`) does: the admin
+/// API's operations on the configured database — SQLite or PostgreSQL, the same `--config` and
+/// environment as `serve` — through the same domain services (``Administration``, ``ServerKeys``),
+/// so the feed, the device revocations and the rules are the ones the API keeps. Each command
+/// answers the admin API's JSON and a readable text, and writes an `admin_action` audit event
+/// (`"via": "cli"`) to the configured audit stream and table.
+public struct Operator: Sendable {
+    /// The configuration it was opened with.
+    public let configuration: TegataConfiguration
+    let store: any TegataStore
+    let administration: Administration
+    let clock: any TegataClock
+    let logger: Logger
+    let auditStream: AuditLineStream?
+
+    /// What a command answers: the admin API's JSON body, and the same for a person to read.
+    public struct Output: Sendable {
+        /// The JSON, compact with keys sorted (empty for a command that answers nothing).
+        public var json: Data
+        /// The readable form, lines ending in a newline.
+        public var text: String
+    }
+
+    /// Opens the configured store (creating or migrating it, as `serve` does).
+    public static func open(_ configuration: TegataConfiguration, clock: any TegataClock = SystemClock(), logger: Logger) async throws -> Operator {
+        let stream = try AuditLineStream(configuration.auditLog)
+        let store = try await StoreFactory.open(configuration, logger: logger)
+        return Operator(
+            configuration: configuration, store: store,
+            administration: Administration(store: store, policy: TegataServices.policy(configuration), clock: clock),
+            clock: clock, logger: logger, auditStream: stream)
+    }
+
+    /// Closes the store.
+    public func close() async {
+        await store.close()
+    }
+
+    /// Runs `body` as the command `action` (`"users disable"`), auditing it with its user or
+    /// session: a success, or a failure with the error's code.
+    public func audited<T: Sendable>(
+        _ action: String, user: String? = nil, session: String? = nil, _ body: () async throws -> T
+    ) async throws -> T {
+        func record(_ outcome: AuditOutcome, _ status: String) async {
+            let event = AuditEvent(
+                time: clock.now(), type: .adminAction, outcome: outcome,
+                userID: user.flatMap { UserID.isWellFormed($0) ? $0 : nil },
+                sessionID: session.flatMap { UserID.isWellFormed($0) ? $0 : nil },
+                details: ["action": action, "via": "cli", "status": status])
+            auditStream?.write(event)
+            guard configuration.auditTable else { return }
+            do {
+                try await store.appendAuditEvents([event])
+            } catch {
+                logger.error("the audit event could not be written to the audit table", metadata: ["error": "\(error)"])
+            }
+        }
+        do {
+            let result = try await body()
+            await record(.success, "ok")
+            return result
+        } catch let error as TegataError {
+            await record(.failure, error.code.rawValue)
+            throw error
+        } catch {
+            await record(.failure, "error")
+            throw error
+        }
+    }
+
+    // MARK: Users
+
+    /// `users get ID`.
+    public func user(_ id: String) async throws -> Output {
+        let view = AdminViews.user(try await audited("users get", user: id) { try await administration.user(id) }, now: clock.now())
+        var text = "user \(view.id)\n"
+        text += "  anon: \(view.anon)  created: \(Self.time(view.createdAt))  token version: \(view.tokenVersion)\n"
+        if let disabled = view.disabled {
+            text += "  disabled since \(Self.time(disabled.since))" + (disabled.until.map { " until \(Self.time($0))" } ?? " until enabled") + "\n"
+        } else {
+            text += "  enabled\n"
+        }
+        text += "  identities:" + (view.identities.isEmpty ? " none\n" : "\n")
+        for identity in view.identities {
+            text += "    \(identity.provider) \(identity.subject)" + (identity.email.map { " <\($0)>" } ?? "") + "  linked \(Self.time(identity.linkedAt))\n"
+        }
+        text += "  devices:" + (view.devices.isEmpty ? " none\n" : "\n")
+        for device in view.devices {
+            text += "    \(device.id) \(device.platform)  registered \(Self.time(device.createdAt))  last sign-in \(Self.time(device.lastSignInAt))"
+                + (device.revokedAt.map { "  revoked \(Self.time($0))" } ?? "") + "\n"
+        }
+        let ent = view.ent.keys.sorted().map { name -> String in
+            switch view.ent[name]! {
+            case .unlimited: name
+            case .until(let at): "\(name) (until \(Self.time(Date(timeIntervalSince1970: TimeInterval(at)))))"
+            }
+        }
+        text += "  entitlements: " + (ent.isEmpty ? "none" : ent.joined(separator: ", ")) + "\n"
+        text += "  claims: " + (view.claims.isEmpty ? "none" : JSONValue.object(view.claims).description) + "\n"
+        return Output(json: try Self.json(view), text: text)
+    }
+
+    /// `users find …`: the filters by the admin API's parameter names (`provider`, `subject`,
+    /// `device_id`, `created_after`, `created_before`, `cursor`, `limit`).
+    public func findUsers(_ parameters: [String: String]) async throws -> Output {
+        let page = try await audited("users find") {
+            try await administration.findUsers(try AdminController.userQuery { parameters[$0] })
+        }
+        let view = AdminViews.users(page)
+        var text = view.users.map { "\($0.id)  \($0.anon ? "anonymous" : "permanent")  created \(Self.time($0.createdAt))\n" }.joined()
+        if view.users.isEmpty { text = "no user matches\n" }
+        if let next = view.nextCursor { text += "more: --cursor \(next)\n" }
+        return Output(json: try Self.json(view), text: text)
+    }
+
+    /// `users disable ID [--until TIME]`.
+    public func disable(_ id: String, until: Date?) async throws -> Output {
+        try await audited("users disable", user: id) { try await administration.disableUser(id, until: until) }
+        return Output(json: Data(), text: "user \(id) disabled " + (until.map { "until \(Self.time($0))" } ?? "until enabled") + "; its sessions ended\n")
+    }
+
+    /// `users enable ID`.
+    public func enable(_ id: String) async throws -> Output {
+        try await audited("users enable", user: id) { try await administration.enableUser(id) }
+        return Output(json: Data(), text: "user \(id) enabled\n")
+    }
+
+    /// `users revoke ID`.
+    public func revoke(_ id: String) async throws -> Output {
+        try await audited("users revoke", user: id) { try await administration.revokeUser(id) }
+        return Output(json: Data(), text: "every session and access token of user \(id) revoked\n")
+    }
+
+    /// `users delete ID`.
+    public func delete(_ id: String) async throws -> Output {
+        try await audited("users delete", user: id) { try await administration.deleteUser(id) }
+        return Output(json: Data(), text: "user \(id) deleted\n")
+    }
+
+    /// `users set-claims ID JSON`: `json` is the claims object, strict JSON (`{}` removes them).
+    public func setClaims(_ id: String, json: Data) async throws -> Output {
+        try await audited("users set-claims", user: id) {
+            let claims = try Request.decodeJSONBody([String: JSONValue].self, from: json)
+            try await administration.setClaims(id, claims)
+        }
+        return Output(json: Data(), text: "claims of user \(id) set; tokens issued from now on carry them\n")
+    }
+
+    // MARK: Sessions
+
+    /// `sessions list USER-ID`.
+    public func sessions(ofUser id: String) async throws -> Output {
+        let view = AdminViews.sessions(try await audited("sessions list", user: id) { try await administration.sessions(ofUser: id) })
+        var text = view.sessions.isEmpty ? "no session\n" : ""
+        for session in view.sessions {
+            text += "\(session.id)  \(session.amr.joined(separator: ","))  \(session.platform)"
+                + (session.deviceID.map { "  device \($0)" } ?? "")
+                + "  opened \(Self.time(session.createdAt))  last used \(Self.time(session.lastRefreshedAt))"
+                + (session.revokedAt.map { "  ended \(Self.time($0))" } ?? "  live") + "\n"
+        }
+        return Output(json: try Self.json(view), text: text)
+    }
+
+    /// `sessions revoke SESSION-ID`.
+    public func endSession(_ id: String) async throws -> Output {
+        try await audited("sessions revoke", session: id) { try await administration.endSession(id) }
+        return Output(json: Data(), text: "session \(id) ended\n")
+    }
+
+    // MARK: Keys
+
+    /// One signing key as `keys list` shows it.
+    public struct KeyView: Codable, Sendable, Equatable {
+        /// Its id (`kid`).
+        public var kid: String
+        /// From when it signs (nil for a key from `TEGATA_SIGNING_KEY_FILE`, which always signed).
+        public var signsFrom: Date?
+        /// `signing`, `next` (published, signs from `signs_from`), `published` (signs no more,
+        /// published until `published_until`) or `retired`.
+        public var state: String
+        /// Until when a key that stopped signing stays published.
+        public var publishedUntil: Date?
+
+        enum CodingKeys: String, CodingKey {
+            case kid, state
+            case signsFrom = "signs_from", publishedUntil = "published_until"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(kid, forKey: .kid)
+            try container.encode(state, forKey: .state)
+            try container.encode(signsFrom, forKey: .signsFrom)
+            try container.encode(publishedUntil, forKey: .publishedUntil)
+        }
+    }
+
+    /// The answer of `keys list`.
+    public struct KeysView: Codable, Sendable, Equatable {
+        /// Oldest first.
+        public var keys: [KeyView]
+    }
+
+    /// The server keys (generating the first key if there is none, as `serve` does).
+    private func serverKeys() async throws -> ServerKeys {
+        let secrets = ServerSecrets(masterKey: try KeyBootstrap.masterKey(configuration.masterKey, logger: logger))
+        return try await KeyBootstrap.serverKeys(
+            configuration: configuration, secrets: secrets, store: store, clock: clock,
+            retention: configuration.signingKeyRetention, logger: logger)
+    }
+
+    /// `keys list`.
+    public func keys() async throws -> Output {
+        let schedule = try await audited("keys list") { try await serverKeys().schedule }
+        let now = clock.now()
+        let signing = schedule.keys.lastIndex { $0.activatesAt <= now } ?? 0
+        let view = KeysView(keys: schedule.keys.enumerated().map { index, key in
+            let signsFrom = key.activatesAt > .distantPast ? key.activatesAt : nil
+            if index == signing { return KeyView(kid: key.key.id.rawValue, signsFrom: signsFrom, state: "signing", publishedUntil: nil) }
+            if index > signing { return KeyView(kid: key.key.id.rawValue, signsFrom: signsFrom, state: "next", publishedUntil: nil) }
+            let until = schedule.keys[index + 1].activatesAt.addingTimeInterval(schedule.retention)
+            return KeyView(kid: key.key.id.rawValue, signsFrom: signsFrom, state: until > now ? "published" : "retired", publishedUntil: until)
+        })
+        let text = view.keys.map { key in
+            "\(key.kid)  \(key.state)" + (key.signsFrom.map { "  signs from \(Self.time($0))" } ?? "")
+                + (key.publishedUntil.map { "  published until \(Self.time($0))" } ?? "") + "\n"
+        }.joined()
+        return Output(json: try Self.json(view), text: text)
+    }
+
+    /// `keys rotate [--immediate]`: as `POST /admin/v1/keys/rotate`. Running servers take the new
+    /// key from the database at their next key reload (`TEGATA_KEY_RELOAD_INTERVAL`); a rotation
+    /// that is not immediate signs only after the JWKS cache lifetime, so every server and verifier
+    /// knows it first.
+    public func rotateKey(immediate: Bool) async throws -> Output {
+        let now = clock.now()
+        let (key, published) = try await audited("keys rotate") {
+            let keys = try await serverKeys()
+            let key = try await keys.rotate(immediate: immediate, publishAhead: configuration.jwksMaxAge, now: now)
+            return (key, keys.ring(at: now).jwks.keys.map(\.kid))
+        }
+        let view = KeyRotationResponse(kid: key.key.id.rawValue, signsFrom: key.activatesAt, publishedKids: published)
+        return Output(json: try Self.json(view), text: "new signing key \(view.kid) signs from \(Self.time(view.signsFrom))\n")
+    }
+
+    /// The exit code of a refused command, which scripts can rely on (sysexits.h): 64 a malformed
+    /// argument (the API's 400), 65 refused by the state of things (409), 67 no such user or
+    /// session (404), 69 the database unavailable (503), 1 anything else. (0: done; 78: a bad
+    /// configuration.)
+    public static func exitCode(for error: TegataError) -> Int32 {
+        switch error.code {
+        case .invalidRequest: 64
+        case .conflict: 65
+        case .notFound: 67
+        case .serverError: error.isUnavailable ? 69 : 1
+        default: 1
+        }
+    }
+
+    // MARK: Formats
+
+    static func json(_ value: some Encodable) throws -> Data {
+        try WireCoding.makeEncoder().encode(value)
+    }
+
+    static func time(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle())
+    }
+}
