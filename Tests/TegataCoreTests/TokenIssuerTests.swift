@@ -12,7 +12,7 @@ import Testing
         let policy = TokenPolicy(
             issuer: "https://auth.example", audience: "api", clientID: "app", accessTokenLifetime: 600,
             sessions: SessionPolicy(idleLifetime: 3_600, absoluteLifetime: 7_200))
-        return TokenIssuer(keys: try ServerKeys(configured: .generate()), secrets: ServerSecrets(masterKey: SymmetricKey(size: .bits256)), policy: policy)
+        return TokenIssuer(keys: try ServerKeys(configured: { [key = SigningKey.generate()] in [key] }), secrets: ServerSecrets(masterKey: SymmetricKey(size: .bits256)), policy: policy)
     }
 
     func record(entitlements: [Entitlement] = [], tv: Int64 = 3) -> UserRecord {

@@ -140,4 +140,54 @@ import Testing
             #expect(response.errorBody?.errorDescription?.contains("TEGATA_SIGNING_KEY_FILE") == true)
         }
     }
+
+    /// The operator's rotation of a key file: publish the new key beside the old, let it sign, drop
+    /// the old one — each step taken by every server at its next key reload, with no restart.
+    @Test func anOperatorKeyFileRotatesByEditingItWithoutARestart() async throws {
+        let harness = Harness { $0.adminAPIKey = Self.adminKey }
+        let old = SigningKey.generate(), new = SigningKey.generate()
+        let file = (harness.directory as NSString).appendingPathComponent("signing.pem")
+        try FileManager.default.createDirectory(atPath: harness.directory, withIntermediateDirectories: true)
+        @Sendable func write(_ keys: [SigningKey], parameters: Bool = false) throws {
+            // `openssl ecparam -genkey` writes an EC PARAMETERS block before each key: skipped.
+            let params = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
+            try keys.map { (parameters ? params : "") + $0.privateKey.pemRepresentation + "\n" }.joined()
+                .write(toFile: file, atomically: true, encoding: .utf8)
+        }
+        try write([old])
+        var configured = harness
+        configured.configuration.signingKeyFile = file
+        try await configured.withApp { client, services in
+            let before = try await client.signIn("device-file-1")
+            #expect(try kid(of: before.accessToken) == old.id.rawValue)
+
+            // 1. The new key published beside the old one, which still signs.
+            try write([old, new], parameters: true)
+            #expect(try await services.keys.reload(now: harness.clock.now()).map(\.rawValue) == [new.id.rawValue])
+            #expect(try await publishedKids(client) == [old.id.rawValue, new.id.rawValue])
+            #expect(try kid(of: try await client.signIn("device-file-1").accessToken) == old.id.rawValue)
+
+            // 2. The new key first: it signs; tokens of the old one still work while it is published.
+            try write([new, old])
+            _ = try await services.keys.reload(now: harness.clock.now())
+            let after = try await client.signIn("device-file-1")
+            #expect(try kid(of: after.accessToken) == new.id.rawValue)
+            #expect(try await Set(publishedKids(client)) == [old.id.rawValue, new.id.rawValue])
+            #expect(try await client.me(before.accessToken).status == .ok)
+
+            // 3. The old key dropped.
+            try write([new])
+            _ = try await services.keys.reload(now: harness.clock.now())
+            #expect(try await publishedKids(client) == [new.id.rawValue])
+            #expect(try await client.me(after.accessToken).status == .ok)
+
+            // A broken edit changes nothing: the keys in use stay.
+            try "not a key".write(toFile: file, atomically: true, encoding: .utf8)
+            await #expect(throws: ConfigurationError.self) { try await services.keys.reload(now: harness.clock.now()) }
+            try write([new, new])
+            await #expect(throws: ConfigurationError.self) { try await services.keys.reload(now: harness.clock.now()) }
+            #expect(try await publishedKids(client) == [new.id.rawValue])
+            #expect(try kid(of: try await client.signIn("device-file-1").accessToken) == new.id.rawValue)
+        }
+    }
 }

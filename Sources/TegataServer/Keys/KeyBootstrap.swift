@@ -59,7 +59,38 @@ enum KeyBootstrap {
         }
     }
 
-    /// The signing keys: the operator's PEM key if configured; else the stored keys (decrypted with
+    /// The keys of an operator's key file: one or more PEM P-256 private keys (SEC 1 or PKCS #8), in
+    /// order (the first signs, the others are published); `EC PARAMETERS` blocks, as `openssl
+    /// ecparam -genkey` writes them, are skipped. Read again at every key reload.
+    static func keys(inFile file: String) throws -> [SigningKey] {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigurationError(key: "TEGATA_SIGNING_KEY_FILE", message: "cannot read \(file)")
+        }
+        let refused = ConfigurationError(
+            key: "TEGATA_SIGNING_KEY_FILE", message: "\(file) is not one or more PEM P-256 (ES256) private keys")
+        let text = String(decoding: data, as: UTF8.self)
+        var keys: [SigningKey] = []
+        var rest = text[...]
+        while let begin = rest.range(of: "-----BEGIN ") {
+            guard let label = rest[begin.upperBound...].range(of: "-----"),
+                  let end = rest[label.upperBound...].range(of: "-----END "),
+                  let close = rest[end.upperBound...].range(of: "-----")
+            else { throw refused }
+            let block = String(rest[begin.lowerBound..<close.upperBound])
+            if rest[begin.upperBound..<label.lowerBound] != "EC PARAMETERS" {
+                guard let key = try? SigningKey(pem: block) else { throw refused }
+                keys.append(key)
+            }
+            rest = rest[close.upperBound...]
+        }
+        guard !keys.isEmpty else { throw refused }
+        guard Set(keys.map(\.id)).count == keys.count else {
+            throw ConfigurationError(key: "TEGATA_SIGNING_KEY_FILE", message: "\(file) holds the same key twice")
+        }
+        return keys
+    }
+
+    /// The signing keys: the operator's PEM keys if configured; else the stored keys (decrypted with
     /// the master key) with their activation times, generating, encrypting and storing one on first
     /// start. `retention`: how long a replaced key stays published.
     static func serverKeys(
@@ -67,16 +98,10 @@ enum KeyBootstrap {
         retention: TimeInterval, logger: Logger
     ) async throws -> ServerKeys {
         if let file = configuration.signingKeyFile {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw ConfigurationError(key: "TEGATA_SIGNING_KEY_FILE", message: "cannot read \(file)")
-            }
-            do {
-                let key = try SigningKey(pem: String(decoding: data, as: UTF8.self))
-                logger.info("signing with the configured key", metadata: ["kid": "\(key.id)"])
-                return try ServerKeys(configured: key)
-            } catch {
-                throw ConfigurationError(key: "TEGATA_SIGNING_KEY_FILE", message: "\(file) is not a PEM P-256 (ES256) private key")
-            }
+            let keys = try ServerKeys(configured: { try Self.keys(inFile: file) })
+            let ids = keys.schedule.keys.map(\.key.id.rawValue)
+            logger.info("signing with the configured key", metadata: ["kid": "\(ids[0])", "published": "\(ids.joined(separator: ","))"])
+            return keys
         }
         var keys: [ScheduledSigningKey] = []
         for stored in try await store.signingKeys().reversed() {

@@ -180,10 +180,11 @@ public struct Operator: Sendable {
     public struct KeyView: Codable, Sendable, Equatable {
         /// Its id (`kid`).
         public var kid: String
-        /// From when it signs (nil for a key from `TEGATA_SIGNING_KEY_FILE`, which always signed).
+        /// From when it signs (nil for the keys of `TEGATA_SIGNING_KEY_FILE`: the first signs, the
+        /// others never do).
         public var signsFrom: Date?
-        /// `signing`, `next` (published, signs from `signs_from`), `published` (signs no more,
-        /// published until `published_until`) or `retired`.
+        /// `signing`, `next` (published, signs from `signs_from`), `published` (signs no more, or, in
+        /// a key file, not yet: published until `published_until` when that is known) or `retired`.
         public var state: String
         /// Until when a key that stopped signing stays published.
         public var publishedUntil: Date?
@@ -222,9 +223,12 @@ public struct Operator: Sendable {
         let now = clock.now()
         let signing = schedule.keys.lastIndex { $0.activatesAt <= now } ?? 0
         let view = KeysView(keys: schedule.keys.enumerated().map { index, key in
-            let signsFrom = key.activatesAt > .distantPast ? key.activatesAt : nil
+            // A key file's keys sign since ever (its first) or never (the others, published only).
+            let signsFrom = key.activatesAt > .distantPast && key.activatesAt < .distantFuture ? key.activatesAt : nil
             if index == signing { return KeyView(kid: key.key.id.rawValue, signsFrom: signsFrom, state: "signing", publishedUntil: nil) }
-            if index > signing { return KeyView(kid: key.key.id.rawValue, signsFrom: signsFrom, state: "next", publishedUntil: nil) }
+            if index > signing {
+                return KeyView(kid: key.key.id.rawValue, signsFrom: signsFrom, state: signsFrom == nil ? "published" : "next", publishedUntil: nil)
+            }
             let until = schedule.keys[index + 1].activatesAt.addingTimeInterval(schedule.retention)
             return KeyView(kid: key.key.id.rawValue, signsFrom: signsFrom, state: until > now ? "published" : "retired", publishedUntil: until)
         })
