@@ -4,7 +4,7 @@ import TegataWire
 /// The device grant: a device id and secret give an anonymous user, with no user action.
 public struct DeviceSignIn: Sendable {
     /// Where users, devices and sessions live.
-    public let store: any AccountStore
+    public let store: any AccountStore & SessionStore
     /// Makes the token response.
     public let issuer: TokenIssuer
     /// The clock.
@@ -13,12 +13,15 @@ public struct DeviceSignIn: Sendable {
     public let limits: RateLimits
     /// Where outcomes are reported.
     public let events: any SecurityEventSink
+    /// The sign-in claims hook, called once the sign-in has committed.
+    public let hook: SignInClaimsHook
 
     /// Creates the grant.
     public init(
-        store: any AccountStore, issuer: TokenIssuer, clock: any TegataClock, limits: RateLimits = .off,
-        events: any SecurityEventSink = NoSecurityEvents()
+        store: any AccountStore & SessionStore, issuer: TokenIssuer, clock: any TegataClock, limits: RateLimits = .off,
+        events: any SecurityEventSink = NoSecurityEvents(), hook: SignInClaimsHook = .off
     ) {
+        self.hook = hook
         self.store = store
         self.issuer = issuer
         self.clock = clock
@@ -72,11 +75,17 @@ public struct DeviceSignIn: Sendable {
             registrationLimit: address.flatMap { address in
                 limits.registrationsPerAddress.map { SharedRateLimit(policy: $0, bucket: "\($0.name):\(address)") }
             })
+        func signedIn(_ record: UserRecord, _ opened: Session, registered: Bool) async throws -> Result {
+            let session = try await hook.apply(
+                SignInHookRequest(user: record.user, newUser: registered, method: "device", sessionID: opened.id, appClaims: record.appClaims),
+                session: opened, store: store, policy: issuer.policy, now: now)
+            return Result(registered: registered, tokens: try await issuer.tokenResponse(for: record, session: session, now: now), sessionID: session.id)
+        }
         switch try await store.deviceSignIn(command) {
         case .registered(let record, let session):
-            return Result(registered: true, tokens: try await issuer.tokenResponse(for: record, session: session, now: now), sessionID: session.id)
+            return try await signedIn(record, session, registered: true)
         case .signedIn(let record, let session):
-            return Result(registered: false, tokens: try await issuer.tokenResponse(for: record, session: session, now: now), sessionID: session.id)
+            return try await signedIn(record, session, registered: false)
         case .wrongSecret:
             if let address { limits.failedSignInsPerAddress?.record(address, now: now) }
             events.record(.deviceSignIn(.wrongSecret, userID: nil, sessionID: nil), origin: origin)

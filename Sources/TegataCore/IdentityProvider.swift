@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import TegataTokens
+import TegataWire
 
 /// An external identity: a provider's user, as Tegata stores it (the minimum: no profile data, and
 /// the e-mail address only where the operator turned that on).
@@ -29,6 +30,8 @@ public struct VerifiedExternalToken: Sendable, Equatable {
     public var replayKey: String
     /// When the token expires.
     public var expiresAt: Date
+    /// Every claim of the token, as verified.
+    public var claims: [String: JSONValue] = [:]
 }
 
 /// A configured external provider: its ID-token rules and its cached keys.
@@ -81,7 +84,7 @@ public struct IdentityProvider: Sendable {
         let digest = SHA256.hash(data: Data("\(name)\u{0}\(token.replayKey)".utf8)).lowercaseHex
         return VerifiedExternalToken(
             identity: ExternalIdentity(provider: name, subject: token.subject, email: storesEmail ? token.email : nil),
-            replayKey: digest, expiresAt: token.expiresAt)
+            replayKey: digest, expiresAt: token.expiresAt, claims: token.claims)
     }
 }
 

@@ -139,13 +139,17 @@ public struct Session: Sendable, Equatable {
     public var absoluteExpiresAt: Date
     /// When it was revoked, if it was.
     public var revokedAt: Date?
+    /// The claims the sign-in claims hook answered for it (``SignInClaimsHook``), carried by every
+    /// access token of the session beside the user's app claims.
+    public var hookClaims: [String: JSONValue]
 
     /// Creates a session value.
     public init(
         id: String, userID: String, deviceID: String?, platform: String, amr: [String], clientID: String,
         createdAt: Date, lastRefreshedAt: Date, rotatedAt: Date? = nil, generation: Int64, absoluteExpiresAt: Date,
-        revokedAt: Date?
+        revokedAt: Date?, hookClaims: [String: JSONValue] = [:]
     ) {
+        self.hookClaims = hookClaims
         self.id = id
         self.userID = userID
         self.deviceID = deviceID

@@ -145,6 +145,10 @@ public protocol SessionStore: Sendable {
     /// user record, read in the same snapshot. Nil if the session (or its user) no longer exists.
     func authState(sessionID: String, jti: String?, withUser: Bool) async throws -> AuthState?
 
+    /// Stores the sign-in claims hook's answer on a live session (``Session/hookClaims``). False if
+    /// there is no such live session.
+    func setSessionClaims(sessionID: String, claims: [String: JSONValue]) async throws -> Bool
+
     /// Marks a live (not revoked) session as used at `now` (never moving it back), so it does not
     /// reach its idle end while a web session cookie keeps it in use. False if there is no such
     /// session. Isolation: one conditional update of the session row.

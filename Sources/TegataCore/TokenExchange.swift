@@ -5,7 +5,7 @@ import TegataWire
 /// the user on first sight.
 public struct TokenExchange: Sendable {
     /// Users, identities and sessions.
-    public let store: any AccountStore
+    public let store: any AccountStore & SessionStore
     /// Makes the token response.
     public let issuer: TokenIssuer
     /// The configured providers.
@@ -16,12 +16,15 @@ public struct TokenExchange: Sendable {
     public let limits: RateLimits
     /// Where outcomes are reported.
     public let events: any SecurityEventSink
+    /// The sign-in claims hook, called once the sign-in has committed.
+    public let hook: SignInClaimsHook
 
     /// Creates the grant.
     public init(
-        store: any AccountStore, issuer: TokenIssuer, providers: IdentityProviders, clock: any TegataClock,
-        limits: RateLimits = .off, events: any SecurityEventSink = NoSecurityEvents()
+        store: any AccountStore & SessionStore, issuer: TokenIssuer, providers: IdentityProviders, clock: any TegataClock,
+        limits: RateLimits = .off, events: any SecurityEventSink = NoSecurityEvents(), hook: SignInClaimsHook = .off
     ) {
+        self.hook = hook
         self.events = events
         self.store = store
         self.issuer = issuer
@@ -69,17 +72,23 @@ public struct TokenExchange: Sendable {
         if let address = origin.addressKey { try limits.exchangesPerAddress?.take(address, now: now) }
         // Counted before the one-time use of the ID token is recorded: a refused exchange leaves
         // the token usable once the limit recovers.
-        let identity = try await presentation.verifyOnce(
+        let verified = try await presentation.verifyOnce(
             with: providers, store: store, leeway: issuer.policy.leeway, now: now,
             admit: { identity in try limits.exchangesPerSubject?.take("\(identity.provider)\u{0}\(identity.subject)", now: now) })
+        let identity = verified.identity
         let amr = try providers.provider(named: identity.provider).amr
         let outcome = try await store.identitySignIn(IdentitySignInCommand(
             identity: identity, newUserID: RandomID.uuid(), newSessionID: RandomID.uuid(),
             clientID: issuer.policy.clientID, platform: platform, amr: [amr], now: now,
             absoluteExpiresAt: now.addingTimeInterval(issuer.policy.sessions.absoluteLifetime)))
-        guard let session = outcome.session else {
+        guard let opened = outcome.session else {
             throw DisabledUser(userID: outcome.record.user.id, disabled: outcome.record.user.disabled(at: now) ?? Disablement(since: now, until: nil))
         }
+        let session = try await hook.apply(
+            SignInHookRequest(
+                user: outcome.record.user, newUser: outcome.created, method: identity.provider, sessionID: opened.id,
+                identity: identity, providerClaims: verified.claims, appClaims: outcome.record.appClaims),
+            session: opened, store: store, policy: issuer.policy, now: now)
         var response = try await issuer.tokenResponse(for: outcome.record, session: session, now: now)
         response.issuedTokenType = TokenResponse.accessTokenType
         return (response, outcome.created, session.id)
@@ -95,36 +104,55 @@ public struct TokenExchange: Sendable {
 /// Linking and unlinking the signed-in user's external identities.
 public struct IdentityLinking: Sendable {
     /// Users and identities.
-    public let store: any AccountStore
+    public let store: any AccountStore & SessionStore
     /// The configured providers.
     public let providers: IdentityProviders
     /// The clock.
     public let clock: any TegataClock
     /// Clock leeway: a used ID token is remembered until its `exp` plus this.
     public let leeway: TimeInterval
+    /// The sign-in claims hook, called once a link has committed.
+    public let hook: SignInClaimsHook
 
     /// Creates the service.
-    public init(store: any AccountStore, providers: IdentityProviders, clock: any TegataClock, leeway: TimeInterval = 30) {
+    public init(
+        store: any AccountStore & SessionStore, providers: IdentityProviders, clock: any TegataClock, leeway: TimeInterval = 30,
+        hook: SignInClaimsHook = .off
+    ) {
+        self.hook = hook
         self.store = store
         self.providers = providers
         self.clock = clock
         self.leeway = leeway
     }
 
-    /// Links the identity of a verified ID token to `userID`. Returns the user afterwards and whether
-    /// the link is new. `conflict` when another user owns the identity, or when the user already has
-    /// another identity of that provider.
-    public func link(_ presentation: IDTokenPresentation, toUser userID: String) async throws -> (record: UserRecord, created: Bool) {
+    /// Links the identity of a verified ID token to `userID`, then tells the claims hook (whose
+    /// answer becomes the claims of `sessionID`, the caller's session). Returns the user afterwards
+    /// and whether the link is new. `conflict` when another user owns the identity, or when the user
+    /// already has another identity of that provider.
+    public func link(
+        _ presentation: IDTokenPresentation, toUser userID: String, session sessionID: String? = nil
+    ) async throws -> (record: UserRecord, created: Bool) {
         let now = clock.now()
-        let identity = try await presentation.verifyOnce(with: providers, store: store, leeway: leeway, now: now)
+        let verified = try await presentation.verifyOnce(with: providers, store: store, leeway: leeway, now: now)
+        let identity = verified.identity
+        let result: (record: UserRecord, created: Bool)
         switch try await store.linkIdentity(identity, toUser: userID, now: now) {
-        case .linked(let record): return (record, true)
-        case .alreadyLinked(let record): return (record, false)
+        case .linked(let record): result = (record, true)
+        case .alreadyLinked(let record): result = (record, false)
         case .ownedByAnotherUser: throw TegataError.conflict("this identity is already linked to another account")
         case .providerAlreadyLinked:
             throw TegataError.conflict("this account already has an identity of provider \(identity.provider); unlink it first")
         case .noSuchUser: throw TegataError.invalidToken("the user of this access token no longer exists")
         }
+        if let sessionID {
+            try await hook.applyToLinkingSession(
+                SignInHookRequest(
+                    user: result.record.user, newUser: false, method: identity.provider, sessionID: sessionID, identity: identity,
+                    providerClaims: verified.claims, appClaims: result.record.appClaims, link: true),
+                store: store)
+        }
+        return result
     }
 
     /// Unlinks the user's identity of `provider`. `not_found` if there is none; `conflict` if it is
@@ -152,11 +180,11 @@ extension IDTokenPresentation {
     func verifyOnce(
         with providers: IdentityProviders, store: any AccountStore, leeway: TimeInterval, now: Date,
         admit: (ExternalIdentity) throws -> Void = { _ in }
-    ) async throws -> ExternalIdentity {
+    ) async throws -> VerifiedExternalToken {
         let verified = try await verify(with: providers, now: now)
         try admit(verified.identity)
         guard try await store.rememberUsedIDToken(key: verified.replayKey, until: verified.expiresAt.addingTimeInterval(leeway), now: now)
         else { throw TegataError.idTokenReplayed }
-        return verified.identity
+        return verified
     }
 }

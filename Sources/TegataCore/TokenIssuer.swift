@@ -26,7 +26,8 @@ public struct TokenIssuer: Sendable {
             iss: policy.issuer, sub: record.user.id, aud: policy.audience,
             exp: issuedAt + Int64(policy.accessTokenLifetime), nbf: issuedAt, iat: issuedAt,
             jti: RandomID.uuid(), sid: session.id, clientID: session.clientID, amr: session.amr,
-            anon: record.user.anon, tv: record.user.tokenVersion, ent: ent.isEmpty ? nil : ent, app: record.appClaims)
+            anon: record.user.anon, tv: record.user.tokenVersion, ent: ent.isEmpty ? nil : ent,
+            app: session.hookClaims.isEmpty ? record.appClaims : record.appClaims.merging(session.hookClaims) { $1 })
     }
 
     /// The session's current refresh token.

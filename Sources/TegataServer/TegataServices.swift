@@ -44,6 +44,8 @@ public struct TegataServices: Sendable {
     public let metricsListener: MetricsListener?
     /// The audit trail (its JSON-line stream and, when `TEGATA_AUDIT_TABLE` is on, the table writer).
     public let audit: AuditTrail
+    /// The sign-in claims hook (``SignInClaimsHook/off`` unless `TEGATA_CLAIMS_HOOK_URL` is set).
+    public let claimsHook: SignInClaimsHook
 
     /// Opens and migrates the database, loads or generates the keys.
     public static func make(configuration: TegataConfiguration, clock: any TegataClock, logger: Logger) async throws -> TegataServices {
@@ -82,6 +84,14 @@ public struct TegataServices: Sendable {
             }
             let providers = makeProviders(configuration: configuration, clock: clock, metrics: metrics, logger: logger)
             if let refresher = providers?.refresher { lifecycle.append(refresher) }
+            var claimsHook = SignInClaimsHook.off
+            if let settings = configuration.claimsHook {
+                let http = HTTPClaimsHook(settings: settings, clock: clock, logger: logger)
+                lifecycle.append(http)
+                claimsHook = SignInClaimsHook(source: http, failure: settings.failure) { result in
+                    metrics.increment("tegata_claims_hook_calls_total", [("result", result)])
+                }
+            }
             return TegataServices(
                 configuration: configuration, store: store, lifecycle: lifecycle, secrets: secrets, keys: keys,
                 policy: policy, clock: clock,
@@ -89,7 +99,7 @@ public struct TegataServices: Sendable {
                 verifiedTokens: VerifiedTokenCache(capacity: configuration.verifiedTokenCacheSize),
                 providers: providers?.registry ?? IdentityProviders([]),
                 logger: logger, rateLimits: configuration.rateLimits, metrics: metrics, metricsListener: metricsListener,
-                audit: audit)
+                audit: audit, claimsHook: claimsHook)
         } catch {
             await store.close()
             throw error
@@ -110,8 +120,9 @@ public struct TegataServices: Sendable {
         configuration: TegataConfiguration, store: any TegataStore, lifecycle: [any Service], secrets: ServerSecrets,
         keys: ServerKeys, policy: TokenPolicy, clock: any TegataClock, resourceServers: ResourceServerClients,
         verifiedTokens: VerifiedTokenCache, providers: IdentityProviders, logger: Logger, rateLimits settings: RateLimitSettings,
-        metrics: TegataMetrics, metricsListener: MetricsListener?, audit: AuditTrail
+        metrics: TegataMetrics, metricsListener: MetricsListener?, audit: AuditTrail, claimsHook: SignInClaimsHook
     ) {
+        self.claimsHook = claimsHook
         self.audit = audit
         self.metrics = metrics
         self.metricsListener = metricsListener
@@ -180,19 +191,20 @@ public struct TegataServices: Sendable {
 
     /// The token-exchange grant (external ID tokens).
     public var tokenExchange: TokenExchange {
-        TokenExchange(store: store, issuer: tokenIssuer, providers: providers, clock: clock, limits: rateLimits, events: securityEvents)
+        TokenExchange(
+            store: store, issuer: tokenIssuer, providers: providers, clock: clock, limits: rateLimits, events: securityEvents, hook: claimsHook)
     }
 
     /// Linking and unlinking identities.
     public var identityLinking: IdentityLinking {
-        IdentityLinking(store: store, providers: providers, clock: clock, leeway: configuration.clockLeeway)
+        IdentityLinking(store: store, providers: providers, clock: clock, leeway: configuration.clockLeeway, hook: claimsHook)
     }
 
     /// The refresh-token grant.
     public var refreshGrant: RefreshGrant { RefreshGrant(store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits, events: securityEvents) }
 
     /// The device grant.
-    public var deviceSignIn: DeviceSignIn { DeviceSignIn(store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits, events: securityEvents) }
+    public var deviceSignIn: DeviceSignIn { DeviceSignIn(store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits, events: securityEvents, hook: claimsHook) }
 
     /// Logout, session list, account deletion.
     public var sessionService: SessionService { SessionService(store: store, policy: policy, clock: clock) }

@@ -187,5 +187,9 @@ struct PostgresMigration: Sendable {
             // A JSON object, compact with keys sorted (AppClaimRules); NULL: none.
             "ALTER TABLE users ADD COLUMN app_claims TEXT",
         ]),
+        PostgresMigration(version: 6, name: "sessions: the sign-in claims hook's claims", statements: [
+            // A JSON object, compact with keys sorted (AppClaimRules); NULL: none.
+            "ALTER TABLE sessions ADD COLUMN hook_claims TEXT",
+        ]),
     ]
 }

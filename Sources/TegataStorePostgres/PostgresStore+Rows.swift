@@ -99,7 +99,8 @@ extension PostgresStore {
             lastRefreshedAt: Date(ms: try row["last_refreshed_at"].decode(Int64.self)),
             rotatedAt: Date(ms: try row["rotated_at"].decode(Int64.self)), generation: try row["generation"].decode(Int64.self),
             absoluteExpiresAt: Date(ms: try row["absolute_expires_at"].decode(Int64.self)),
-            revokedAt: try row["revoked_at"].decode(Int64?.self).map(Date.init(ms:)))
+            revokedAt: try row["revoked_at"].decode(Int64?.self).map(Date.init(ms:)),
+            hookClaims: try AppClaimRules.claims(storedText: try row["hook_claims"].decode(String?.self)))
     }
 
     /// Records feed events, numbered from `feed_clock` (whose row this locks until commit, so

@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import TegataCore
+import TegataWire
 
 /// Sessions: refresh, use and revocation. A refresh locks its session row, so concurrent refreshes
 /// of one session — on any replica — serialise there and are each decided on the state the one
@@ -118,6 +119,16 @@ extension PostgresStore {
                 devices: devices, userDevices: devices == .none ? [] : try await Self.unrevokedDevices(of: userID, on: connection, logger: logger),
                 eventUntil: eventUntil)
             try await Self.carryOut(plan, userID: userID, reason: "logout", now: now, on: connection, logger: logger)
+        }
+    }
+
+    public func setSessionClaims(sessionID: String, claims: [String: JSONValue]) async throws -> Bool {
+        let text = AppClaimRules.storedText(claims)
+        return try await transaction { connection in
+            try await !Self.rows(
+                "UPDATE sessions SET hook_claims = \(text) WHERE id = \(sessionID) AND revoked_at IS NULL RETURNING id",
+                on: connection, logger: self.logger
+            ).isEmpty
         }
     }
 

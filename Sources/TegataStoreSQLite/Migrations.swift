@@ -196,5 +196,9 @@ struct Migration: Sendable {
             // A JSON object, compact with keys sorted (AppClaimRules); NULL: none.
             "ALTER TABLE users ADD COLUMN app_claims TEXT",
         ]),
+        Migration(version: 11, name: "sessions: the sign-in claims hook's claims", statements: [
+            // A JSON object, compact with keys sorted (AppClaimRules); NULL: none.
+            "ALTER TABLE sessions ADD COLUMN hook_claims TEXT",
+        ]),
     ]
 }

@@ -60,7 +60,8 @@ extension SQLiteStore {
             clientID: try row.string("client_id"), createdAt: try row.date("created_at"),
             lastRefreshedAt: try row.date("last_refreshed_at"), rotatedAt: try row.optionalDate("rotated_at"),
             generation: try row.int("generation"),
-            absoluteExpiresAt: try row.date("absolute_expires_at"), revokedAt: try row.optionalDate("revoked_at"))
+            absoluteExpiresAt: try row.date("absolute_expires_at"), revokedAt: try row.optionalDate("revoked_at"),
+            hookClaims: try AppClaimRules.claims(storedText: try row.optionalString("hook_claims")))
     }
 
     /// `amr` is stored as a JSON array of strings. Its values are short registered names (RFC 8176)

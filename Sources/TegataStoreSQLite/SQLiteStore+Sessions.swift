@@ -1,5 +1,6 @@
 import Foundation
 import TegataCore
+import TegataWire
 
 /// Sessions: refresh, use and revocation.
 extension SQLiteStore {
@@ -110,6 +111,15 @@ extension SQLiteStore {
                 devices: devices, userDevices: devices == .none ? [] : try Self.unrevokedDevices(of: userID, on: db),
                 eventUntil: eventUntil)
             try Self.carryOut(plan, userID: userID, reason: "logout", now: now, on: db)
+        }
+    }
+
+    public func setSessionClaims(sessionID: String, claims: [String: JSONValue]) async throws -> Bool {
+        let text = AppClaimRules.storedText(claims)
+        return try await writer.write { db in
+            try !db.query(
+                "UPDATE sessions SET hook_claims = ? WHERE id = ? AND revoked_at IS NULL RETURNING id", [.optionalText(text), .text(sessionID)]
+            ).isEmpty
         }
     }
 

@@ -45,6 +45,8 @@ public struct VerifiedIDToken: Sendable, Equatable {
     public var replayKey: String = ""
     /// When the token expires (`exp`): how long its replay key must be remembered.
     public var expiresAt: Date = .distantPast
+    /// Every claim of the token, as verified (for a sign-in claims hook).
+    public var claims: [String: JSONValue] = [:]
 }
 
 /// Why an ID token was refused. The description is safe to send to a client: it never contains the
@@ -192,7 +194,8 @@ public enum IDTokenVerifier {
         }
         return VerifiedIDToken(
             subject: subject, email: claims["email"] as? String, emailVerified: verified, replayKey: replayKey,
-            expiresAt: Date(timeIntervalSince1970: exp))
+            expiresAt: Date(timeIntervalSince1970: exp),
+            claims: (try? JSONDecoder().decode([String: JSONValue].self, from: payload)) ?? [:])
     }
 
     /// The lowercase hex SHA-256 of a raw nonce: what the provider was asked to put in the token.

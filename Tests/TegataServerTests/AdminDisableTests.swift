@@ -178,6 +178,9 @@ extension TestClientProtocol {
             try await inner.authState(sessionID: sessionID, jti: jti, withUser: withUser)
         }
         func touchSession(id: String, now: Date) async throws -> Bool { try await inner.touchSession(id: id, now: now) }
+        func setSessionClaims(sessionID: String, claims: [String: JSONValue]) async throws -> Bool {
+            try await inner.setSessionClaims(sessionID: sessionID, claims: claims)
+        }
         func liveSessions(userID: String, now: Date, idleLifetime: TimeInterval) async throws -> [Session] {
             try await inner.liveSessions(userID: userID, now: now, idleLifetime: idleLifetime)
         }

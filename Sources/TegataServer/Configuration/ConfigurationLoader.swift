@@ -36,13 +36,14 @@ extension TegataConfiguration {
         "rate_limit_enabled",
     ] + RateLimitName.allCases.map(\.key) + [
         "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
+        "claims_hook_url", "claims_hook_secret", "claims_hook_timeout", "claims_hook_failure",
     ]
 
     /// Keys whose value is structured (a mapping in a file; JSON or YAML text in the environment).
     static let structuredKeys: Set<String> = ["providers", "stripe_entitlements"]
 
     /// Keys whose values are secret and never appear in messages.
-    static let secretKeys: Set<String> = ["master_key", "introspection_clients", "stripe_webhook_secret", "revenuecat_webhook_auth", "realtime_hmac_secret", "admin_api_key"]
+    static let secretKeys: Set<String> = ["master_key", "introspection_clients", "stripe_webhook_secret", "revenuecat_webhook_auth", "realtime_hmac_secret", "admin_api_key", "claims_hook_secret"]
 
     /// The environment-variable name of a key.
     public static func environmentName(of key: String) -> String { "TEGATA_" + key.uppercased() }
@@ -244,6 +245,31 @@ extension TegataConfiguration {
                 throw fail("admin_api_key", "must be at least 32 printable ASCII characters without spaces (e.g. `openssl rand -base64 32`)")
             }
             config.adminAPIKey = key
+        }
+        if let url = try nonEmpty("claims_hook_url") {
+            guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), let host = parsed.host, !host.isEmpty,
+                  scheme == "https" || (scheme == "http" && FetchPolicy.isLoopback(host: host))
+            else {
+                throw fail("claims_hook_url", "must be an https URL (plain http only to a loopback host)" + shown("claims_hook_url", url))
+            }
+            guard let secret = try nonEmpty("claims_hook_secret") else {
+                throw fail("claims_hook_secret", "is required with claims_hook_url: the webhook signing secret, whsec_ followed by base64")
+            }
+            guard let key = StandardWebhookSignature.key(secret) else {
+                throw fail("claims_hook_secret", "must be whsec_ followed by the base64 of at least 24 random bytes")
+            }
+            var hook = ClaimsHookSettings(url: parsed, key: key)
+            if let timeout = try duration("claims_hook_timeout", range: 0.1...10) { hook.timeout = timeout }
+            if let mode = try nonEmpty("claims_hook_failure") {
+                guard let parsed = SignInClaimsHook.FailureMode(rawValue: mode.lowercased()) else {
+                    throw fail("claims_hook_failure", "must be refuse (the sign-in answers 503) or allow (sign in without the hook's claims)"
+                        + shown("claims_hook_failure", mode))
+                }
+                hook.failure = parsed
+            }
+            config.claimsHook = hook
+        } else if try nonEmpty("claims_hook_secret") != nil || nonEmpty("claims_hook_timeout") != nil || nonEmpty("claims_hook_failure") != nil {
+            throw fail("claims_hook_url", "is required by the other claims_hook_ settings")
         }
         if let ttl = try duration("session_cookie_ttl", range: 60...(365 * 86_400)) { config.sessionCookieTTL = ttl }
         if let mode = try nonEmpty("session_cookie_samesite") {

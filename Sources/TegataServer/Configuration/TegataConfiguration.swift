@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TegataCore
 import TegataStoreSQLite
 import TegataStorePostgres
 import TegataTokens
@@ -112,6 +113,8 @@ public struct TegataConfiguration: Sendable {
     /// The bearer key of the admin API (`TEGATA_ADMIN_API_KEY`, at least 32 characters). Unset: every
     /// `/admin/v1/*` path answers 404. Never printed.
     public var adminAPIKey: String?
+    /// The sign-in claims hook (`TEGATA_CLAIMS_HOOK_URL` and its settings); nil: none.
+    public var claimsHook: ClaimsHookSettings?
     /// Where audit events go as JSON lines (`TEGATA_AUDIT_LOG`: `stderr`, `stdout`, `off` or a file path).
     public var auditLog: AuditLogDestination = .standardError
     /// Whether audit events are also kept in the database's audit table (`TEGATA_AUDIT_TABLE`),
@@ -229,5 +232,26 @@ public struct TegataConfiguration: Sendable {
         case .sqlite(let path): (path as NSString).deletingLastPathComponent
         case .postgres: "./tegata-data"
         }
+    }
+}
+
+/// The sign-in claims hook's settings: where it is, the Standard Webhooks signing key, how long a
+/// call may take, what a failure does.
+public struct ClaimsHookSettings: Sendable, Equatable {
+    /// The endpoint (https; plain http only to a loopback host).
+    public var url: URL
+    /// The signing key (`TEGATA_CLAIMS_HOOK_SECRET`, `whsec_…`, decoded).
+    public var key: [UInt8]
+    /// The longest a call may take, connection included (`TEGATA_CLAIMS_HOOK_TIMEOUT`, 2 s).
+    public var timeout: TimeInterval = 2
+    /// What a failing hook does (`TEGATA_CLAIMS_HOOK_FAILURE`: `refuse`, the default, or `allow`).
+    public var failure: SignInClaimsHook.FailureMode = .refuse
+
+    /// Creates the settings.
+    public init(url: URL, key: [UInt8], timeout: TimeInterval = 2, failure: SignInClaimsHook.FailureMode = .refuse) {
+        self.url = url
+        self.key = key
+        self.timeout = timeout
+        self.failure = failure
     }
 }

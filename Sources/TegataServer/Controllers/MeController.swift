@@ -42,7 +42,7 @@ struct MeController {
             let presentation = try parameters.idTokenPresentation()
             let record: UserRecord, created: Bool
             do {
-                (record, created) = try await linking.link(presentation, toUser: identity.userID)
+                (record, created) = try await linking.link(presentation, toUser: identity.userID, session: identity.session.id)
             } catch let error as TegataError where error.code != .serverError {
                 // The provider's name is the client's text until a link succeeds: only the reason is kept.
                 audit.record(AuditEvent(
