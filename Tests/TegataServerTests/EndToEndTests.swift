@@ -260,6 +260,15 @@ final class TegataProcess: Sendable {
             #expect(sessions.sessions.count == 3)
             _ = try await cli(["sessions", "revoke", sid(of: token)], expect: 0)
             #expect(try await cli(["keys", "list"], expect: 0).contains("signing"))
+            let rotation = try WireCoding.makeDecoder().decode(
+                KeyRotationResponse.self, from: lastLine(try await cli(["keys", "rotate", "--json"], expect: 0)))
+            #expect(try await cli(["keys", "list"], expect: 0).contains("\(rotation.kid)  next"))
+            let live = try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-cli-2"))
+            let other = try WireCoding.makeDecoder().decode(TokenResponse.self, from: Data(String(buffer: live.body!).utf8))
+            let liveToken = other.accessToken
+            _ = try await cli(["users", "revoke", other.user.id], expect: 0)
+            let revoked = try await client.execute(.init("/v1/me", method: .get, headers: [.authorization: "Bearer \(liveToken)"]))
+            #expect(revoked.status == .unauthorized, "revoked from the command line, refused by the running server")
 
             // Exit codes scripts rely on.
             _ = try await cli(["users", "get", "no-such-user"], expect: 67)
@@ -276,5 +285,50 @@ final class TegataProcess: Sendable {
         kill(server.process.pid, SIGTERM)
         #expect(try await server.waitForExit() == 0)
         #expect(!server.log.contains(validSecret))
+    }
+
+    @Test func theRealServersAdminRoutesAnswerOverASocketAndRefuseAMissingOrWrongKey() async throws {
+        let port = try TegataProcess.freePort()
+        let key = AdminUsersTests.adminKey
+        var configured = environment(port: port)
+        configured["TEGATA_ADMIN_API_KEY"] = key
+        configured["TEGATA_AUDIT_LOG"] = "off"
+        let server = try TegataProcess(environment: configured, port: port)
+        try await server.waitUntilServing()
+        try await TestClient.withClient(host: "127.0.0.1", port: port) { client async throws -> Void in
+            @Sendable func admin(_ method: HTTPRequest.Method, _ path: String, body: String? = nil, key: String? = key) async throws -> TestClient.Response {
+                var headers: HTTPFields = [.contentType: "application/json"]
+                if let key { headers[.authorization] = "Bearer \(key)" }
+                return try await client.execute(.init(path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }))
+            }
+            let created = try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-admin-1"))
+            let tokens = try WireCoding.makeDecoder().decode(TokenResponse.self, from: Data(String(buffer: created.body!).utf8))
+            let user = tokens.user.id
+            let routes: [(HTTPRequest.Method, String, String?)] = [
+                (.get, "/admin/v1/users?device_id=device-e2e-admin-1", nil), (.get, "/admin/v1/users/\(user)", nil),
+                (.get, "/admin/v1/users/\(user)/sessions", nil), (.put, "/admin/v1/users/\(user)/claims", #"{"roles":["admin"]}"#),
+                (.post, "/admin/v1/users/\(user)/disable", nil), (.post, "/admin/v1/users/\(user)/enable", nil),
+                (.post, "/admin/v1/users/\(user)/revoke", nil), (.delete, "/admin/v1/sessions/\(sid(of: tokens.accessToken))", nil),
+                (.post, "/admin/v1/keys/rotate", nil), (.delete, "/admin/v1/users/\(user)", nil),
+            ]
+            for (method, path, body) in routes {
+                for wrong in [nil, key + "x", tokens.accessToken] as [String?] {
+                    let refused = try await admin(method, path, body: body, key: wrong)
+                    #expect(refused.status == .unauthorized && String(buffer: refused.body ?? ByteBuffer()).contains("invalid_token"), "\(method) \(path)")
+                }
+            }
+            for (method, path, body) in routes {
+                let response = try await admin(method, path, body: body)
+                #expect((200..<300).contains(response.status.code), "\(method) \(path): \(response.status) \(String(buffer: response.body ?? ByteBuffer()))")
+                if path.hasSuffix("/disable") {
+                    let refused = try await self.post(client, "/v1/auth/device", deviceBody("device-e2e-admin-1"))
+                    #expect(refused.status == .forbidden, "a disabled user signs in nowhere")
+                }
+            }
+            #expect(try await admin(.get, "/admin/v1/users/\(user)").status == .notFound, "deleted")
+        }
+        kill(server.process.pid, SIGTERM)
+        #expect(try await server.waitForExit() == 0)
+        #expect(!server.log.contains(key), "the admin key is never logged")
     }
 }
