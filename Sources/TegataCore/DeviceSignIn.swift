@@ -52,6 +52,9 @@ public struct DeviceSignIn: Sendable {
         } catch let error as TegataError where error.code == .rateLimited || error.code == .invalidRequest {
             events.record(.deviceSignIn(error.code == .rateLimited ? .rateLimited : .invalidRequest, userID: nil, sessionID: nil), origin: origin)
             throw error
+        } catch let error as TegataError where error == SignInClaimsHook.refusal {
+            events.record(.deviceSignIn(.hookFailed, userID: nil, sessionID: nil), origin: origin)
+            throw error
         }
     }
 

@@ -15,6 +15,8 @@ public enum SecurityEvent: Sendable, Equatable {
     public enum DeviceSignInResult: String, Sendable, CaseIterable {
         case registered, signedIn = "signed_in", wrongSecret = "wrong_secret", deviceRevoked = "device_revoked"
         case rateLimited = "rate_limited", invalidRequest = "invalid_request", userDisabled = "user_disabled"
+        /// The sign-in claims hook failed and the sign-in was refused.
+        case hookFailed = "hook_failed"
     }
 
     /// Results of a refresh.
@@ -53,6 +55,8 @@ public enum SecurityEvent: Sendable, Equatable {
         case unavailable
         /// The identity's user is disabled; nothing changed.
         case userDisabled = "user_disabled"
+        /// The sign-in claims hook failed and the sign-in was refused.
+        case hookFailed = "hook_failed"
     }
 }
 

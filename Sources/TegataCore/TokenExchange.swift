@@ -56,6 +56,7 @@ public struct TokenExchange: Sendable {
         } catch let error as TegataError {
             let result: SecurityEvent.TokenExchangeResult =
                 if error.code == .rateLimited { .rateLimited }
+                else if error == SignInClaimsHook.refusal { .hookFailed }
                 else if error.isUnavailable { .unavailable }
                 else if error == .idTokenReplayed { .replayed }
                 else { .invalidToken }

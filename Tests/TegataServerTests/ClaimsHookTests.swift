@@ -19,6 +19,9 @@ final class HookEndpoint: Sendable {
         case claims(String)
         case status(Int)
         case slow(seconds: Double, claims: String)
+        /// The head at once, then the body a space every 0.2 s (each read well within the timeout)
+        /// for `seconds`, then its end.
+        case trickle(seconds: Double)
     }
 
     static let secret = "whsec_" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
@@ -67,6 +70,16 @@ final class HookEndpoint: Sendable {
             case .slow(let seconds, let json):
                 try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
                 return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+            case .trickle(let seconds):
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: #"{"claims":"#))
+                    for _ in 0..<Int(seconds / 0.2) {
+                        try await Task.sleep(for: .milliseconds(200))
+                        try await writer.write(ByteBuffer(string: " "))
+                    }
+                    try await writer.write(ByteBuffer(string: "{}}"))
+                    try await writer.finish(nil)
+                })
             }
         }
         var logger = Logger(label: "hook-endpoint")
@@ -172,7 +185,8 @@ final class HookEndpoint: Sendable {
     }
 
     @Test(arguments: [
-        HookEndpoint.Answer.status(500), .status(302), .slow(seconds: 2, claims: #"{"claims":{}}"#), .claims("not json"),
+        HookEndpoint.Answer.status(500), .status(302), .slow(seconds: 2, claims: #"{"claims":{}}"#), .trickle(seconds: 2),
+        .claims("not json"),
         .claims(#"{"roles":[]}"#), .claims(#"{"claims":{"sub":"someone-else"}}"#),
         .claims(#"{"claims":{"k":"\#(String(repeating: "x", count: 1000))"}}"#),
     ])
@@ -190,7 +204,9 @@ final class HookEndpoint: Sendable {
                 endpoint.answer = .claims(#"{"claims":{"ok":true}}"#)
                 let again = try await DeviceRevocationTests().deviceSignIn(client, "device-hook-2")
                 #expect(again.status == .ok, "\(again.text)")
-                #expect(Sample.parse(services.metrics.exposition()).value("tegata_claims_hook_calls_total", ["result": "failed"]) == 1)
+                let samples = Sample.parse(services.metrics.exposition())
+                #expect(samples.value("tegata_claims_hook_calls_total", ["result": "failed"]) == 1)
+                #expect(samples.value("tegata_sign_ins_total", ["method": "device", "result": "hook_failed"]) == 1)
             }
         }
     }

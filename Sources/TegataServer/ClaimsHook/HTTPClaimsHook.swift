@@ -98,14 +98,30 @@ public final class HTTPClaimsHook: SignInClaimsSource, Service {
         http.headers.add(name: "webhook-timestamp", value: String(timestamp))
         http.headers.add(name: "webhook-signature", value: StandardWebhookSignature.signature(key: settings.key, id: id, timestamp: timestamp, body: body))
         http.body = .bytes(ByteBuffer(bytes: body))
+        let timeout = Duration.milliseconds(Int64(settings.timeout * 1000))
+        let client = client
+        let request = http
+        let seconds = settings.timeout
         do {
-            let response = try await client.execute(http, timeout: .milliseconds(Int64(settings.timeout * 1000)))
-            let answer = try await response.body.collect(upTo: 64 * 1024)
-            guard response.status == .ok else { throw Failure(description: "it answered \(response.status.code)") }
-            guard let claims = try? Request.decodeJSONBody(Answer.self, from: Data(answer.readableBytesView)).claims else {
-                throw Failure(description: "its answer is not {\"claims\": {…}}")
+            // One deadline for the whole call, the answer's body included (a trickling answer too).
+            return try await withThrowingTaskGroup(of: [String: JSONValue].self) { group in
+                group.addTask {
+                    let response = try await client.execute(request, timeout: .milliseconds(Int64(seconds * 1000)))
+                    let answer = try await response.body.collect(upTo: 64 * 1024)
+                    guard response.status == .ok else { throw Failure(description: "it answered \(response.status.code)") }
+                    guard let claims = try? Request.decodeJSONBody(Answer.self, from: Data(answer.readableBytesView)).claims else {
+                        throw Failure(description: "its answer is not {\"claims\": {…}}")
+                    }
+                    return claims
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw Failure(description: "no answer within \(seconds) s")
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next() else { throw Failure(description: "no answer") }
+                return first
             }
-            return claims
         } catch {
             logger.warning("the sign-in claims hook failed", metadata: ["reason": "\(error)"])
             throw error

@@ -17,7 +17,7 @@ struct ServerSecurityEvents: SecurityEventSink {
             switch result {
             case .registered, .signedIn:
                 signIn(method: "device", newUser: result == .registered, userID: userID, sessionID: sessionID, origin: origin)
-            case .wrongSecret, .deviceRevoked, .userDisabled:
+            case .wrongSecret, .deviceRevoked, .userDisabled, .hookFailed:
                 refusedSignIn(method: "device", reason: result.rawValue, userID: userID, origin: origin)
             case .rateLimited, .invalidRequest:
                 break
@@ -36,7 +36,7 @@ struct ServerSecurityEvents: SecurityEventSink {
             switch result {
             case .signedIn, .created:
                 signIn(method: provider, newUser: result == .created, userID: userID, sessionID: sessionID, origin: origin)
-            case .invalidToken, .replayed, .unavailable, .userDisabled:
+            case .invalidToken, .replayed, .unavailable, .userDisabled, .hookFailed:
                 refusedSignIn(method: provider, reason: result.rawValue, userID: userID, origin: origin)
             case .rateLimited:
                 break
