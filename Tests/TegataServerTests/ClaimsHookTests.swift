@@ -93,10 +93,15 @@ final class HookEndpoint: Sendable {
 }
 
 @Suite struct ClaimsHookTests {
-    static func harness(_ url: URL, failure: SignInClaimsHook.FailureMode = .refuse, provider: FakeProvider? = nil) throws -> Harness {
+    /// A harness calling the hook at `url`. The timeout is generous where the hook answers at once
+    /// (the tests run side by side on a busy machine); the timeout tests use a shorter one and
+    /// answers far slower than it.
+    static func harness(
+        _ url: URL, failure: SignInClaimsHook.FailureMode = .refuse, provider: FakeProvider? = nil, timeout: TimeInterval = 10
+    ) throws -> Harness {
         var harness = try AdminUsersTests.harness(provider)
         harness.configuration.claimsHook = ClaimsHookSettings(
-            url: url, key: try #require(StandardWebhookSignature.key(HookEndpoint.secret)), timeout: 0.5, failure: failure)
+            url: url, key: try #require(StandardWebhookSignature.key(HookEndpoint.secret)), timeout: timeout, failure: failure)
         return harness
     }
 
@@ -185,7 +190,7 @@ final class HookEndpoint: Sendable {
     }
 
     @Test(arguments: [
-        HookEndpoint.Answer.status(500), .status(302), .slow(seconds: 2, claims: #"{"claims":{}}"#), .trickle(seconds: 2),
+        HookEndpoint.Answer.status(500), .status(302), .slow(seconds: 12, claims: #"{"claims":{}}"#), .trickle(seconds: 12),
         .claims("not json"),
         .claims(#"{"roles":[]}"#), .claims(#"{"claims":{"sub":"someone-else"}}"#),
         .claims(#"{"claims":{"k":"\#(String(repeating: "x", count: 1000))"}}"#),
@@ -193,7 +198,7 @@ final class HookEndpoint: Sendable {
     func aFailingHookRefusesTheSignInWith503AndNoTokenOfItsSessionWorks(answer: HookEndpoint.Answer) async throws {
         try await HookEndpoint.with { endpoint, url in
             endpoint.answer = answer
-            let harness = try Self.harness(url, failure: .refuse)
+            let harness = try Self.harness(url, failure: .refuse, timeout: 3)
             try await harness.withApp { client, services in
                 let response = try await DeviceRevocationTests().deviceSignIn(client, "device-hook-2")
                 #expect(response.status == .serviceUnavailable && response.errorBody?.error == .serverError, "\(response.text)")
