@@ -167,6 +167,38 @@ public struct Administration: Sendable {
         return UserDetails(record: record, identities: try await identities, devices: try await devices)
     }
 
+    /// What an account-data request needs of a user: everything ``user(_:)`` shows, its sessions'
+    /// metadata (never a token), every entitlement as stored (expired ones too), and — from the audit
+    /// table, when `audit` is given — its newest audit events (at most ``exportedAuditEvents``).
+    public struct UserExport: Sendable, Equatable {
+        /// The user as ``user(_:)`` shows it.
+        public var details: UserDetails
+        /// Every stored session, oldest first.
+        public var sessions: [Session]
+        /// The user's audit events, newest first; nil when there is no audit table.
+        public var auditEvents: [AuditEvent]?
+        /// True when the export holds the most it carries: older events may exist (`tegata audit
+        /// --user` pages through them all).
+        public var auditEventsTruncated: Bool
+    }
+
+    /// The most audit events an export carries (the newest).
+    public static let exportedAuditEvents = 1000
+
+    /// The export of the user `id`; `audit` is the audit table's store when it is kept.
+    public func export(_ id: String, audit: (any AuditStore)?) async throws -> UserExport {
+        let details = try await user(id)
+        let sessions = try await store.sessions(ofUser: id)
+        var events: [AuditEvent]?
+        var truncated = false
+        if let audit {
+            let read = try await audit.auditEvents(AuditQuery(userID: id, limit: Self.exportedAuditEvents))
+            truncated = read.count >= Self.exportedAuditEvents
+            events = read
+        }
+        return UserExport(details: details, sessions: sessions, auditEvents: events, auditEventsTruncated: truncated)
+    }
+
     /// Every stored session of the user (ended ones too, until pruned), oldest first.
     public func sessions(ofUser id: String) async throws -> [Session] {
         try Self.check(id)

@@ -73,7 +73,8 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     AdminController(
         adminKey: configuration.adminAPIKey, keys: services.keys, administration: services.administration, clock: clock,
         publishAhead: configuration.jwksMaxAge,
-        bodyLimit: limit, rateLimit: services.adminLimit, audit: audit
+        bodyLimit: limit, rateLimit: services.adminLimit, audit: audit,
+        auditTable: configuration.auditTable ? services.store : nil
     ).register(on: routes)
     servedRoutes.load(router.routes)
     return router

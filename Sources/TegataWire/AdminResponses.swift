@@ -273,3 +273,29 @@ public struct AdminUserSummary: Codable, Sendable, Equatable {
         case createdAt = "created_at"
     }
 }
+
+/// An entitlement as stored, expired ones included (an export).
+public struct AdminEntitlement: Codable, Sendable, Equatable {
+    /// Its name.
+    public var name: String
+    /// When it ends; null for no end.
+    public var expiresAt: Date?
+
+    /// Creates an entry.
+    public init(name: String, expiresAt: Date?) {
+        self.name = name
+        self.expiresAt = expiresAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case expiresAt = "expires_at"
+    }
+
+    /// Both fields, `expires_at` as null when absent.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(expiresAt, forKey: .expiresAt)
+    }
+}

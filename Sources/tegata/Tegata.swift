@@ -239,13 +239,22 @@ extension Tegata {
                 codes: 0 done, 64 malformed argument, 65 refused, 67 no such user or session, 69 \
                 database unavailable, 78 bad configuration, 1 other.
                 """,
-            subcommands: [Get.self, Find.self, Disable.self, Enable.self, Revoke.self, Delete.self, SetClaims.self])
+            subcommands: [Get.self, Find.self, Export.self, Disable.self, Enable.self, Revoke.self, Delete.self, SetClaims.self])
 
         struct Get: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Show a user: identities, devices, entitlements, claims, disabled state.")
             @OptionGroup var options: OperatorOptions
             @Argument(help: "The user id.") var id: String
             func run() async throws { try await options.run { try await $0.user(id) } }
+        }
+
+        struct Export: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Print everything Tegata holds of a user as JSON (an account-data request).",
+                discussion: "The user, its sessions' metadata, every entitlement and, with TEGATA_AUDIT_TABLE, its newest 1000 audit events.")
+            @OptionGroup var options: OperatorOptions
+            @Argument(help: "The user id.") var id: String
+            func run() async throws { try await options.run { try await $0.export(id) } }
         }
 
         struct Find: AsyncParsableCommand {

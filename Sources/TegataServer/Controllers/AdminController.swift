@@ -21,6 +21,8 @@ struct AdminController {
     let rateLimit: RateLimiter?
     /// Audits every admin request (refused ones too) and each key rotation.
     let audit: AuditTrail
+    /// The audit table's store, when the table is kept (`TEGATA_AUDIT_TABLE`): exports carry the user's events.
+    let auditTable: (any AuditStore)?
 
     /// `POST /admin/v1/keys/rotate` body: `{"immediate": bool}`, optional.
     struct RotateRequest: Decodable {
@@ -92,6 +94,11 @@ struct AdminController {
         }
         admin.get("/users/{id}") { _, context in
             try JSONResponse.make(AdminViews.user(try await administration.user(try context.pathParameter("id")), now: clock.now()))
+        }
+        let auditTable = auditTable
+        admin.get("/users/{id}/export") { _, context in
+            let export = try await administration.export(try context.pathParameter("id"), audit: auditTable)
+            return try JSONResponse.make(AdminViews.export(export, now: clock.now()))
         }
         admin.get("/users/{id}/sessions") { _, context in
             try JSONResponse.make(AdminViews.sessions(try await administration.sessions(ofUser: try context.pathParameter("id"))))

@@ -28,9 +28,49 @@ enum AdminViews {
         })
     }
 
+    static func export(_ export: Administration.UserExport, now: Date) -> AdminUserExport {
+        AdminUserExport(
+            exportedAt: now, user: user(export.details, now: now), sessions: sessions(export.sessions).sessions,
+            entitlements: export.details.record.entitlements.map { AdminEntitlement(name: $0.name, expiresAt: $0.expiresAt) },
+            auditEvents: export.auditEvents, auditEventsTruncated: export.auditEventsTruncated)
+    }
+
     static func users(_ page: UserPage) -> AdminUsersResponse {
         AdminUsersResponse(
             users: page.users.map { AdminUserSummary(id: $0.id, anon: $0.anon, createdAt: $0.createdAt) },
             nextCursor: page.next?.rawValue)
+    }
+}
+
+/// The body of `GET /admin/v1/users/{id}/export` (and `tegata users export`): everything Tegata
+/// holds of a user, for an account-data request. Never a token, secret or device secret.
+public struct AdminUserExport: Codable, Sendable, Equatable {
+    /// When the export was made.
+    public var exportedAt: Date
+    /// The user, as `GET /admin/v1/users/{id}` shows it.
+    public var user: AdminUserResponse
+    /// Every stored session's metadata, ended ones too, oldest first.
+    public var sessions: [AdminSession]
+    /// Every entitlement as stored, expired ones too.
+    public var entitlements: [AdminEntitlement]
+    /// The user's audit events, newest first (at most 1000); null when the audit table is off.
+    public var auditEvents: [AuditEvent]?
+    /// True when `audit_events` holds the most an export carries: older ones may exist.
+    public var auditEventsTruncated: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case user, sessions, entitlements
+        case exportedAt = "exported_at", auditEvents = "audit_events", auditEventsTruncated = "audit_events_truncated"
+    }
+
+    /// Every field, `audit_events` as null when there is no table.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(exportedAt, forKey: .exportedAt)
+        try container.encode(user, forKey: .user)
+        try container.encode(sessions, forKey: .sessions)
+        try container.encode(entitlements, forKey: .entitlements)
+        try container.encode(auditEvents, forKey: .auditEvents)
+        try container.encode(auditEventsTruncated, forKey: .auditEventsTruncated)
     }
 }

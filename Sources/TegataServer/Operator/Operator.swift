@@ -120,6 +120,16 @@ public struct Operator: Sendable {
         return Output(json: try Self.json(view), text: text)
     }
 
+    /// `users export ID`: everything Tegata holds of the user (the API's export).
+    public func export(_ id: String) async throws -> Output {
+        let export = try await audited("users export", user: id) {
+            try await administration.export(id, audit: configuration.auditTable ? store : nil)
+        }
+        let view = AdminViews.export(export, now: clock.now())
+        let json = try Self.json(view)
+        return Output(json: json, text: String(decoding: json, as: UTF8.self) + "\n")
+    }
+
     /// `users disable ID [--until TIME]`.
     public func disable(_ id: String, until: Date?) async throws -> Output {
         try await audited("users disable", user: id) { try await administration.disableUser(id, until: until) }
