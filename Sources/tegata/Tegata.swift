@@ -232,7 +232,7 @@ extension Tegata {
     /// `tegata users …`.
     struct Users: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Look up, find, disable, enable, revoke, delete users and set their app claims.",
+            abstract: "Look up, find, export, disable, enable, revoke, delete users and set their app claims.",
             discussion: """
                 Works on the configured database (the same --config and TEGATA_* environment as serve) \
                 through the admin API's operations, with the same feed events and audit events. Exit \
