@@ -238,6 +238,18 @@ final class HookEndpoint: Sendable {
         #expect(good.claimsHook?.url.absoluteString == "https://hooks.example.com/claims" && good.claimsHook?.timeout == 1.5)
         #expect(good.claimsHook?.failure == .allow && good.claimsHook?.key.count == 32)
         #expect(try load(["TEGATA_CLAIMS_HOOK_URL": "http://127.0.0.1:9/h", "TEGATA_CLAIMS_HOOK_SECRET": HookEndpoint.secret]).claimsHook?.failure == .refuse)
+        do {
+            _ = try load(["TEGATA_CLAIMS_HOOK_URL": "http://[::1]:9/h", "TEGATA_CLAIMS_HOOK_SECRET": HookEndpoint.secret, "TEGATA_CLAIMS_HOOK_TIMEOUT": "50ms"])
+            Issue.record("a 50 ms timeout was taken")
+        } catch {
+            #expect("\(error)".contains("TEGATA_CLAIMS_HOOK_TIMEOUT"), "\(error)")
+        }
+        do {
+            _ = try load(["TEGATA_CLAIMS_HOOK_URL": "http://[::1]:9/h", "TEGATA_CLAIMS_HOOK_SECRET": HookEndpoint.secret, "TEGATA_CLAIMS_HOOK_TIMEOUT": "0.05"])
+            Issue.record("a 0.05 s timeout was taken")
+        } catch {
+            #expect("\(error)".contains("between 0.1s and 10s"), "\(error)")
+        }
         for bad in [
             ["TEGATA_CLAIMS_HOOK_URL": "http://hooks.example.com/claims", "TEGATA_CLAIMS_HOOK_SECRET": HookEndpoint.secret],
             ["TEGATA_CLAIMS_HOOK_URL": "https://hooks.example.com/claims"],

@@ -120,7 +120,8 @@ extension TegataConfiguration {
                 throw fail(key, "must be a duration such as 900, 900s, 15m, 12h or 30d" + shown(key, value))
             }
             guard range.contains(seconds) else {
-                throw fail(key, "must be between \(Int(range.lowerBound))s and \(Int(range.upperBound))s" + shown(key, value))
+                func text(_ seconds: TimeInterval) -> String { seconds == seconds.rounded() ? "\(Int(seconds))" : "\(seconds)" }
+                throw fail(key, "must be between \(text(range.lowerBound))s and \(text(range.upperBound))s" + shown(key, value))
             }
             return seconds
         }
