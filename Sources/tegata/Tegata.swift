@@ -148,10 +148,7 @@ extension Tegata {
             }
         }
 
-        static func time(_ text: String) -> Date? {
-            (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-                ?? (try? Date.ISO8601FormatStyle().parse(text))
-        }
+        static func time(_ text: String) -> Date? { Operator.parseTime(text) }
 
         func run() async throws {
             let (configuration, logger) = try options.load()
@@ -223,10 +220,8 @@ extension OperatorOptions {
     }
 }
 
-/// An RFC 3339 time option.
-func rfc3339(_ text: String) -> Date? {
-    (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
-}
+/// An RFC 3339 time option, read as the admin API reads one.
+func rfc3339(_ text: String) -> Date? { Operator.parseTime(text) }
 
 extension Tegata {
     /// `tegata users …`.
