@@ -273,6 +273,39 @@ public struct Administration: Sendable {
         guard try await store.session(id: id) != nil else { throw TegataError.notFound("no such session") }
     }
 
+    /// Imports a batch of users (``UserImport``; at most ``UserImport/maximumBatch``): each element
+    /// of `users` is checked on its own (a malformed one is ``UserImportOutcome/invalid(_:)``, and
+    /// so is a second record of one user id), the valid ones are imported in one store transaction,
+    /// and every element gets its outcome, in order. `providers` are the configured identity
+    /// providers with whether each keeps e-mail addresses. `invalid_request` for a batch too large.
+    public func importUsers(_ users: [JSONValue], providers: [String: Bool]) async throws -> [UserImportOutcome] {
+        guard users.count <= UserImport.maximumBatch else {
+            throw TegataError.invalidRequest("an import takes at most \(UserImport.maximumBatch) users per call")
+        }
+        let now = clock.now()
+        var outcomes: [UserImportOutcome?] = []
+        var records: [UserImport] = []
+        var firstIndex: [String: Int] = [:]
+        for (index, value) in users.enumerated() {
+            do {
+                let record = try UserImport.parse(value, providers: providers, now: now)
+                if let earlier = firstIndex[record.id] {
+                    outcomes.append(.invalid("users[\(index)] has the id of users[\(earlier)]: one record per user"))
+                    continue
+                }
+                firstIndex[record.id] = index
+                records.append(record)
+                outcomes.append(nil)
+            } catch {
+                outcomes.append(.invalid(error.message))
+            }
+        }
+        let written = records.isEmpty ? [] : try await store.importUsers(records, now: now)
+        guard written.count == records.count else { throw TegataError.serverError }
+        var next = written.makeIterator()
+        return outcomes.map { $0 ?? next.next()! }
+    }
+
     /// Users matching `query`, one page.
     public func findUsers(_ query: UserQuery) async throws -> UserPage {
         try await store.findUsers(query)

@@ -104,6 +104,8 @@ public enum AuditEventType: String, Sendable, Codable, CaseIterable {
     case rateLimited = "rate_limited"
     /// A request to the admin API: `action` (method and route), `status`; refused ones too.
     case adminAction = "admin_action"
+    /// A user an import created or updated (`result`: `created`, `updated`; `via`: `cli` from the CLI).
+    case userImported = "user_imported"
 }
 
 /// Whether an audited action was done.

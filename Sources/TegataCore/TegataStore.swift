@@ -107,6 +107,19 @@ public protocol AccountStore: Sendable {
     /// Replaces the user's app claims (checked by the caller against ``AppClaimRules``; empty:
     /// none), read with the user record from then on. False if there is no such user.
     func setAppClaims(userID: String, claims: [String: JSONValue]) async throws -> Bool
+
+    /// Imports users: for each record in order, reads its ``UserImportState`` (the user, the owners
+    /// of its identities, devices and customers, its imported entitlements), writes what
+    /// ``UserImportDecision/decide(_:state:now:)`` plans, and answers the record's outcome. Devices
+    /// are registered with no secret (an empty hash, which no secret matches); imported entitlements
+    /// are the grants of the user's subscription of source ``UserImport/billingSource``, merged into
+    /// its entitlements with every other source's. Never a session, a token or a feed event.
+    ///
+    /// Isolation: the batch is one transaction, so each record is decided on what the records
+    /// before it wrote, and a record is written whole or not at all. The user row is locked; an
+    /// identity, device or customer inserted meanwhile by a sign-in or a webhook hits its unique
+    /// key, and the batch runs again on the new state (where that record is now a conflict).
+    func importUsers(_ records: [UserImport], now: Date) async throws -> [UserImportOutcome]
 }
 
 /// An identity as stored.

@@ -74,7 +74,7 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
         adminKey: configuration.adminAPIKey, keys: services.keys, administration: services.administration, clock: clock,
         publishAhead: configuration.jwksMaxAge,
         bodyLimit: limit, rateLimit: services.adminLimit, audit: audit,
-        auditTable: configuration.auditTable ? services.store : nil
+        auditTable: configuration.auditTable ? services.store : nil, importProviders: configuration.importProviders
     ).register(on: routes)
     servedRoutes.load(router.routes)
     return router

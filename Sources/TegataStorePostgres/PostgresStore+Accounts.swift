@@ -176,6 +176,10 @@ extension PostgresStore {
             // Devices, identities, sessions and entitlements go with the user (ON DELETE CASCADE); its
             // payment links go too, so the provider's customer no longer points at anyone.
             try await connection.run("DELETE FROM billing_customers WHERE user_id = \(id)", logger: logger)
+            // Its imported entitlements are its own subscription's grants: they go too.
+            let imported = UserImport.billingSource
+            try await connection.run("DELETE FROM billing_grants WHERE source = \(imported) AND subscription = \(id)", logger: logger)
+            try await connection.run("DELETE FROM billing_subscriptions WHERE source = \(imported) AND subscription = \(id)", logger: logger)
             try await Self.insert([UserDeletionPlan.event(userID: id, tokenVersion: version, until: eventUntil)], now: now, on: connection, logger: logger)
             return true
         }

@@ -133,7 +133,7 @@ extension PostgresStore {
     /// Rewrites a user's entitlements as the core merges the grants of every subscription of every
     /// customer linked to it, from every source, under the user's row lock (nothing for an id that
     /// is not a user).
-    private static func recomputeEntitlements(userID: String, on connection: PostgresConnection, logger: Logger) async throws {
+    static func recomputeEntitlements(userID: String, on connection: PostgresConnection, logger: Logger) async throws {
         guard try await !rows("SELECT 1 FROM users WHERE id = \(userID) FOR UPDATE", on: connection, logger: logger).isEmpty else { return }
         let grants = try await rows(
             """

@@ -156,6 +156,10 @@ extension SQLiteStore {
             // Devices, identities, sessions and entitlements go with the user (ON DELETE CASCADE); its
             // payment links go too, so the provider's customer no longer points at anyone.
             try db.query("DELETE FROM billing_customers WHERE user_id = ?", [.text(id)])
+            // Its imported entitlements are its own subscription's grants: they go too.
+            let imported: [SQLValue] = [.text(UserImport.billingSource), .text(id)]
+            try db.query("DELETE FROM billing_grants WHERE source = ? AND subscription = ?", imported)
+            try db.query("DELETE FROM billing_subscriptions WHERE source = ? AND subscription = ?", imported)
             try Self.insert(UserDeletionPlan.event(userID: id, tokenVersion: version, until: eventUntil), now: now, on: db)
             return true
         }

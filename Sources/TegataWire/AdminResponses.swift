@@ -299,3 +299,61 @@ public struct AdminEntitlement: Codable, Sendable, Equatable {
         try container.encode(expiresAt, forKey: .expiresAt)
     }
 }
+
+/// `POST /admin/v1/users/import` answer: one result per element of `users`, in order, and how many
+/// of each there were.
+public struct AdminImportResponse: Codable, Sendable, Equatable {
+    /// Per record, in the order given.
+    public var results: [AdminImportResult]
+    /// Users created.
+    public var created: Int
+    /// Existing users that got what they lacked.
+    public var updated: Int
+    /// Records that changed nothing (already imported).
+    public var unchanged: Int
+    /// Records refused because part of them belongs to another user.
+    public var conflict: Int
+    /// Malformed records.
+    public var invalid: Int
+
+    /// Creates the answer from the results, counting them.
+    public init(results: [AdminImportResult]) {
+        self.results = results
+        func count(_ name: String) -> Int { results.count { $0.result == name } }
+        created = count("created")
+        updated = count("updated")
+        unchanged = count("unchanged")
+        conflict = count("conflict")
+        invalid = count("invalid")
+    }
+}
+
+/// What importing one record did.
+public struct AdminImportResult: Codable, Sendable, Equatable {
+    /// The element's position in `users`.
+    public var index: Int
+    /// The record's id, when it had a well-formed one.
+    public var id: String?
+    /// `created`, `updated`, `unchanged`, `conflict` or `invalid`.
+    public var result: String
+    /// Why, for `conflict` and `invalid`: the part of the record (never its values).
+    public var reason: String?
+
+    /// Creates a result.
+    public init(index: Int, id: String?, result: String, reason: String?) {
+        self.index = index
+        self.id = id
+        self.result = result
+        self.reason = reason
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(index, forKey: .index)
+        try container.encode(id, forKey: .id)
+        try container.encode(result, forKey: .result)
+        try container.encode(reason, forKey: .reason)
+    }
+
+    enum CodingKeys: String, CodingKey { case index, id, result, reason }
+}

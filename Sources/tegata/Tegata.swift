@@ -189,6 +189,17 @@ struct OperatorOptions: ParsableArguments {
 extension OperatorOptions {
     /// Opens the operator on the configured database, runs `command`, prints its output, closes.
     func run(_ command: (Operator) async throws -> Operator.Output) async throws {
+        let output = try await with(command)
+        if json {
+            if !output.json.isEmpty { FileHandle.standardOutput.write(output.json + Data("\n".utf8)) }
+        } else {
+            FileHandle.standardOutput.write(Data(output.text.utf8))
+        }
+    }
+
+    /// Opens the operator on the configured database, runs `body` and closes it; a refusal is
+    /// printed and becomes the exit code ``Operator/exitCode(for:)`` gives it.
+    func with<T>(_ body: (Operator) async throws -> T) async throws -> T {
         let (configuration, logger) = try config.load()
         let operation: Operator
         do {
@@ -200,9 +211,10 @@ extension OperatorOptions {
             FileHandle.standardError.write(Data("tegata: \(error.message)\n".utf8))
             throw ExitCode(Operator.exitCode(for: error))
         }
-        let output: Operator.Output
         do {
-            output = try await command(operation)
+            let result = try await body(operation)
+            await operation.close()
+            return result
         } catch let error as TegataError {
             await operation.close()
             FileHandle.standardError.write(Data("tegata: \(error.message)\n".utf8))
@@ -210,12 +222,6 @@ extension OperatorOptions {
         } catch {
             await operation.close()
             throw error
-        }
-        await operation.close()
-        if json {
-            if !output.json.isEmpty { FileHandle.standardOutput.write(output.json + Data("\n".utf8)) }
-        } else {
-            FileHandle.standardOutput.write(Data(output.text.utf8))
         }
     }
 }
@@ -227,14 +233,14 @@ extension Tegata {
     /// `tegata users …`.
     struct Users: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Look up, find, export, disable, enable, revoke, delete users and set their app claims.",
+            abstract: "Look up, find, export, import, disable, enable, revoke, delete users and set their app claims.",
             discussion: """
                 Works on the configured database (the same --config and TEGATA_* environment as serve) \
                 through the admin API's operations, with the same feed events and audit events. Exit \
-                codes: 0 done, 64 malformed argument, 65 refused, 67 no such user or session, 69 \
+                codes: 0 done, 64 malformed argument, 65 refused, 66 unreadable file, 67 no such user or session, 69 \
                 database unavailable, 78 bad configuration, 1 other.
                 """,
-            subcommands: [Get.self, Find.self, Export.self, Disable.self, Enable.self, Revoke.self, Delete.self, SetClaims.self])
+            subcommands: [Get.self, Find.self, Export.self, Import.self, Disable.self, Enable.self, Revoke.self, Delete.self, SetClaims.self])
 
         struct Get: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Show a user: identities, devices, entitlements, claims, disabled state.")
@@ -250,6 +256,67 @@ extension Tegata {
             @OptionGroup var options: OperatorOptions
             @Argument(help: "The user id.") var id: String
             func run() async throws { try await options.run { try await $0.export(id) } }
+        }
+
+        struct Import: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Import users from a JSON-lines file (one user per line, as POST /admin/v1/users/import takes them).",
+                discussion: """
+                    Reads the file a batch at a time (each batch one transaction) and prints every line that was not \
+                    imported (conflict, invalid) with its number, then the counts; --json prints one result per line. \
+                    Importing is idempotent: a line already imported is 'unchanged', so a stopped import can simply run \
+                    again, or resume at the batch it names with --from-line. Exit code 65 when any line was a conflict \
+                    or invalid. docs/migration.md describes the record.
+                    """)
+            @OptionGroup var options: OperatorOptions
+            @Argument(help: "The JSON-lines file, or - for standard input.") var file: String
+            @Option(name: .customLong("from-line"), help: "Start at this line (1 is the first).") var fromLine = 1
+            @Option(name: .customLong("batch"), help: "Users per transaction (1 to 1000).") var batch = 500
+
+            func validate() throws {
+                guard fromLine >= 1 else { throw ValidationError("--from-line must be 1 or more") }
+                guard (1...1000).contains(batch) else { throw ValidationError("--batch must be from 1 to 1000") }
+            }
+
+            func run() async throws {
+                guard let handle = file == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: file) else {
+                    FileHandle.standardError.write(Data("tegata: cannot read \(file)\n".utf8))
+                    throw ExitCode(66)
+                }
+                let json = options.json
+                let (batch, fromLine) = (batch, fromLine)
+                let counts = try await options.with { operation in
+                    var reader = Operator.ImportReader(handle, fromLine: fromLine)
+                    var counts: [String: Int] = [:]
+                    while true {
+                        let lines = try reader.next(batch)
+                        guard let first = lines.first else { break }
+                        let results: [Operator.ImportLineResult]
+                        do {
+                            results = try await operation.importUsers(lines)
+                        } catch {
+                            FileHandle.standardError.write(Data("tegata: lines from \(first.number) were not imported; resume with --from-line \(first.number)\n".utf8))
+                            throw error
+                        }
+                        var out = ""
+                        for result in results {
+                            counts[result.result, default: 0] += 1
+                            if json {
+                                out += String(decoding: try Operator.lineJSON(result), as: UTF8.self) + "\n"
+                            } else if let reason = result.reason {
+                                out += "line \(result.line): \(result.result): \(reason)\n"
+                            }
+                        }
+                        FileHandle.standardOutput.write(Data(out.utf8))
+                    }
+                    return counts
+                }
+                if !json {
+                    let summary = ["created", "updated", "unchanged", "conflict", "invalid"].map { "\($0) \(counts[$0, default: 0])" }
+                    FileHandle.standardOutput.write(Data((summary.joined(separator: ", ") + "\n").utf8))
+                }
+                if counts["conflict", default: 0] + counts["invalid", default: 0] > 0 { throw ExitCode(65) }
+            }
         }
 
         struct Find: AsyncParsableCommand {

@@ -221,5 +221,8 @@ extension TestClientProtocol {
         func setAppClaims(userID: String, claims: [String: JSONValue]) async throws -> Bool {
             try await inner.setAppClaims(userID: userID, claims: claims)
         }
+        func importUsers(_ records: [UserImport], now: Date) async throws -> [UserImportOutcome] {
+            try await inner.importUsers(records, now: now)
+        }
     }
 }

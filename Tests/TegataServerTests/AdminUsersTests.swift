@@ -35,6 +35,7 @@ extension TestClientProtocol {
         (.get, "/admin/v1/users"), (.get, "/admin/v1/users/u-1"), (.get, "/admin/v1/users/u-1/sessions"),
         (.post, "/admin/v1/users/u-1/revoke"), (.delete, "/admin/v1/users/u-1"), (.delete, "/admin/v1/sessions/s-1"),
         (.post, "/admin/v1/users/u-1/disable"), (.post, "/admin/v1/users/u-1/enable"), (.put, "/admin/v1/users/u-1/claims"),
+        (.post, "/admin/v1/users/import"),
     ]
 
     @Test func everyRouteIsOffWithoutAKeyAndRefusesAMissingOrWrongOne() async throws {

@@ -23,6 +23,8 @@ struct AdminController {
     let audit: AuditTrail
     /// The audit table's store, when the table is kept (`TEGATA_AUDIT_TABLE`): exports carry the user's events.
     let auditTable: (any AuditStore)?
+    /// The configured identity providers, with whether each keeps e-mail addresses (imports check identities against them).
+    let importProviders: [String: Bool]
 
     /// `POST /admin/v1/keys/rotate` body: `{"immediate": bool}`, optional.
     struct RotateRequest: Decodable {
@@ -92,6 +94,13 @@ struct AdminController {
         admin.get("/users") { request, _ in
             try JSONResponse.make(AdminViews.users(try await administration.findUsers(try Self.userQuery(request.uri.queryParameters))))
         }
+        let importProviders = importProviders
+        admin.post("/users/import") { request, context in
+            let users = try Self.importedUsers(try await request.decodeJSON([String: JSONValue].self, limit: Self.importBodyLimit))
+            let response = AdminViews.imported(users, try await administration.importUsers(users, providers: importProviders))
+            for event in AdminViews.importAuditEvents(response, now: clock.now(), origin: context.origin) { audit.record(event) }
+            return try JSONResponse.make(response)
+        }
         admin.get("/users/{id}") { _, context in
             try JSONResponse.make(AdminViews.user(try await administration.user(try context.pathParameter("id")), now: clock.now()))
         }
@@ -129,6 +138,16 @@ struct AdminController {
             try await administration.endSession(try context.pathParameter("id"))
             return Response(status: .noContent)
         }
+    }
+
+    /// The most bytes an import's body may take (``UserImport/maximumBatch`` users of a few kB).
+    static let importBodyLimit = 8 << 20
+
+    /// The `users` of an import's body `{"users": [...]}`; nothing else may be in it.
+    static func importedUsers(_ body: [String: JSONValue]) throws -> [JSONValue] {
+        guard case .array(let users)? = body["users"] else { throw TegataError.invalidRequest("the body must be {\"users\": [...]}") }
+        guard body.count == 1 else { throw TegataError.invalidRequest("the body has a field other than users") }
+        return users
     }
 
     /// The filters of `GET /admin/v1/users`; every one optional, each refused with 400 when malformed.
@@ -223,5 +242,13 @@ struct AdminAuthorization: RouterMiddleware {
             throw TegataError.invalidToken("the admin API key is wrong")
         }
         return try await next(request, context)
+    }
+}
+
+extension TegataConfiguration {
+    /// The configured identity providers by name, with whether each keeps e-mail addresses: what
+    /// an import checks identities against.
+    var importProviders: [String: Bool] {
+        Dictionary(providers.map { ($0.name, $0.storeEmail) }, uniquingKeysWith: { first, _ in first })
     }
 }

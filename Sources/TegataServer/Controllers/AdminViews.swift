@@ -28,6 +28,25 @@ enum AdminViews {
         })
     }
 
+    /// The answer to an import of `users`: each element's outcome, with its id when it had a well-formed one.
+    static func imported(_ users: [JSONValue], _ outcomes: [UserImportOutcome]) -> AdminImportResponse {
+        AdminImportResponse(results: zip(users, outcomes).enumerated().map { index, pair in
+            var id: String?
+            if case .object(let members) = pair.0, case .string(let text)? = members["id"], WireIdentifier.isUserID(text) { id = text }
+            return AdminImportResult(index: index, id: id, result: pair.1.name, reason: pair.1.reason)
+        })
+    }
+
+    /// One `user_imported` audit event per user an import created or updated (`result`), at `now`.
+    static func importAuditEvents(_ response: AdminImportResponse, now: Date, origin: RequestOrigin, via: String? = nil) -> [AuditEvent] {
+        response.results.compactMap { result in
+            guard result.result == "created" || result.result == "updated", let id = result.id else { return nil }
+            var details = ["result": result.result]
+            if let via { details["via"] = via }
+            return AuditEvent(.userImported, at: now, origin: origin, userID: id, details: details)
+        }
+    }
+
     static func export(_ export: Administration.UserExport, now: Date) -> AdminUserExport {
         AdminUserExport(
             exportedAt: now, user: user(export.details, now: now), sessions: sessions(export.sessions).sessions,

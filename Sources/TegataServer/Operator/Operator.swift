@@ -163,6 +163,71 @@ public struct Operator: Sendable {
         return Output(json: Data(), text: "claims of user \(id) set; tokens issued from now on carry them\n")
     }
 
+    /// One line of an import file (JSON lines: one user per line, as `POST /admin/v1/users/import`
+    /// takes them), with its number (from 1).
+    public struct ImportLine: Sendable {
+        /// Its number in the file.
+        public var number: Int
+        /// Its bytes, without the newline.
+        public var text: Data
+
+        /// Creates a line.
+        public init(number: Int, text: Data) {
+            self.number = number
+            self.text = text
+        }
+    }
+
+    /// What importing one line did: the admin API's result, with the line's number in place of the index.
+    public struct ImportLineResult: Codable, Sendable, Equatable {
+        /// The line's number in the file.
+        public var line: Int
+        /// The record's id, when it had a well-formed one.
+        public var id: String?
+        /// `created`, `updated`, `unchanged`, `conflict` or `invalid`.
+        public var result: String
+        /// Why, for `conflict` and `invalid`.
+        public var reason: String?
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(line, forKey: .line)
+            try container.encode(id, forKey: .id)
+            try container.encode(result, forKey: .result)
+            try container.encode(reason, forKey: .reason)
+        }
+
+        enum CodingKeys: String, CodingKey { case line, id, result, reason }
+    }
+
+    /// `users import FILE`, one batch: the lines' users imported as the admin API imports a body of
+    /// them (in one transaction; each line its own result; a line that is not JSON is `invalid`),
+    /// audited as one `users import` action and a `user_imported` event per user created or updated.
+    public func importUsers(_ lines: [ImportLine]) async throws -> [ImportLineResult] {
+        let users = lines.map { line -> JSONValue? in try? Request.decodeJSONBody(JSONValue.self, from: line.text) }
+        let parsed = users.compactMap { $0 }
+        let outcomes = try await audited("users import") {
+            try await administration.importUsers(parsed, providers: configuration.importProviders)
+        }
+        let response = AdminViews.imported(parsed, outcomes)
+        let events = AdminViews.importAuditEvents(response, now: clock.now(), origin: .unknown, via: "cli")
+        for event in events { auditStream?.write(event) }
+        if configuration.auditTable, !events.isEmpty {
+            do {
+                try await store.appendAuditEvents(events)
+            } catch {
+                logger.error("the audit events could not be written to the audit table", metadata: ["error": "\(error)"])
+            }
+        }
+        var results = response.results.makeIterator()
+        return zip(lines, users).map { line, user in
+            guard user != nil, let result = results.next() else {
+                return ImportLineResult(line: line.number, id: nil, result: "invalid", reason: "the line is not a strict JSON value")
+            }
+            return ImportLineResult(line: line.number, id: result.id, result: result.result, reason: result.reason)
+        }
+    }
+
     // MARK: Sessions
 
     /// `sessions list USER-ID`.
@@ -280,6 +345,11 @@ public struct Operator: Sendable {
 
     // MARK: Formats
 
+    /// One value as a line of JSON (compact, keys sorted).
+    public static func lineJSON(_ value: some Encodable) throws -> Data {
+        try json(value)
+    }
+
     static func json(_ value: some Encodable) throws -> Data {
         try WireCoding.makeEncoder().encode(value)
     }
@@ -292,5 +362,69 @@ public struct Operator: Sendable {
 
     static func time(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle())
+    }
+}
+
+extension Operator {
+    /// Reads an import file's lines a batch at a time, never holding more than a batch: blank lines
+    /// are skipped, a line of more than ``maximumLineBytes`` comes back empty (an invalid record),
+    /// and lines before `fromLine` are skipped (resuming an import that stopped).
+    public struct ImportReader {
+        /// The most bytes one line (one user) may take.
+        public static let maximumLineBytes = 1 << 20
+        private let handle: FileHandle
+        private let fromLine: Int
+        private var buffer = Data()
+        private var lineNumber = 0
+        private var overlong = false
+        private var atEnd = false
+
+        /// Reads `handle` from its current position.
+        public init(_ handle: FileHandle, fromLine: Int = 1) {
+            self.handle = handle
+            self.fromLine = fromLine
+        }
+
+        /// Up to `count` lines (fewer only at the end of the file; none once it is read).
+        public mutating func next(_ count: Int) throws -> [ImportLine] {
+            var lines: [ImportLine] = []
+            while lines.count < count {
+                if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    var text = buffer[buffer.startIndex..<newline]
+                    buffer.removeSubrange(buffer.startIndex...newline)
+                    if text.last == UInt8(ascii: "\r") { text = text.dropLast() }
+                    emit(Data(text), into: &lines)
+                    continue
+                }
+                if buffer.count > Self.maximumLineBytes {
+                    // Keep nothing of an overlong line; it ends at its newline.
+                    buffer.removeAll(keepingCapacity: true)
+                    overlong = true
+                }
+                if atEnd {
+                    if !buffer.isEmpty || overlong {
+                        emit(buffer, into: &lines)
+                        buffer = Data()
+                    }
+                    return lines
+                }
+                guard let chunk = try handle.read(upToCount: 1 << 16), !chunk.isEmpty else {
+                    atEnd = true
+                    continue
+                }
+                buffer.append(chunk)
+            }
+            return lines
+        }
+
+        private mutating func emit(_ text: Data, into lines: inout [ImportLine]) {
+            lineNumber += 1
+            let wasOverlong = overlong
+            overlong = false
+            guard lineNumber >= fromLine else { return }
+            if wasOverlong || text.count > Self.maximumLineBytes { lines.append(ImportLine(number: lineNumber, text: Data())); return }
+            guard text.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) else { return }
+            lines.append(ImportLine(number: lineNumber, text: text))
+        }
     }
 }
