@@ -242,8 +242,10 @@ import FoundationNetworking
     }
 
     @Test func aRateLimitedRefreshWaitsForRetryAfterAndRenewsTheSameSession() async throws {
-        // One refresh per session per 2 s: a second renewal at once is answered 429 with Retry-After 2.
-        try await LiveTegata.with({ $0.rateLimits.overrides[.sessionRefreshes] = RateLimitName.sessionRefreshes.policy(1, per: 2) }) { server in
+        // One refresh per session per 10 s: a second renewal at once is answered 429 with a Retry-After
+        // of up to 10 s (under the client's 30 s). The window is real time while the client's clock is
+        // not: with 2 s, a CI run beside the whole suite took longer than that between the two renewals.
+        try await LiveTegata.with({ $0.rateLimits.overrides[.sessionRefreshes] = RateLimitName.sessionRefreshes.policy(1, per: 10) }) { server in
             let transport = CountingTransport()
             let clock = DeviceClock()
             let client = TegataClient.make(server, transport: transport, clock: clock)
