@@ -88,7 +88,7 @@ final class ChainLog: Sendable {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tegata-kill-\(UUID().uuidString)").path
         let port = try TegataProcess.freePort()
         let environment = ["TEGATA_PORT": String(port), "TEGATA_DATABASE_URL": "sqlite://\(directory)/tegata.sqlite",
-                           "TEGATA_LOG_LEVEL": "warning"]
+                           "TEGATA_LOG_LEVEL": "warning", "TEGATA_RATE_LIMIT_ENABLED": "false"]
         let server = try TegataProcess(environment: environment, port: port)
         try await server.waitUntilServing()
 
@@ -126,7 +126,12 @@ final class ChainLog: Sendable {
                 try await group.waitForAll()
             }
         }
+        // Killed once every chain has refreshed at least twice (a loaded machine may need longer
+        // than a fixed wait), at most 20 s in.
         try await Task.sleep(for: .milliseconds(1_500))
+        for _ in 0..<185 where received.snapshot.count < chains || received.snapshot.values.contains(where: { $0.count < 2 }) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
         kill(server.process.pid, SIGKILL)
         _ = try await server.waitForExit()
         load.cancel()

@@ -174,6 +174,23 @@ import Testing
         }
     }
 
+    @Test func aLiteralSegmentOutranksAParameterInAllow() async throws {
+        // The router serves GET /admin/v1/users/import as nothing (a literal segment wins and is not
+        // given back to /admin/v1/users/{id}), so Allow names POST only.
+        try await AdminUsersTests.harness().withApp { client, _ in
+            let cases: [(String, HTTPRequest.Method, String)] = [
+                ("/admin/v1/users/import", .get, "POST"),
+                ("/admin/v1/users/import", .delete, "POST"),
+                ("/admin/v1/users/u-1", .post, "DELETE, GET"),
+            ]
+            for (uri, method, allow) in cases {
+                let response = try await client.admin(method, uri)
+                expectError(response, .methodNotAllowed, contains: "this path serves only")
+                #expect(response.headers[.allow] == allow, "\(method) \(uri)")
+            }
+        }
+    }
+
     @Test func unservedMethodsOfKnownPathsAre405WithAllow() async throws {
         try await Harness().withApp { client, _ in
             let cases: [(String, HTTPRequest.Method, String)] = [

@@ -20,11 +20,15 @@ final class ServedRoutes: Sendable {
     func methods(at path: String) -> Set<HTTPRequest.Method>? {
         let segments = Self.components(path)
         return routes.withLock { table in
-            var found: Set<HTTPRequest.Method>?
-            for route in table where Self.matches(route.components, segments) {
-                found = (found ?? []).union(route.methods)
+            // The router takes a literal segment over a parameter and does not come back (GET
+            // /admin/v1/users/import is not GET /admin/v1/users/{id}): so, segment by segment, a
+            // route with a literal there outranks one with a parameter.
+            var candidates = table.filter { Self.matches($0.components, segments) }
+            for index in segments.indices {
+                let literal = candidates.filter { !Self.isParameter($0.components[index]) }
+                if !literal.isEmpty { candidates = literal }
             }
-            return found
+            return candidates.isEmpty ? nil : candidates.reduce(into: Set<HTTPRequest.Method>()) { $0.formUnion($1.methods) }
         }
     }
 
@@ -34,9 +38,11 @@ final class ServedRoutes: Sendable {
 
     private static func matches(_ pattern: [Substring], _ segments: [Substring]) -> Bool {
         guard pattern.count == segments.count else { return false }
-        return zip(pattern, segments).allSatisfy { pattern, segment in
-            pattern.hasPrefix("{") || pattern.hasPrefix(":") || pattern == "*" || pattern == segment
-        }
+        return zip(pattern, segments).allSatisfy { pattern, segment in isParameter(pattern) || pattern == segment }
+    }
+
+    private static func isParameter(_ pattern: Substring) -> Bool {
+        pattern.hasPrefix("{") || pattern.hasPrefix(":") || pattern == "*"
     }
 }
 
