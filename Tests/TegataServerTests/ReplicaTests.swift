@@ -31,6 +31,7 @@ struct ReplicaTests {
         var configuration = TegataConfiguration()
         configuration.database = .postgres(try PostgresURL(parsing: url))
         configuration.databasePoolSize = 6
+        configuration.databaseLockTimeout = 30  // 50 concurrent refreshes on a loaded machine: see StoreUnderTest.postgres
         configuration.masterKey = .inline(Data((0..<32).map { UInt8(truncatingIfNeeded: $0 &* 11 &+ 3) }))
         configuration.issuer = "http://127.0.0.1:8080"
         configuration.audience = configuration.issuer
