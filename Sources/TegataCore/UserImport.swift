@@ -429,8 +429,7 @@ extension UserImport {
         /// An RFC 3339 time, in whole milliseconds; with `now`, at most five minutes after it.
         func time(_ name: String, now: Date?) throws(TegataError) -> Date? {
             guard let text = try string(name, required: false) else { return nil }
-            guard let parsed = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-                ?? (try? Date.ISO8601FormatStyle().parse(text))
+            guard let parsed = WireTime.rfc3339(text)
             else { throw .invalidRequest("\(path)\(name) must be an RFC 3339 time such as 2024-05-01T09:00:00Z") }
             let date = Date(timeIntervalSince1970: (parsed.timeIntervalSince1970 * 1000).rounded() / 1000)
             guard date.timeIntervalSince1970 >= 0 else { throw .invalidRequest("\(path)\(name) is before 1970") }

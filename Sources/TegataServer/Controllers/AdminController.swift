@@ -47,7 +47,7 @@ struct AdminController {
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             guard let text = try container.decodeIfPresentRefusingNull(String.self, forKey: .until) else { return }
-            guard let date = AdminController.rfc3339(text) else {
+            guard let date = WireTime.rfc3339(text) else {
                 throw DecodingError.dataCorruptedError(
                     forKey: .until, in: container, debugDescription: "until must be an RFC 3339 time such as 2026-12-01T09:30:00Z")
             }
@@ -55,11 +55,6 @@ struct AdminController {
         }
 
         enum CodingKeys: String, CodingKey { case until }
-    }
-
-    /// An RFC 3339 time, with or without fractional seconds; nil for anything else.
-    static func rfc3339(_ text: String) -> Date? {
-        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
     }
 
     func register(on routes: TegataRoutes) {
@@ -169,7 +164,7 @@ struct AdminController {
         }
         func time(_ name: String) throws -> Date? {
             guard let value = try text(name) else { return nil }
-            guard let date = rfc3339(value) else { throw TegataError.invalidRequest("\(name) must be an RFC 3339 time such as 2026-12-01T09:30:00Z") }
+            guard let date = WireTime.rfc3339(value) else { throw TegataError.invalidRequest("\(name) must be an RFC 3339 time such as 2026-12-01T09:30:00Z") }
             return date
         }
         let provider = try text("provider"), subject = try text("subject")

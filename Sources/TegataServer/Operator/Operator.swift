@@ -357,7 +357,7 @@ public struct Operator: Sendable {
     /// An RFC 3339 time as the admin API reads one (with or without fractional seconds); nil for
     /// anything else. The CLI's time options use it, so they take what the API takes.
     public static func parseTime(_ text: String) -> Date? {
-        AdminController.rfc3339(text)
+        WireTime.rfc3339(text)
     }
 
     static func time(_ date: Date) -> String {
