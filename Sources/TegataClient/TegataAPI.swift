@@ -44,6 +44,11 @@ struct TegataAPI: Sendable {
         return await send(json("POST", "/v1/auth/device", body))
     }
 
+    func claimDevice(_ device: DeviceCredentials, userID: String, platform: String) async -> Outcome {
+        let body = DeviceClaimRequest(deviceID: device.id, deviceSecret: device.secret, platform: platform, userID: userID)
+        return await send(json("POST", "/v1/auth/device/claim", body))
+    }
+
     func refresh(_ refreshToken: String) async -> Outcome {
         await send(form("/oauth/token", ["grant_type": "refresh_token", "refresh_token": refreshToken]))
     }

@@ -24,23 +24,54 @@ extension TegataClient {
         let lock = try await lockStore()
         defer { lock.unlock() }
         try adoptStoreBeforeSignIn()
-        let device: DeviceCredentials
-        if let existing = credentials.device {
-            device = existing
-        } else {
-            device = DeviceCredentials.generate()
-            credentials.device = device
-            persist()
-            guard !storeIsBehind else { throw TegataClientError.storage("cannot store the new device credentials") }
+        let device = try credentials.device ?? storeNewDevice(DeviceCredentials.generate())
+        return try await signIn(with: device, epoch: epoch) { [api, configuration] in
+            await api.deviceSignIn(device, platform: configuration.platform)
         }
+    }
+
+    /// Moves a legacy installation to Tegata (docs/migration.md): claims the imported device
+    /// `deviceID` of the imported user `userID` — the ids the old app sent as `device-id` and
+    /// `user-id` headers — with a new device secret, and signs in as that user. The secret is
+    /// generated and stored before it is sent, so a claim whose answer was lost is sent again with
+    /// the same secret (and signs in); once claimed, the client renews and signs in with these
+    /// device credentials like any device client. They replace any device credentials the
+    /// installation had. Only while the server accepts claims: otherwise `.rejected` with status
+    /// 403; a device that cannot be claimed (another secret, another user's, not imported):
+    /// `.rejected` with status 401, and the credentials are dropped.
+    @discardableResult
+    public func claimLegacyDevice(deviceID: String, userID: String) async throws -> UserSummary {
+        let epoch = self.epoch
+        let lock = try await lockStore()
+        defer { lock.unlock() }
+        try adoptStoreBeforeSignIn()
+        let device: DeviceCredentials
+        if let existing = credentials.device, existing.id == deviceID, existing.userID == nil || existing.userID == userID {
+            device = existing  // a claim sent before, or a device claimed already
+        } else {
+            device = try storeNewDevice(DeviceCredentials(id: deviceID, secret: DeviceCredentials.generate().secret))
+        }
+        return try await signIn(with: device, epoch: epoch) { [api, configuration] in
+            await api.claimDevice(device, userID: userID, platform: configuration.platform)
+        }
+    }
+
+    /// Stores `device` as this installation's device credentials before they are first sent.
+    private func storeNewDevice(_ device: DeviceCredentials) throws -> DeviceCredentials {
+        credentials.device = device
+        persist()
+        guard !storeIsBehind else { throw TegataClientError.storage("cannot store the new device credentials") }
+        return device
+    }
+
+    /// A sign-in with `device` (a device sign-in or a claim): adopts the session it opens.
+    private func signIn(with device: DeviceCredentials, epoch: Int, _ operation: @Sendable () async -> TegataAPI.Outcome) async throws -> UserSummary {
         let reply: TegataAPI.Reply
         do {
-            reply = try await signInReply(epoch: epoch) { [api, configuration] in
-                await api.deviceSignIn(device, platform: configuration.platform)
-            }
+            reply = try await signInReply(epoch: epoch, operation)
         } catch let error as TegataClientError where error.meansDeadDeviceCredentials {
-            // A wrong secret or a revoked registration: these credentials can never sign in again.
-            // Forget them, so the next device sign-in starts afresh (a new anonymous user).
+            // A wrong secret, a revoked registration or a refused claim: these credentials can never
+            // sign in. Forget them, so the next device sign-in starts afresh (a new anonymous user).
             forgetDevice(device)
             throw error
         }

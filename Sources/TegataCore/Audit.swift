@@ -106,6 +106,11 @@ public enum AuditEventType: String, Sendable, Codable, CaseIterable {
     case adminAction = "admin_action"
     /// A user an import created or updated (`result`: `created`, `updated`; `via`: `cli` from the CLI).
     case userImported = "user_imported"
+    /// A legacy device claim (`POST /v1/auth/device/claim`): `result` (`claimed`; `signed_in` for a
+    /// claim of a device that had that secret already), or `reason` when it was refused
+    /// (`window_closed`, `unknown_device`, `wrong_user`, `already_claimed`, `device_revoked`,
+    /// `user_disabled`, `hook_failed`). The user is the device's, where there is one.
+    case deviceClaimed = "device_claimed"
 }
 
 /// Whether an audited action was done.

@@ -170,6 +170,8 @@ public struct RateLimits: Sendable {
     public var exchangesPerAddress: RateLimiter?
     /// Token exchanges per external identity (provider and subject).
     public var exchangesPerSubject: RateLimiter?
+    /// Legacy device claims per client address, every attempt counted.
+    public var claimsPerAddress: RateLimiter?
     /// Every limit off.
     public static let off = RateLimits()
 
@@ -178,8 +180,9 @@ public struct RateLimits: Sendable {
         registrationsPerAddress: RateLimitPolicy? = nil, failedSignInsPerAddress: RateLimiter? = nil,
         signInsPerDevice: RateLimiter? = nil, failedRefreshesPerAddress: RateLimiter? = nil,
         refreshesPerSession: RateLimiter? = nil, exchangesPerAddress: RateLimiter? = nil,
-        exchangesPerSubject: RateLimiter? = nil
+        exchangesPerSubject: RateLimiter? = nil, claimsPerAddress: RateLimiter? = nil
     ) {
+        self.claimsPerAddress = claimsPerAddress
         self.registrationsPerAddress = registrationsPerAddress
         self.failedSignInsPerAddress = failedSignInsPerAddress
         self.signInsPerDevice = signInsPerDevice

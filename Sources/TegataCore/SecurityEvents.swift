@@ -10,6 +10,43 @@ public enum SecurityEvent: Sendable, Equatable {
     case refresh(RefreshResult, userID: String?, sessionID: String?)
     /// A token exchange with `provider` (nil when the request named none that is configured).
     case tokenExchange(provider: String?, result: TokenExchangeResult, userID: String?, sessionID: String?)
+    /// A legacy device claim and what became of it.
+    case deviceClaim(DeviceClaimResult, userID: String?, sessionID: String?)
+
+    /// Results of a legacy device claim.
+    public enum DeviceClaimResult: String, Sendable, CaseIterable {
+        /// The imported device took the presented secret and signed in.
+        case claimed
+        /// The device had that very secret already (a retried claim): an ordinary sign-in.
+        case signedIn = "signed_in"
+        /// Claims are not open (not configured, or the configured window has ended).
+        case windowClosed = "window_closed"
+        /// No device of that id.
+        case unknownDevice = "unknown_device"
+        /// The device is another user's.
+        case wrongUser = "wrong_user"
+        /// The device has another secret already.
+        case alreadyClaimed = "already_claimed"
+        /// The device's registration was revoked (a logout everywhere after the import).
+        case deviceRevoked = "device_revoked"
+        /// The device's user is disabled.
+        case userDisabled = "user_disabled"
+        /// Refused by a rate limit; nothing changed.
+        case rateLimited = "rate_limited"
+        /// A malformed request.
+        case invalidRequest = "invalid_request"
+        /// The sign-in claims hook failed and the sign-in was refused.
+        case hookFailed = "hook_failed"
+
+        /// The result of a refusal.
+        public init(_ refusal: DeviceClaimRefusal) {
+            switch refusal {
+            case .unknownDevice: self = .unknownDevice
+            case .wrongUser: self = .wrongUser
+            case .alreadyClaimed: self = .alreadyClaimed
+            }
+        }
+    }
 
     /// Results of a device sign-in.
     public enum DeviceSignInResult: String, Sendable, CaseIterable {

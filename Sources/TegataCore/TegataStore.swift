@@ -355,13 +355,18 @@ public struct DeviceSignInCommand: Sendable {
     /// transaction as the registration, only when the device is new, and shared by every process of
     /// the database. When it refuses, nothing is created (``DeviceSignInOutcome/registrationLimited(_:)``).
     public var registrationLimit: SharedRateLimit?
+    /// For a legacy device claim (`POST /v1/auth/device/claim`): the user id the legacy app says
+    /// the device belongs to. The claim stores ``secretHash`` on an imported device of that user
+    /// that has no secret yet, and never registers a new device. Nil for an ordinary sign-in.
+    public var claimedUserID: String?
 
     /// Creates a command.
     public init(
         credentials: DeviceCredentials, secretMatches: @escaping @Sendable (Data) -> Bool, secretHash: Data,
         newUserID: String, newSessionID: String, clientID: String, now: Date, absoluteExpiresAt: Date,
-        registrationLimit: SharedRateLimit? = nil
+        registrationLimit: SharedRateLimit? = nil, claimedUserID: String? = nil
     ) {
+        self.claimedUserID = claimedUserID
         self.registrationLimit = registrationLimit
         self.credentials = credentials
         self.secretMatches = secretMatches
@@ -390,12 +395,18 @@ public enum DeviceSignInOutcome: Sendable, Equatable {
     case registrationLimited(RateLimitRejection)
     /// The secret matches, but the device's user is disabled at the command's time. Nothing changed.
     case userDisabled(userID: String, Disablement)
+    /// A claim stored the secret on an imported device that had none, and opened a session.
+    case claimed(UserRecord, Session)
+    /// A claim was refused: no such device, another user's, or one that has its secret already
+    /// (and the presented secret is not it). Nothing changed. `userID` is the device's user, when
+    /// there is a device.
+    case claimRefused(DeviceClaimRefusal, userID: String?)
 
     /// The session opened, if one was.
     public var session: Session? {
         switch self {
-        case .registered(_, let session), .signedIn(_, let session): session
-        case .wrongSecret, .deviceRevoked, .registrationLimited, .userDisabled: nil
+        case .registered(_, let session), .signedIn(_, let session), .claimed(_, let session): session
+        case .wrongSecret, .deviceRevoked, .registrationLimited, .userDisabled, .claimRefused: nil
         }
     }
 }

@@ -142,7 +142,8 @@ public struct TegataServices: Sendable {
             registrationsPerAddress: settings.policy(.registrations),
             failedSignInsPerAddress: limiter(.failedSignIns), signInsPerDevice: limiter(.deviceSignIns),
             failedRefreshesPerAddress: limiter(.failedRefreshes), refreshesPerSession: limiter(.sessionRefreshes),
-            exchangesPerAddress: limiter(.exchanges), exchangesPerSubject: limiter(.exchangeSubjects))
+            exchangesPerAddress: limiter(.exchanges), exchangesPerSubject: limiter(.exchangeSubjects),
+            claimsPerAddress: limiter(.deviceClaims))
         adminLimit = limiter(.admin)
         webhookLimit = limiter(.webhooks)
     }
@@ -204,7 +205,10 @@ public struct TegataServices: Sendable {
     public var refreshGrant: RefreshGrant { RefreshGrant(store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits, events: securityEvents) }
 
     /// The device grant.
-    public var deviceSignIn: DeviceSignIn { DeviceSignIn(store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits, events: securityEvents, hook: claimsHook) }
+    public var deviceSignIn: DeviceSignIn { DeviceSignIn(
+        store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits, events: securityEvents, hook: claimsHook,
+        claimsOpenUntil: configuration.legacyDeviceClaimsUntil)
+    }
 
     /// Logout, session list, account deletion.
     public var sessionService: SessionService { SessionService(store: store, policy: policy, clock: clock) }

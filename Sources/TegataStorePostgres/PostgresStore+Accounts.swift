@@ -24,6 +24,22 @@ extension PostgresStore {
                 return .wrongSecret
             case .deviceRevoked:
                 return .deviceRevoked
+            case .claimRefused(let reason, let userID):
+                return .claimRefused(reason, userID: userID)
+            case .claim(let userID):
+                guard let record = try await Self.userRecord(userID: userID, on: connection, logger: logger) else {
+                    throw PostgresStoreError(description: "a device refers to a missing user")
+                }
+                if let disabled = record.user.disabled(at: command.now) { return .userDisabled(userID: userID, disabled) }
+                // The row is locked (FOR UPDATE above): a concurrent claim waits, then finds the secret.
+                try await connection.run(
+                    """
+                    UPDATE devices SET secret_hash = \(command.secretHash), last_sign_in_at = \(command.now.ms),
+                    platform = \(credentials.platform) WHERE id = \(credentials.deviceID)
+                    """, logger: logger)
+                let session = command.session(for: userID)
+                try await Self.insert(session, on: connection, logger: logger)
+                return .claimed(record, session)
             case .signIn(let userID):
                 guard let record = try await Self.userRecord(userID: userID, on: connection, logger: logger) else {
                     throw PostgresStoreError(description: "a device refers to a missing user")

@@ -19,6 +19,20 @@ extension SQLiteStore {
                 return .wrongSecret
             case .deviceRevoked:
                 return .deviceRevoked
+            case .claimRefused(let reason, let userID):
+                return .claimRefused(reason, userID: userID)
+            case .claim(let userID):
+                guard let found = try Self.userRecord(userID: userID, on: db) else {
+                    throw StorageError(description: "a device refers to a missing user")
+                }
+                if let disabled = found.user.disabled(at: command.now) { return .userDisabled(userID: userID, disabled) }
+                // One writer: nothing can change the row between the read above and this.
+                try db.query(
+                    "UPDATE devices SET secret_hash = ?, last_sign_in_at = ?, platform = ? WHERE id = ?",
+                    [.blob(command.secretHash), .date(command.now), .text(credentials.platform), .text(credentials.deviceID)])
+                let session = command.session(for: userID)
+                try Self.insert(session, on: db)
+                return .claimed(found, session)
             case .signIn(let userID):
                 guard let found = try Self.userRecord(userID: userID, on: db) else {
                     throw StorageError(description: "a device refers to a missing user")

@@ -20,3 +20,32 @@ public struct DeviceSignInRequest: Codable, Sendable, Equatable {
         case platform
     }
 }
+
+/// `POST /v1/auth/device/claim`: a legacy device claim. The app that used to send `device-id` and
+/// `user-id` headers presents them once, with a device secret it has just generated; Tegata stores
+/// the secret on that imported device, if it is that user's and has no secret yet, and signs in.
+public struct DeviceClaimRequest: Codable, Sendable, Equatable {
+    /// The legacy device id, as imported.
+    public var deviceID: String
+    /// The new device secret (32–256 characters), kept by the app from now on.
+    public var deviceSecret: String
+    /// `ios`, `android`, `web`, …
+    public var platform: String
+    /// The legacy user id the device belongs to, as imported.
+    public var userID: String
+
+    /// Creates a claim.
+    public init(deviceID: String, deviceSecret: String, platform: String, userID: String) {
+        self.deviceID = deviceID
+        self.deviceSecret = deviceSecret
+        self.platform = platform
+        self.userID = userID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case deviceID = "device_id"
+        case deviceSecret = "device_secret"
+        case platform
+        case userID = "user_id"
+    }
+}

@@ -54,6 +54,7 @@ export TEGATA_REVENUECAT_WEBHOOK_AUTH="Bearer $(python3 -c 'import secrets; prin
     export TEGATA_ALLOWED_ORIGINS="$TEGATA_TEST_ORIGIN"
     export TEGATA_REALTIME_HMAC_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
     export TEGATA_REALTIME_NAMESPACES="chat,scores"
+    export TEGATA_LEGACY_DEVICE_CLAIMS_UNTIL=$(date -u -d "+1 day" +%Y-%m-%dT%H:%M:%SZ)  # claims open, so the claim route is fuzzed past its 403
     export TEGATA_PROVIDERS="{\"test-oidc\": {\"type\": \"oidc\", \"issuer\": \"http://127.0.0.1:$IDP_PORT\", \"jwks_url\": \"http://127.0.0.1:$IDP_PORT/keys/jwks.json\", \"audiences\": [\"schemathesis\"]}}"
     export TEGATA_LOG_LEVEL=warning TEGATA_LOG_FORMAT=json
     exec "$TEGATA" serve

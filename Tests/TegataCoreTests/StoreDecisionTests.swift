@@ -25,6 +25,35 @@ import Testing
         #expect(DeviceSignInDecision.decide(stored: StoredDevice(userID: "u", secretHash: wrong, revokedAt: Self.now), command: command) == .wrongSecret)
     }
 
+    @Test func anImportedDeviceSignsInNowhereUntilItsUserClaimsItOnce() throws {
+        var claim = try Self.command()
+        claim.claimedUserID = "legacy-user"
+        let right = Data(String(repeating: "s", count: 32).utf8), other = Data("x".utf8)
+        let unclaimed = StoredDevice(userID: "legacy-user", secretHash: Data(), revokedAt: nil)
+        // An empty hash matches nothing, whatever the secret check says.
+        let anything = DeviceSignInCommand(
+            credentials: claim.credentials, secretMatches: { _ in true }, secretHash: right, newUserID: "n", newSessionID: "s",
+            clientID: "app", now: Self.now, absoluteExpiresAt: Self.now)
+        #expect(DeviceSignInDecision.decide(stored: unclaimed, command: anything) == .wrongSecret)
+        #expect(DeviceSignInDecision.decide(stored: unclaimed, command: try Self.command()) == .wrongSecret)
+
+        #expect(DeviceSignInDecision.decide(stored: unclaimed, command: claim) == .claim(userID: "legacy-user"))
+        #expect(DeviceSignInDecision.decide(stored: nil, command: claim) == .claimRefused(.unknownDevice, userID: nil))
+        var otherUser = claim
+        otherUser.claimedUserID = "someone-else"
+        #expect(DeviceSignInDecision.decide(stored: unclaimed, command: otherUser) == .claimRefused(.wrongUser, userID: "legacy-user"))
+        #expect(DeviceSignInDecision.decide(stored: StoredDevice(userID: "legacy-user", secretHash: Data(), revokedAt: Self.now), command: claim)
+            == .deviceRevoked)
+        // Claimed already: the same secret again signs in (a retry); another secret, or another user, is refused.
+        let claimed = StoredDevice(userID: "legacy-user", secretHash: right, revokedAt: nil)
+        #expect(DeviceSignInDecision.decide(stored: claimed, command: claim) == .signIn(userID: "legacy-user"))
+        #expect(DeviceSignInDecision.decide(stored: StoredDevice(userID: "legacy-user", secretHash: other, revokedAt: nil), command: claim)
+            == .claimRefused(.alreadyClaimed, userID: "legacy-user"))
+        #expect(DeviceSignInDecision.decide(stored: claimed, command: otherUser) == .claimRefused(.alreadyClaimed, userID: "legacy-user"))
+        #expect(DeviceSignInDecision.decide(stored: StoredDevice(userID: "legacy-user", secretHash: right, revokedAt: Self.now), command: claim)
+            == .deviceRevoked)
+    }
+
     @Test func theSessionASignInOpens() throws {
         let session = try Self.command().session(for: "u")
         #expect(session == Session(

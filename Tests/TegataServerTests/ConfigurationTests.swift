@@ -305,6 +305,19 @@ import Testing
         expectError(["TEGATA_REALTIME_NAMESPACES": "chat:room"], key: "TEGATA_REALTIME_NAMESPACES")
     }
 
+    @Test func legacyDeviceClaimsAreOffByDefaultAndOpenOnlyUntilATimeWithinAYear() throws {
+        #expect(try load([:]).legacyDeviceClaimsUntil == nil)
+        let soon = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 30 * 86_400).rounded())
+        let text = soon.formatted(Date.ISO8601FormatStyle())
+        #expect(try load(["TEGATA_LEGACY_DEVICE_CLAIMS_UNTIL": text]).legacyDeviceClaimsUntil == soon)
+        #expect(try load(["TEGATA_LEGACY_DEVICE_CLAIMS_UNTIL": "2020-01-01T00:00:00Z"]).legacyDeviceClaimsUntil != nil, "past: closed, not an error")
+        expectError(["TEGATA_LEGACY_DEVICE_CLAIMS_UNTIL": "next week"], key: "TEGATA_LEGACY_DEVICE_CLAIMS_UNTIL")
+        let far = Date().addingTimeInterval(400 * 86_400).formatted(Date.ISO8601FormatStyle())
+        expectError(["TEGATA_LEGACY_DEVICE_CLAIMS_UNTIL": far], key: "TEGATA_LEGACY_DEVICE_CLAIMS_UNTIL")
+        #expect(try load(["TEGATA_RATE_LIMIT_DEVICE_CLAIMS": "5/1h"]).rateLimits.policy(.deviceClaims)?.limit == 5)
+        #expect(try load([:]).rateLimits.policy(.deviceClaims) == RateLimitPolicy(name: "device-claims", limit: 60, period: 600))
+    }
+
     @Test func theAdminKeyAndKeyRetention() throws {
         let key = "0123456789abcdef0123456789abcdef+/="
         #expect(try load(["TEGATA_ADMIN_API_KEY": key]).adminAPIKey == key)

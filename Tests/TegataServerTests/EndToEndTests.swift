@@ -290,6 +290,73 @@ final class TegataProcess: Sendable {
         #expect(!server.log.contains(validSecret))
     }
 
+    @Test func theRealCLIImportsAFileAndResumesAtALineAndTheRealServerLetsAnImportedDeviceBeClaimedOnceWhileOpen() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tegata-import-\(UUID().uuidString).jsonl").path
+        let lines = [
+            #"{"id": "legacy-e2e-1", "created_at": "2024-05-01T09:00:00Z", "devices": [{"id": "legacy-e2e-device-1", "platform": "ios"}], "entitlements": [{"name": "pro", "expires_at": null}]}"#,
+            "",
+            #"{"id": "bad id", "devices": []}"#,
+            #"{"id": "legacy-e2e-2", "devices": [{"id": "legacy-e2e-device-2", "platform": "android"}]}"#,
+        ]
+        try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let open = Date().addingTimeInterval(86_400).formatted(Date.ISO8601FormatStyle())
+        @Sendable func cli(_ arguments: [String], _ environment: [String: String], expect status: Int32, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+            let run = try TegataProcess(arguments: arguments, environment: environment, port: 1)
+            let code = try await run.waitForExit()
+            #expect(code == status, "\(arguments): \(run.log)", sourceLocation: sourceLocation)
+            return run.log
+        }
+        @Sendable func claimBody(_ device: String, _ user: String, secret: String = validSecret) -> ByteBuffer {
+            json(["device_id": device, "device_secret": secret, "platform": "ios", "user_id": user])
+        }
+
+        let port = try TegataProcess.freePort()
+        var configured = environment(port: port)
+        configured["TEGATA_AUDIT_LOG"] = "off"
+        configured["TEGATA_LEGACY_DEVICE_CLAIMS_UNTIL"] = open
+        let withClaims = configured
+        let server = try TegataProcess(environment: withClaims, port: port)
+        try await server.waitUntilServing()
+        // The whole file, two users a transaction: the bad line is named by its number, the rest imported.
+        let first = try await cli(["users", "import", file, "--batch", "2"], withClaims, expect: 65)
+        #expect(first.contains("line 3: invalid: id must be"), "\(first)")
+        #expect(first.contains("created 2, updated 0, unchanged 0, conflict 0, invalid 1"), "\(first)")
+        // Resumed at line 4: only the last user, already there.
+        let resumed = try await cli(["users", "import", file, "--from-line", "4"], withClaims, expect: 0)
+        #expect(resumed.contains("created 0, updated 0, unchanged 1, conflict 0, invalid 0"), "\(resumed)")
+        _ = try await cli(["users", "import", file + ".missing"], withClaims, expect: 66)
+
+        try await TestClient.withClient(host: "127.0.0.1", port: port) { client async throws -> Void in
+            // Imported devices sign in nowhere until claimed.
+            #expect(try await self.post(client, "/v1/auth/device", deviceBody("legacy-e2e-device-1")).status == .unauthorized)
+            let claimed = try await self.post(client, "/v1/auth/device/claim", claimBody("legacy-e2e-device-1", "legacy-e2e-1"))
+            #expect(claimed.status == .ok)
+            let tokens = try WireCoding.makeDecoder().decode(TokenResponse.self, from: Data(String(buffer: claimed.body!).utf8))
+            #expect(tokens.user.id == "legacy-e2e-1")
+            #expect((claim("ent", of: tokens.accessToken) as? [String: Any])?["pro"] as? Bool == true)
+            let second = try await self.post(
+                client, "/v1/auth/device/claim", claimBody("legacy-e2e-device-1", "legacy-e2e-1", secret: "another-secret-0123456789abcdef0123456789"))
+            #expect(second.status == .unauthorized, "a second claim of the device, with another secret, is refused")
+            #expect(try await self.post(client, "/v1/auth/device", deviceBody("legacy-e2e-device-1")).status == .ok)
+        }
+        kill(server.process.pid, SIGTERM)
+        #expect(try await server.waitForExit() == 0)
+
+        // The same database served without the window: claims are refused.
+        let closedPort = try TegataProcess.freePort()
+        var closed = environment(port: closedPort)
+        closed["TEGATA_AUDIT_LOG"] = "off"
+        let closedServer = try TegataProcess(environment: closed, port: closedPort)
+        try await closedServer.waitUntilServing()
+        try await TestClient.withClient(host: "127.0.0.1", port: closedPort) { client async throws -> Void in
+            let refused = try await self.post(client, "/v1/auth/device/claim", claimBody("legacy-e2e-device-2", "legacy-e2e-2"))
+            #expect(refused.status == .forbidden && String(buffer: refused.body ?? ByteBuffer()).contains("not open"))
+        }
+        kill(closedServer.process.pid, SIGTERM)
+        #expect(try await closedServer.waitForExit() == 0)
+        #expect(!server.log.contains(validSecret) && !server.log.contains("legacy-e2e-device-1"))
+    }
+
     @Test func theRealServersAdminRoutesAnswerOverASocketAndRefuseAMissingOrWrongKey() async throws {
         let port = try TegataProcess.freePort()
         let key = AdminUsersTests.adminKey

@@ -65,6 +65,73 @@ import Testing
         }
     }
 
+    static func claim(_ deviceID: String, of userID: String, secret: String = String(repeating: "c", count: 32), at time: Date = Fixture.now) throws -> DeviceSignInCommand {
+        var command = try Fixture.deviceSignIn(deviceID, secret: secret, at: time)
+        command.claimedUserID = userID
+        return command
+    }
+
+    static func kind(_ outcome: DeviceSignInOutcome) -> String {
+        switch outcome {
+        case .claimed: "claimed"
+        case .signedIn: "signed_in"
+        case .claimRefused(let reason, _): reason.rawValue
+        default: "\(outcome)"
+        }
+    }
+
+    @Test(arguments: StoreUnderTest.all)
+    func anImportedDeviceIsClaimedOnceByItsUserAndThenSignsInLikeAnyOther(store: StoreUnderTest) async throws {
+        try await store.with { store in
+            #expect(try await store.importUsers(
+                [Self.record("legacy-c1", devices: ["legacy-claim-1", "legacy-claim-2"]), Self.record("legacy-c2", devices: ["legacy-claim-3"])],
+                now: Fixture.now) == [.created, .created])
+            let later = Fixture.now.addingTimeInterval(60)
+            // Refused, with nothing written: no such device, another user's device, a device of a disabled user.
+            #expect(try await store.deviceSignIn(try Self.claim("legacy-claim-9", of: "legacy-c1")) == .claimRefused(.unknownDevice, userID: nil))
+            #expect(try await store.deviceSignIn(try Self.claim("legacy-claim-3", of: "legacy-c1")) == .claimRefused(.wrongUser, userID: "legacy-c2"))
+            #expect(try await store.disableUser(id: "legacy-c2", until: nil, now: Fixture.now, eventUntil: later))
+            guard case .userDisabled(let disabledUser, _) = try await store.deviceSignIn(try Self.claim("legacy-claim-3", of: "legacy-c2")) else {
+                Issue.record("a disabled user's device was claimed")
+                return
+            }
+            #expect(disabledUser == "legacy-c2")
+            #expect(try await store.enableUser(id: "legacy-c2"))
+            #expect(try await store.sessions(ofUser: "legacy-c1").isEmpty)
+            #expect(try await store.sessions(ofUser: "legacy-c2").isEmpty)
+
+            // Ten claims of one device at once, each with its own secret: exactly one wins.
+            let secrets = (0..<10).map { String(repeating: "\($0)", count: 32) }
+            let outcomes = try await withThrowingTaskGroup(of: (String, String).self) { group in
+                for secret in secrets {
+                    group.addTask { (secret, Self.kind(try await store.deviceSignIn(try Self.claim("legacy-claim-1", of: "legacy-c1", secret: secret, at: later)))) }
+                }
+                return try await group.reduce(into: [(String, String)]()) { $0.append($1) }
+            }
+            let winners = outcomes.filter { $0.1 == "claimed" }
+            #expect(winners.count == 1 && outcomes.filter { $0.1 == "already_claimed" }.count == 9, "\(outcomes.map(\.1))")
+            let winner = try #require(winners.first?.0)
+            let claimed = try #require(try await store.devices(ofUser: "legacy-c1").first { $0.id == "legacy-claim-1" })
+            #expect(claimed.createdAt == Self.created && claimed.lastSignInAt == later && claimed.revokedAt == nil)
+
+            // The winner's secret signs in, as a claim again (a retry) or a sign-in; nobody else's does.
+            #expect(Self.kind(try await store.deviceSignIn(try Self.claim("legacy-claim-1", of: "legacy-c1", secret: winner))) == "signed_in")
+            #expect(Self.kind(try await store.deviceSignIn(try Fixture.deviceSignIn("legacy-claim-1", secret: winner))) == "signed_in")
+            #expect(try await store.deviceSignIn(try Fixture.deviceSignIn("legacy-claim-1", secret: secrets.first { $0 != winner }!)) == .wrongSecret)
+            #expect(try await store.sessions(ofUser: "legacy-c1").count == 3)
+            // The other imported device of that user is still waiting for its claim.
+            #expect(try await store.deviceSignIn(try Fixture.deviceSignIn("legacy-claim-2")) == .wrongSecret)
+
+            // A device registered by an ordinary sign-in has its secret: it can never be claimed.
+            let (native, _) = try await Fixture.signedInDevice(store, "device-native-claim")
+            #expect(try await store.deviceSignIn(try Self.claim("device-native-claim", of: native.user.id))
+                == .claimRefused(.alreadyClaimed, userID: native.user.id))
+
+            // A claim never registers: the unknown device is still unknown.
+            #expect(try await store.deviceOwner(deviceID: "legacy-claim-9") == nil)
+        }
+    }
+
     static func entitlementNames(_ store: any TegataStore, _ id: String) async throws -> [String]? {
         try await store.userRecord(userID: id)?.entitlements.map(\.name)
     }

@@ -93,7 +93,7 @@ func command(_ deviceID: String, secret: String, now: Date = Date(timeIntervalSi
             switch outcome {
             case .registered(let record, _): registered += 1; users.insert(record.user.id)
             case .signedIn(let record, _): users.insert(record.user.id)
-            case .wrongSecret, .deviceRevoked, .registrationLimited, .userDisabled: Issue.record("same secret rejected")
+            case .wrongSecret, .deviceRevoked, .registrationLimited, .userDisabled, .claimed, .claimRefused: Issue.record("same secret rejected")
             }
         }
         #expect(registered == 1 && users.count == 1)

@@ -30,17 +30,53 @@ public enum DeviceSignInDecision: Sendable, Equatable {
     case wrongSecret
     /// The secret matches but the registration was revoked. Write nothing.
     case deviceRevoked
+    /// A claim of an imported device of `userID` that has no secret yet: store the command's
+    /// secret hash on it (and the sign-in's time and platform), open the session.
+    case claim(userID: String)
+    /// A claim that cannot be granted. Write nothing.
+    case claimRefused(DeviceClaimRefusal, userID: String?)
 
     /// Decides for the presented credentials against `stored` (nil: no such device).
     ///
     /// The secret is checked before the revocation, so only someone holding the secret learns that
-    /// the registration was revoked.
+    /// the registration was revoked. An imported device has an empty secret hash: no secret
+    /// matches it, so it signs in only once claimed.
+    ///
+    /// A claim (``DeviceSignInCommand/claimedUserID``) never registers a device. On a device that
+    /// already has its secret, a claim with that very secret by its own user is an ordinary
+    /// sign-in (a claim retried after its answer was lost); anything else is refused as
+    /// `alreadyClaimed`, so the first claim wins and a second one, with another secret, gets
+    /// nothing.
     public static func decide(stored: StoredDevice?, command: DeviceSignInCommand) -> DeviceSignInDecision {
+        let matches = { (stored: StoredDevice) in !stored.secretHash.isEmpty && command.secretMatches(stored.secretHash) }
+        if let claimed = command.claimedUserID {
+            guard let stored else { return .claimRefused(.unknownDevice, userID: nil) }
+            if stored.secretHash.isEmpty {
+                guard stored.userID == claimed else { return .claimRefused(.wrongUser, userID: stored.userID) }
+                guard stored.revokedAt == nil else { return .deviceRevoked }
+                return .claim(userID: stored.userID)
+            }
+            guard stored.userID == claimed, matches(stored) else { return .claimRefused(.alreadyClaimed, userID: stored.userID) }
+            guard stored.revokedAt == nil else { return .deviceRevoked }
+            return .signIn(userID: stored.userID)
+        }
         guard let stored else { return .register(userID: command.newUserID) }
-        guard command.secretMatches(stored.secretHash) else { return .wrongSecret }
+        guard matches(stored) else { return .wrongSecret }
         guard stored.revokedAt == nil else { return .deviceRevoked }
         return .signIn(userID: stored.userID)
     }
+}
+
+/// Why a legacy device claim was refused (the audit trail's `reason`; the client is told only that
+/// the device cannot be claimed, whatever the reason, so a claim reveals nothing of other users).
+public enum DeviceClaimRefusal: String, Sendable, Equatable, CaseIterable {
+    /// No device of that id.
+    case unknownDevice = "unknown_device"
+    /// The device is another user's than the claim names.
+    case wrongUser = "wrong_user"
+    /// The device has its secret already (claimed before, or registered by a sign-in), and the
+    /// presented one is not it.
+    case alreadyClaimed = "already_claimed"
 }
 
 extension DeviceSignInCommand {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TegataCore
+import TegataWire
 import TegataStoreSQLite
 import TegataStorePostgres
 import TegataTokens
@@ -36,7 +37,7 @@ extension TegataConfiguration {
         "rate_limit_enabled",
     ] + RateLimitName.allCases.map(\.key) + [
         "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
-        "claims_hook_url", "claims_hook_secret", "claims_hook_timeout", "claims_hook_failure",
+        "claims_hook_url", "claims_hook_secret", "claims_hook_timeout", "claims_hook_failure", "legacy_device_claims_until",
     ]
 
     /// Keys whose value is structured (a mapping in a file; JSON or YAML text in the environment).
@@ -246,6 +247,16 @@ extension TegataConfiguration {
                 throw fail("admin_api_key", "must be at least 32 printable ASCII characters without spaces (e.g. `openssl rand -base64 32`)")
             }
             config.adminAPIKey = key
+        }
+        if let text = try nonEmpty("legacy_device_claims_until") {
+            guard let until = WireTime.rfc3339(text) else {
+                throw fail("legacy_device_claims_until", "must be an RFC 3339 time such as 2026-12-31T00:00:00Z" + shown("legacy_device_claims_until", text))
+            }
+            // A claim is only as strong as the legacy headers it replaces: the window must end.
+            guard until.timeIntervalSinceNow <= 366 * 86_400 else {
+                throw fail("legacy_device_claims_until", "must be at most 366 days from now: claims are a migration step, not a way to sign in")
+            }
+            config.legacyDeviceClaimsUntil = until
         }
         if let url = try nonEmpty("claims_hook_url") {
             guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), let host = parsed.host, !host.isEmpty,

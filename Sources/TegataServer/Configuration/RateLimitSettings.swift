@@ -19,6 +19,8 @@ public enum RateLimitName: String, CaseIterable, Sendable, Hashable {
     case exchanges
     /// Token exchanges per external identity (provider and subject).
     case exchangeSubjects = "exchange-subjects"
+    /// Legacy device claims per client address, every attempt counted.
+    case deviceClaims = "device-claims"
     /// Admin API requests per client address.
     case admin
     /// Payment webhook requests per client address.
@@ -38,6 +40,7 @@ public enum RateLimitName: String, CaseIterable, Sendable, Hashable {
         case .sessionRefreshes: policy(30, per: 600)
         case .exchanges: policy(300, per: 600)
         case .exchangeSubjects: policy(20, per: 600)
+        case .deviceClaims: policy(60, per: 600)
         case .admin: policy(600, per: 60)
         case .webhooks: policy(1200, per: 60)
         }

@@ -113,6 +113,10 @@ public struct TegataConfiguration: Sendable {
     /// The bearer key of the admin API (`TEGATA_ADMIN_API_KEY`, at least 32 characters). Unset: every
     /// `/admin/v1/*` path answers 404. Never printed.
     public var adminAPIKey: String?
+    /// Until when `POST /v1/auth/device/claim` lets a legacy app claim an imported device
+    /// (`TEGATA_LEGACY_DEVICE_CLAIMS_UNTIL`, an RFC 3339 time at most 366 days after start-up); nil,
+    /// the default: claims are refused. docs/migration.md says what it is for and what it risks.
+    public var legacyDeviceClaimsUntil: Date?
     /// The sign-in claims hook (`TEGATA_CLAIMS_HOOK_URL` and its settings); nil: none.
     public var claimsHook: ClaimsHookSettings?
     /// Where audit events go as JSON lines (`TEGATA_AUDIT_LOG`: `stderr`, `stdout`, `off` or a file path).

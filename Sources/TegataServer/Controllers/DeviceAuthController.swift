@@ -3,7 +3,7 @@ import Logging
 import TegataCore
 import TegataWire
 
-/// `POST /v1/auth/device`: device sign-in.
+/// `POST /v1/auth/device`: device sign-in; `POST /v1/auth/device/claim`: a legacy device claim.
 struct DeviceAuthController {
     let signIn: DeviceSignIn
     let bodyLimit: Int
@@ -18,6 +18,15 @@ struct DeviceAuthController {
                 result.registered ? "device registered" : "device signed in",
                 metadata: ["user_id": "\(result.tokens.user.id)"])
             return try JSONResponse.make(result.tokens, status: result.registered ? .created : .ok)
+        }
+        // A legacy device claim (docs/migration.md): open only while TEGATA_LEGACY_DEVICE_CLAIMS_UNTIL says.
+        routes.open.post("/v1/auth/device/claim") { request, context in
+            let body = try await request.decodeJSON(DeviceClaimRequest.self, limit: limit)
+            let result = try await grant.claim(body, origin: context.origin)
+            context.logger.info(
+                result.claimed ? "legacy device claimed" : "claimed device signed in",
+                metadata: ["user_id": "\(result.tokens.user.id)"])
+            return try JSONResponse.make(result.tokens, status: .ok)
         }
     }
 }

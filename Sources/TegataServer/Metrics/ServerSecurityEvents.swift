@@ -29,6 +29,18 @@ struct ServerSecurityEvents: SecurityEventSink {
                     .refreshReplay, outcome: .failure, at: clock.now(), origin: origin, userID: userID, sessionID: sessionID,
                     details: ["session_revoked": "true"]))
             }
+        case .deviceClaim(let result, let userID, let sessionID):
+            metrics.increment("tegata_device_claims_total", [("result", result.rawValue)])
+            switch result {
+            case .claimed, .signedIn:
+                audit.record(AuditEvent(
+                    .deviceClaimed, at: clock.now(), origin: origin, userID: userID, sessionID: sessionID, details: ["result": result.rawValue]))
+            case .rateLimited, .invalidRequest:
+                break
+            default:
+                audit.record(AuditEvent(
+                    .deviceClaimed, outcome: .failure, at: clock.now(), origin: origin, userID: userID, details: ["reason": result.rawValue]))
+            }
         case .tokenExchange(let provider, let result, let userID, let sessionID):
             let provider = provider ?? "unknown"
             metrics.increment("tegata_token_exchanges_total", [("provider", provider), ("result", result.rawValue)])
