@@ -380,6 +380,7 @@ final class TegataProcess: Sendable {
                 (.post, "/admin/v1/users/\(user)/disable", nil), (.post, "/admin/v1/users/\(user)/enable", nil),
                 (.post, "/admin/v1/users/\(user)/revoke", nil), (.delete, "/admin/v1/sessions/\(sid(of: tokens.accessToken))", nil),
                 (.post, "/admin/v1/keys/rotate", nil), (.delete, "/admin/v1/users/\(user)", nil),
+                (.post, "/admin/v1/users/import", #"{"users": [{"id": "legacy-e2e-admin", "devices": [{"id": "legacy-e2e-admin-device", "platform": "ios"}]}]}"#),
             ]
             for (method, path, body) in routes {
                 for wrong in [nil, key + "x", tokens.accessToken] as [String?] {
@@ -396,6 +397,10 @@ final class TegataProcess: Sendable {
                 }
             }
             #expect(try await admin(.get, "/admin/v1/users/\(user)").status == .notFound, "deleted")
+            let imported = try await admin(.get, "/admin/v1/users?device_id=legacy-e2e-admin-device")
+            #expect(String(buffer: imported.body ?? ByteBuffer()).contains("legacy-e2e-admin"), "imported over the socket")
+            let again = try await admin(.post, "/admin/v1/users/import", body: #"{"users": [{"id": "legacy-e2e-admin", "devices": [{"id": "legacy-e2e-admin-device", "platform": "ios"}]}]}"#)
+            #expect(String(buffer: again.body ?? ByteBuffer()).contains(#""unchanged":1"#), "idempotent")
         }
         kill(server.process.pid, SIGTERM)
         #expect(try await server.waitForExit() == 0)
