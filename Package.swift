@@ -172,6 +172,16 @@ let package = Package(
             path: "Benchmarks/VerifierBenchmark",
             swiftSettings: swiftSettings
         ),
+        // Benchmarks/ScaleFill: fills a database with device users and sessions for Benchmarks/scale-bench.sh.
+        .executableTarget(
+            name: "tegata-scale-fill",
+            dependencies: [
+                "TegataServer", "TegataCore", "TegataWire",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/ScaleFill",
+            swiftSettings: swiftSettings
+        ),
         // Fuzz targets for what parses untrusted bytes, each with an oracle (Fuzz/README.md).
         .target(
             name: "TegataFuzzTargets",
