@@ -27,11 +27,12 @@ public struct AuditEvent: Sendable, Equatable, Codable {
 
     /// Creates an event.
     public init(
-        id: String = RandomID.uuid(), time: Date, type: AuditEventType, outcome: AuditOutcome = .success,
+        id: String? = nil, time: Date, type: AuditEventType, outcome: AuditOutcome = .success,
         userID: String? = nil, sessionID: String? = nil, clientAddress: String? = nil, requestID: String? = nil,
         details: [String: String] = [:]
     ) {
-        self.id = id
+        // Time-ordered by default: the audit table's key, inserted as events happen.
+        self.id = id ?? RandomID.timeOrderedUUID(now: time)
         // Whole milliseconds, as the stores keep it: an event read back equals the one written.
         self.time = Date(timeIntervalSince1970: (time.timeIntervalSince1970 * 1000).rounded() / 1000)
         self.type = type

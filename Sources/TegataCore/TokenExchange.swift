@@ -79,7 +79,7 @@ public struct TokenExchange: Sendable {
         let identity = verified.identity
         let amr = try providers.provider(named: identity.provider).amr
         let outcome = try await store.identitySignIn(IdentitySignInCommand(
-            identity: identity, newUserID: RandomID.uuid(), newSessionID: RandomID.uuid(),
+            identity: identity, newUserID: RandomID.timeOrderedUUID(now: now), newSessionID: RandomID.timeOrderedUUID(now: now),
             clientID: issuer.policy.clientID, platform: platform, amr: [amr], now: now,
             absoluteExpiresAt: now.addingTimeInterval(issuer.policy.sessions.absoluteLifetime)))
         guard let opened = outcome.session else {

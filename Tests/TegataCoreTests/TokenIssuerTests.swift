@@ -71,4 +71,27 @@ import Testing
         }
         #expect(seen.count == 2_000)
     }
+
+    @Test func aTimeOrderedIDIsAVersion7UUIDWhoseTextSortsByItsMillisecond() throws {
+        let start = Date(timeIntervalSince1970: 1_800_000_000.123)
+        var previous = ""
+        var seen = Set<String>()
+        for step in 0..<2_000 {
+            // 2 ms apart: a Double of 1.8e9 s cannot be stepped by exactly 1 ms.
+            let now = start.addingTimeInterval(Double(step) * 0.002)
+            let id = RandomID.timeOrderedUUID(now: now)
+            let parsed = try #require(UUID(uuidString: id))
+            #expect(parsed.uuidString.lowercased() == id)
+            let bytes = withUnsafeBytes(of: parsed.uuid) { Array($0) }
+            #expect(bytes[6] >> 4 == 7 && bytes[8] >> 6 == 0b10)
+            let milliseconds = bytes[0..<6].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            #expect(milliseconds == UInt64((now.timeIntervalSince1970 * 1000).rounded(.down)))
+            #expect(id > previous, "a later millisecond sorts after, as text too (a B-tree's order)")
+            previous = id
+            seen.insert(id)
+        }
+        // Within one millisecond the 74 random bits still make every id distinct.
+        for _ in 0..<2_000 { seen.insert(RandomID.timeOrderedUUID(now: start)) }
+        #expect(seen.count == 4_000)
+    }
 }
