@@ -37,7 +37,7 @@ struct ServerSecurityEvents: SecurityEventSink {
                     .deviceClaimed, at: clock.now(), origin: origin, userID: userID, sessionID: sessionID, details: ["result": result.rawValue]))
             case .rateLimited, .invalidRequest:
                 break
-            default:
+            case .windowClosed, .unknownDevice, .wrongUser, .alreadyClaimed, .deviceRevoked, .userDisabled, .hookFailed:
                 audit.record(AuditEvent(
                     .deviceClaimed, outcome: .failure, at: clock.now(), origin: origin, userID: userID, details: ["reason": result.rawValue]))
             }
