@@ -15,15 +15,24 @@
 # runs on the same database, grown in place (the rows the measurements add are counted too).
 #
 # Usage: Benchmarks/scale-bench.sh [sizes…]     e.g. Benchmarks/scale-bench.sh 10000 1000000 10000000
-#   SCALE_SECONDS (default 10) per measurement, SCALE_SAMPLE (default 50000) sessions sampled per size,
+#   SCALE_SECONDS (default 10) per measurement, SCALE_SAMPLE (default 50000) sessions sampled per size
+#   (GET /v1/me uses at most 50,000 of them, so that its warm-up verifies each one),
 #   SCALE_DATABASE_URL: a postgres:// URL to run on PostgreSQL instead of SQLite (the database must be
 #   empty; the script does not create or drop it).
+#   SCALE_VARIANTS: server settings to compare on the same data, separated by `;`, each a list of
+#   TEGATA_*=value assignments, e.g. 'TEGATA_SQLITE_CACHE_MIB=2;TEGATA_SQLITE_CACHE_MIB=64'. At each
+#   size the server is started once per variant and measured in turn; the refreshes of each variant
+#   use their own share of the sampled sessions (so none presents a token another one rotated).
+#   SCALE_PERF: a directory; each measurement is also profiled with `perf record` (flat, 999 Hz)
+#   into <dir>/<size>-<variant>-<measurement>.data (read with `perf report -i FILE --sort symbol`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(10000 1000000)
 DURATION="${SCALE_SECONDS:-10}"
 SAMPLE="${SCALE_SAMPLE:-50000}"
+IFS=';' read -r -a VARIANTS <<< "${SCALE_VARIANTS:-}"
+[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=("")
 THREADS=2
 CONNECTIONS=32
 
@@ -46,7 +55,8 @@ export TEGATA_RATE_LIMIT_ENABLED=false TEGATA_AUDIT_LOG=off TEGATA_LOG_LEVEL=war
 export TEGATA_ISSUER="http://127.0.0.1:$PORT"
 # Large enough that every sampled token, once verified, is served from the cache: /v1/me then
 # measures the user's lookup, not ES256 (the HTTP benchmark measures that).
-export TEGATA_VERIFIED_TOKEN_CACHE_SIZE=$((SAMPLE * 2))
+ME_SAMPLE=50000
+export TEGATA_VERIFIED_TOKEN_CACHE_SIZE=$((ME_SAMPLE * 2))
 TICKS="$(getconf CLK_TCK)"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
@@ -58,8 +68,9 @@ database_size() {
   esac
 }
 
-start_server() {
-  "$BIN_DIR/tegata" serve >"$WORK/server.log" 2>&1 &
+start_server() {  # $1: the variant's TEGATA_* assignments (word-split on purpose)
+  # shellcheck disable=SC2086
+  env $1 "$BIN_DIR/tegata" serve >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return; sleep 0.1; done
   echo "server did not start"; cat "$WORK/server.log"; exit 1
@@ -69,9 +80,16 @@ stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERV
 measure() {  # $1: label, $2: seconds, $3: script, $4…: script arguments
   local label="$1" seconds="$2" script="$3"; shift 3
   local before after out requests rps p99 errors
+  local perf_pid=""
+  if [ -n "${SCALE_PERF:-}" ]; then
+    mkdir -p "$SCALE_PERF"
+    perf record -q -F 999 -p "$SERVER_PID" -o "$SCALE_PERF/$PERF_PREFIX-${label//[ \/]/-}.data" -- sleep "$seconds" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   before="$(cpu_ticks)"
   out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" --latency -s "Benchmarks/wrk/$script" "http://127.0.0.1:$PORT" -- "$@")"
   after="$(cpu_ticks)"
+  [ -z "$perf_pid" ] || wait "$perf_pid" || true
   requests="$(echo "$out" | awk '/requests in/ {print $1}')"
   rps="$(echo "$out" | awk '/Requests\/sec/ {print $2}')"
   p99="$(echo "$out" | awk '$1=="99%" {print $2}')"
@@ -92,13 +110,19 @@ for size in "${SIZES[@]}"; do
   # The sample is drawn from this fill, so the sessions measured are spread over it.
   "$BIN_DIR/tegata-scale-fill" "$((size - total))" "$SAMPLE" "$WORK/tokens.txt"
   total="$size"
-  start_server
-  echo "$size sessions (plus those earlier measurements added): database $(database_size), server RSS $(rss_mb) MB after start"
-  # Verifies every sampled access token once, so that the measured run hits the verified-token cache.
-  measure "warm-up /v1/me" 8 me-pairs.lua "$WORK/tokens.txt" >/dev/null
-  measure "GET /v1/me" "$DURATION" me-pairs.lua "$WORK/tokens.txt"
-  measure "refresh rotation" "$DURATION" refresh-pairs.lua "$WORK/tokens.txt" "$THREADS"
-  measure "new device sign-in" "$DURATION" new-device.lua "scale-$size"
-  echo "  database $(database_size), server RSS $(rss_mb) MB after the runs"
-  stop_server
+  head -n "$ME_SAMPLE" "$WORK/tokens.txt" >"$WORK/me-tokens.txt"
+  for v in "${!VARIANTS[@]}"; do
+    variant="${VARIANTS[$v]}"
+    start_server "$variant"
+    PERF_PREFIX="$size-$v"
+    [ -z "$variant" ] || echo "variant $((v + 1)) of ${#VARIANTS[@]}: $variant"
+    echo "$size sessions (plus those earlier measurements added): database $(database_size), server RSS $(rss_mb) MB after start"
+    # Verifies every sampled access token once, so that the measured run hits the verified-token cache.
+    measure "warm-up /v1/me" 8 me-pairs.lua "$WORK/me-tokens.txt" >/dev/null
+    measure "GET /v1/me" "$DURATION" me-pairs.lua "$WORK/me-tokens.txt"
+    measure "refresh rotation" "$DURATION" refresh-pairs.lua "$WORK/tokens.txt" "$THREADS" "$v" "${#VARIANTS[@]}"
+    measure "new device sign-in" "$DURATION" new-device.lua "scale-$size-$v"
+    echo "  database $(database_size), server RSS $(rss_mb) MB after the runs"
+    stop_server
+  done
 done

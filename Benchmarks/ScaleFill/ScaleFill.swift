@@ -5,7 +5,7 @@
 // store, the same migrations and keys) and writes through the store's own device sign-in — the
 // transaction a new device's `POST /v1/auth/device` commits, with many in flight so that SQLite's
 // group commit batches them — without HTTP, JSON or token signing, so that ten million sessions
-// take minutes. Ids are made as the server makes them (random UUIDs).
+// take minutes. Ids are made as the server makes them (time-ordered UUIDs for users and sessions).
 //
 // Usage: tegata-scale-fill <sessions to add> <sample size> <token file>
 // Writes, for a uniform sample of the sessions it created, one line per session to the token file:

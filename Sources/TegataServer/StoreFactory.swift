@@ -17,7 +17,7 @@ public enum StoreFactory {
         let store: any TegataStore & Service
         switch configuration.database {
         case .sqlite(let path):
-            store = try await SQLiteStore.openUnmigrated(path: path, synchronous: configuration.sqliteSynchronous, observer: observer, logger: logger)
+            store = try await SQLiteStore.openUnmigrated(path: path, synchronous: configuration.sqliteSynchronous, memory: configuration.sqliteMemory, observer: observer, logger: logger)
         case .postgres(let url):
             let timeout = Duration.milliseconds(Int64(configuration.databaseLockTimeout * 1000))
             // Waiting for a connection may include opening one (TLS, authentication): never less

@@ -276,15 +276,14 @@ public final class PostgresStore: TegataStore, Service {
         // Each table in its own short transaction and in a fixed order, rows taken with SKIP LOCKED:
         // several replicas pruning at once neither wait for each other nor delete a row twice.
         let idleBefore = now.addingTimeInterval(-idleLifetime).ms
-        let sessions = try await transaction { connection in
-            try await connection.query(
-                """
-                DELETE FROM sessions WHERE id IN (
-                    SELECT id FROM sessions
-                    WHERE revoked_at IS NOT NULL OR absolute_expires_at <= \(now.ms) OR last_refreshed_at <= \(idleBefore)
-                    LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-                RETURNING id
-                """, logger: self.logger).collect().count
+        var sessions = 0
+        for condition in EndedSessions.allCases where sessions < limit {
+            let remaining = limit - sessions
+            sessions += try await transaction { connection in
+                try await connection.query(
+                    condition.delete(now: now.ms, idleBefore: idleBefore, limit: remaining), logger: self.logger
+                ).collect().count
+            }
         }
         let events = try await transaction { connection in
             try await connection.query(
@@ -367,4 +366,34 @@ extension Date {
     var ms: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
 
     init(ms: Int64) { self.init(timeIntervalSince1970: Double(ms) / 1000) }
+}
+
+/// The ended sessions pruning deletes, each condition in a statement of its own so that each walks
+/// its own index (revoked sessions have a partial one), as in the SQLite store, where an `OR` of the
+/// three read the whole table on every pass.
+enum EndedSessions: CaseIterable {
+    case revoked, pastAbsoluteEnd, idle
+
+    func delete(now: Int64, idleBefore: Int64, limit: Int) -> PostgresQuery {
+        switch self {
+        case .revoked:
+            """
+            DELETE FROM sessions WHERE id IN (
+                SELECT id FROM sessions WHERE revoked_at IS NOT NULL LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING id
+            """
+        case .pastAbsoluteEnd:
+            """
+            DELETE FROM sessions WHERE id IN (
+                SELECT id FROM sessions WHERE absolute_expires_at <= \(now) LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING id
+            """
+        case .idle:
+            """
+            DELETE FROM sessions WHERE id IN (
+                SELECT id FROM sessions WHERE last_refreshed_at <= \(idleBefore) LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING id
+            """
+        }
+    }
 }

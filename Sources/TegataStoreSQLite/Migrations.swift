@@ -200,5 +200,9 @@ struct Migration: Sendable {
             // A JSON object, compact with keys sorted (AppClaimRules); NULL: none.
             "ALTER TABLE sessions ADD COLUMN hook_claims TEXT",
         ]),
+        Migration(version: 12, name: "sessions: an index of the revoked ones, for pruning", statements: [
+            // Partial: only revoked sessions are in it, and a session enters it once, when revoked.
+            "CREATE INDEX sessions_revoked_at ON sessions(revoked_at) WHERE revoked_at IS NOT NULL",
+        ]),
     ]
 }

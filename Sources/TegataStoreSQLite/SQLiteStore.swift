@@ -15,6 +15,33 @@ public enum SQLiteSynchronous: String, Sendable {
     var pragma: String { rawValue.uppercased() }
 }
 
+/// The memory SQLite may use so that a lookup does not read the file: each connection's page cache
+/// and the read-only memory map of the database file. Neither changes what a commit writes or when it
+/// is on disk; both only save reads (a page found in the cache or the map is not copied in from the
+/// operating system's page cache).
+public struct SQLiteMemory: Sendable, Equatable {
+    /// Each connection's page cache, in MiB (`PRAGMA cache_size`); the store opens one writer and
+    /// a few readers, so the cache memory is this times their number, at most.
+    public var cacheMiB: Int
+    /// How much of the database file is memory-mapped for reading, in MiB (`PRAGMA mmap_size`; 0
+    /// turns it off). At most 2047: SQLite maps just under 2 GiB (its compiled limit). The map is
+    /// shared by every connection and counts as the operating system's page cache, not as the
+    /// server's own memory.
+    public var mmapMiB: Int
+
+    public init(cacheMiB: Int, mmapMiB: Int) {
+        self.cacheMiB = cacheMiB
+        self.mmapMiB = mmapMiB
+    }
+
+    /// The settings `tegata serve` starts with unless configured otherwise.
+    public static let standard = SQLiteMemory(cacheMiB: 64, mmapMiB: 2_047)
+
+    var pragmas: [String] {
+        ["PRAGMA cache_size = -\(cacheMiB * 1024)", "PRAGMA mmap_size = \(mmapMiB * 1024 * 1024)"]
+    }
+}
+
 /// The embedded SQLite store (WAL mode): one writer thread that commits queued writes together,
 /// and a few reader threads (see `DatabaseThreads.swift`). A `Service`: it closes its connections
 /// when the server shuts down.
@@ -35,9 +62,11 @@ public final class SQLiteStore: TegataStore, Service {
     /// Opens (creating if needed) the database at `path`. With `migrate`, applies its pending
     /// migrations (``migrate()``); without, throws unless it is already at the newest schema.
     public static func open(
-        path: String, readerCount: Int = 2, migrate: Bool = true, synchronous: SQLiteSynchronous = .full, logger: Logger
+        path: String, readerCount: Int = 2, migrate: Bool = true, synchronous: SQLiteSynchronous = .full,
+        memory: SQLiteMemory = .standard, logger: Logger
     ) async throws -> SQLiteStore {
-        let store = try await openUnmigrated(path: path, readerCount: readerCount, synchronous: synchronous, logger: logger)
+        let store = try await openUnmigrated(
+            path: path, readerCount: readerCount, synchronous: synchronous, memory: memory, logger: logger)
         do {
             if migrate {
                 _ = try await store.migrate()
@@ -54,8 +83,8 @@ public final class SQLiteStore: TegataStore, Service {
     /// Opens (creating if needed) the database at `path` as it is, without migrating it: the
     /// caller migrates through ``migrate()`` (as the store factory does).
     public static func openUnmigrated(
-        path: String, readerCount: Int = 2, synchronous: SQLiteSynchronous = .full, observer: any StoreObserver = NoStoreObserver(),
-        logger: Logger
+        path: String, readerCount: Int = 2, synchronous: SQLiteSynchronous = .full, memory: SQLiteMemory = .standard,
+        observer: any StoreObserver = NoStoreObserver(), logger: Logger
     ) async throws -> SQLiteStore {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
@@ -64,7 +93,7 @@ public final class SQLiteStore: TegataStore, Service {
         let writer = try await DatabaseWriter.start(path: path, observer: observer) { db in
             // WAL: readers never block the writer and the writer never blocks readers.
             try db.execute("PRAGMA journal_mode = WAL")
-            try configure(db, synchronous: synchronous)
+            try configure(db, synchronous: synchronous, memory: memory)
         }
         do {
             try await writer.write { db in
@@ -74,7 +103,7 @@ public final class SQLiteStore: TegataStore, Service {
                     """)
             }
             let readers = try await DatabaseReaders.start(path: path, count: readerCount, observer: observer) { db in
-                try configure(db, synchronous: synchronous)
+                try configure(db, synchronous: synchronous, memory: memory)
                 try db.execute("PRAGMA query_only = 1")
             }
             return SQLiteStore(path: path, writer: writer, readers: readers, logger: logger)
@@ -85,10 +114,13 @@ public final class SQLiteStore: TegataStore, Service {
     }
 
     /// Settings every connection needs.
-    private static func configure(_ db: Database, synchronous: SQLiteSynchronous) throws {
+    private static func configure(_ db: Database, synchronous: SQLiteSynchronous, memory: SQLiteMemory) throws {
         try db.execute("PRAGMA busy_timeout = 5000")
         try db.execute("PRAGMA foreign_keys = ON")
         try db.execute("PRAGMA synchronous = \(synchronous.pragma)")
+        for pragma in memory.pragmas {
+            try db.execute(pragma)
+        }
     }
 
     // MARK: Migrations
@@ -158,14 +190,10 @@ public final class SQLiteStore: TegataStore, Service {
 
     public func prune(now: Date, idleLifetime: TimeInterval, webhookEventsBefore: Date, limit: Int) async throws -> PruneResult {
         try await writer.write { db in
-            let sessions = try db.query(
-                """
-                DELETE FROM sessions WHERE id IN (
-                    SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR absolute_expires_at <= ? OR last_refreshed_at <= ?
-                    LIMIT ?)
-                RETURNING id
-                """,
-                [.date(now), .date(now.addingTimeInterval(-idleLifetime)), .int(limit)]).count
+            var sessions = 0
+            for (sql, values) in Self.endedSessionDeletes(now: now, idleBefore: now.addingTimeInterval(-idleLifetime)) where sessions < limit {
+                sessions += try db.query(sql, values + [.int(limit - sessions)]).count
+            }
             let events = try db.query(
                 "DELETE FROM revocation_events WHERE seq IN (SELECT seq FROM revocation_events WHERE until <= ? LIMIT ?) RETURNING seq",
                 [.date(now), .int(limit)]).count
@@ -183,6 +211,16 @@ public final class SQLiteStore: TegataStore, Service {
                 [.real(now.timeIntervalSince1970 * 1000), .int(limit)]).count
             return PruneResult(
                 sessions: sessions, events: events, webhookEvents: webhookEvents, usedIDTokens: usedIDTokens, rateLimitBuckets: buckets)
+        }
+    }
+
+    /// The deletes of ended sessions, each taking at most the limit bound last: revoked, past their
+    /// absolute end, idle. One statement per condition, so that each walks its own index (revoked
+    /// sessions have a partial one); an `OR` of the three read the whole table, on every pruning
+    /// pass, holding the writer meanwhile.
+    static func endedSessionDeletes(now: Date, idleBefore: Date) -> [(String, [SQLValue])] {
+        [("revoked_at IS NOT NULL", []), ("absolute_expires_at <= ?", [.date(now)]), ("last_refreshed_at <= ?", [.date(idleBefore)])].map {
+            ("DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE \($0.0) LIMIT ?) RETURNING id", $0.1)
         }
     }
 

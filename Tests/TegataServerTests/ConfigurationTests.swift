@@ -78,6 +78,7 @@ import Testing
         #expect(path == "./tegata-data/master.key")
         #expect(config.accessTokenTTL == 900 && config.refreshIdleTTL == 30 * 86_400 && config.refreshAbsoluteTTL == 365 * 86_400)
         #expect(config.clockLeeway == 30 && config.maxBodySize == 65_536 && config.logLevel == .info && config.logFormat == .text)
+        #expect(config.sqliteMemory == SQLiteMemory(cacheMiB: 64, mmapMiB: 2_047), "the sizes the scale benchmark chose")
     }
 
     @Test func environmentVariablesSetEveryKey() throws {
@@ -90,11 +91,12 @@ import Testing
             "TEGATA_CLOCK_LEEWAY": "5s", "TEGATA_MAX_BODY_SIZE": "4096", "TEGATA_JWKS_MAX_AGE": "1h",
             "TEGATA_LOG_LEVEL": "debug", "TEGATA_LOG_FORMAT": "json", "TEGATA_CLIENT_ID": "my-app",
             "TEGATA_REFRESH_REUSE_GRACE": "0", "TEGATA_PRUNE_INTERVAL": "1m", "TEGATA_SQLITE_SYNCHRONOUS": "normal",
-            "TEGATA_VERIFIED_TOKEN_CACHE_SIZE": "0",
+            "TEGATA_VERIFIED_TOKEN_CACHE_SIZE": "0", "TEGATA_SQLITE_CACHE_MIB": "128", "TEGATA_SQLITE_MMAP_MIB": "0",
             "TEGATA_INTROSPECTION_CLIENTS": "orders-api:0123456789abcdef, billing.v2:fedcba9876543210",
         ])
         #expect(config.refreshReuseGrace == 0 && config.pruneInterval == 60 && config.sqliteSynchronous == .normal)
         #expect(config.verifiedTokenCacheSize == 0)
+        #expect(config.sqliteMemory == SQLiteMemory(cacheMiB: 128, mmapMiB: 0))
         #expect(config.introspectionClients == [.init(id: "orders-api", secret: "0123456789abcdef"), .init(id: "billing.v2", secret: "fedcba9876543210")])
         #expect(!"\(config.introspectionClients)".contains("0123456789abcdef"), "secrets are never printed")
         #expect(config.host == "0.0.0.0" && config.port == 9000)
@@ -184,6 +186,10 @@ import Testing
         expectError(["TEGATA_CLOCK_LEEWAY": "1h"], key: "TEGATA_CLOCK_LEEWAY")
         expectError(["TEGATA_REFRESH_REUSE_GRACE": "1h"], key: "TEGATA_REFRESH_REUSE_GRACE")
         expectError(["TEGATA_SQLITE_SYNCHRONOUS": "off"], key: "TEGATA_SQLITE_SYNCHRONOUS")
+        expectError(["TEGATA_SQLITE_CACHE_MIB": "0"], key: "TEGATA_SQLITE_CACHE_MIB")
+        expectError(["TEGATA_SQLITE_CACHE_MIB": "64MB"], key: "TEGATA_SQLITE_CACHE_MIB")
+        expectError(["TEGATA_SQLITE_MMAP_MIB": "4096"], key: "TEGATA_SQLITE_MMAP_MIB")
+        expectError(["TEGATA_SQLITE_MMAP_MIB": "-1"], key: "TEGATA_SQLITE_MMAP_MIB")
         expectError(["TEGATA_KEY_RELOAD_INTERVAL": "0s"], key: "TEGATA_KEY_RELOAD_INTERVAL")
         // Not shorter than the JWKS cache lifetime (5 min by default): a planned rotation could sign
         // at one replica before another publishes the key.

@@ -107,6 +107,41 @@ import Testing
     }
 
     @Test(arguments: StoreUnderTest.all)
+    func pruningSharesItsLimitAmongRevokedExpiredAndIdleSessionsAndDeletesEachOnce(store: StoreUnderTest) async throws {
+        try await store.with { store in
+            let now = Fixture.now
+            var revoked: [String] = [], expired: [String] = [], idle: [String] = [], live: [String] = []
+            for index in 0..<3 {
+                let (_, session) = try await Fixture.signedInDevice(store, "revoked-device-\(index)")
+                _ = try await store.revokeSession(id: session.id, ownedBy: nil, devices: .none, now: now, eventUntil: now.addingTimeInterval(900))
+                revoked.append(session.id)
+                // Created 9,950 s ago: past its absolute end (10,000 s) at now + 100, though used just now.
+                let (_, old) = try await Fixture.signedInDevice(store, "expired-device-\(index)", at: now.addingTimeInterval(-9_950))
+                #expect(try await store.touchSession(id: old.id, now: now))
+                expired.append(old.id)
+                // Last used 2,000 s ago: idle (1,000 s) at now + 100.
+                let (_, unused) = try await Fixture.signedInDevice(store, "idle-device-\(index)", at: now.addingTimeInterval(-2_000))
+                idle.append(unused.id)
+            }
+            for index in 0..<2 {
+                live.append(try await Fixture.signedInDevice(store, "live-device-\(index)").1.id)
+            }
+            var counts: [Int] = []
+            for _ in 0..<4 {
+                counts.append(try await store.prune(
+                    now: now.addingTimeInterval(100), idleLifetime: 1_000, webhookEventsBefore: .distantPast, limit: 4).sessions)
+            }
+            #expect(counts == [4, 4, 1, 0], "nine ended sessions, at most four a pass, each deleted once")
+            for id in revoked + expired + idle {
+                #expect(try await store.session(id: id) == nil)
+            }
+            for id in live {
+                #expect(try await store.session(id: id) != nil)
+            }
+        }
+    }
+
+    @Test(arguments: StoreUnderTest.all)
     func usedIDTokensAreRememberedOnce(store: StoreUnderTest) async throws {
         try await store.with { store in
             let until = Fixture.now.addingTimeInterval(600)

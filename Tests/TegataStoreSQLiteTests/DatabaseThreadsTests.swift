@@ -202,3 +202,59 @@ import Testing
         #expect(throws: (any Error).self) { try SQLiteStore.decodeAMR("not json") }
     }
 }
+
+@Suite struct SQLiteMemoryTests {
+    /// The cache and map reported by every connection of a store.
+    private func settings(of store: SQLiteStore) async throws -> [[Int64]] {
+        @Sendable func read(_ db: Database) throws -> [Int64] {
+            let cache: Int64 = try db.query("PRAGMA cache_size").first?.int("cache_size") ?? 0
+            let map: Int64 = try db.query("PRAGMA mmap_size").first?.int("mmap_size") ?? 0
+            return [cache, map]
+        }
+        return [try await store.writer.write(read), try await store.readers.read(read)]
+    }
+
+    @Test func everyConnectionGetsTheCacheAndMapAsked() async throws {
+        let store = try await SQLiteStore.open(
+            path: temporaryDatabasePath(), readerCount: 1, memory: SQLiteMemory(cacheMiB: 8, mmapMiB: 64), logger: quietLogger)
+        // A negative cache_size is in KiB.
+        let asked: [Int64] = [-8 * 1024, 64 * 1024 * 1024]
+        #expect(try await settings(of: store) == [asked, asked])
+        await store.close()
+        let off = try await SQLiteStore.open(
+            path: temporaryDatabasePath(), readerCount: 1, memory: SQLiteMemory(cacheMiB: 1, mmapMiB: 0), logger: quietLogger)
+        let small: [Int64] = [-1024, 0]
+        #expect(try await settings(of: off) == [small, small])
+        await off.close()
+    }
+
+    @Test func theStandardSettingsAreWhatServeStartsWith() async throws {
+        let store = try await SQLiteStore.open(path: temporaryDatabasePath(), readerCount: 1, logger: quietLogger)
+        let standard = SQLiteMemory.standard
+        let expected: [Int64] = [-Int64(standard.cacheMiB) * 1024, Int64(standard.mmapMiB) * 1024 * 1024]
+        #expect(try await settings(of: store) == [expected, expected])
+        await store.close()
+    }
+}
+
+@Suite struct PruningPlanTests {
+    /// Pruning walks indexes, never the whole sessions table: with ten million sessions a full read
+    /// on every pass (every ten minutes, holding the writer) stalled every sign-in and refresh.
+    @Test func everyEndedSessionDeleteUsesAnIndex() async throws {
+        let store = try await SQLiteStore.open(path: temporaryDatabasePath(), readerCount: 1, logger: quietLogger)
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let plans = try await store.readers.read { db in
+            try SQLiteStore.endedSessionDeletes(now: now, idleBefore: now.addingTimeInterval(-1_000)).map { sql, values in
+                try db.query("EXPLAIN QUERY PLAN " + sql, values + [.int(500)]).map { try $0.string("detail") }
+            }
+        }
+        // Revoked, past the absolute end, idle: each through the index of its own column.
+        let indexes = ["sessions_revoked_at", "sessions_absolute_expires_at", "sessions_last_refreshed_at"]
+        #expect(plans.count == indexes.count)
+        for (plan, index) in zip(plans, indexes) {
+            #expect(plan.contains { $0.hasPrefix("SEARCH sessions USING INDEX \(index) ") }, "\(plan)")
+            #expect(!plan.contains { $0.hasPrefix("SCAN sessions") }, "\(plan)")
+        }
+        await store.close()
+    }
+}

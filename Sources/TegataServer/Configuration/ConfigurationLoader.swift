@@ -30,7 +30,7 @@ extension TegataConfiguration {
     public static let keys: [String] = [
         "host", "port", "issuer", "audience", "client_id", "database_url", "master_key", "master_key_file",
         "signing_key_file", "access_token_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "refresh_reuse_grace",
-        "introspection_clients", "prune_interval", "sqlite_synchronous", "database_pool_size", "database_lock_timeout", "key_reload_interval", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
+        "introspection_clients", "prune_interval", "sqlite_synchronous", "sqlite_cache_mib", "sqlite_mmap_mib", "database_pool_size", "database_lock_timeout", "key_reload_interval", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
         "log_format", "http_head_timeout", "http_body_timeout", "providers", "require_nonce", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
         "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "allowed_origins",
         "trusted_proxies", "forwarded_header", "metrics_host", "metrics_port", "audit_log", "audit_table", "audit_retention",
@@ -177,6 +177,18 @@ extension TegataConfiguration {
                 throw fail("sqlite_synchronous", "must be full or normal" + shown("sqlite_synchronous", mode))
             }
             config.sqliteSynchronous = parsed
+        }
+        if let size = try nonEmpty("sqlite_cache_mib") {
+            guard let mib = Int(size), (1...4_096).contains(mib) else {
+                throw fail("sqlite_cache_mib", "must be a number of MiB from 1 to 4096" + shown("sqlite_cache_mib", size))
+            }
+            config.sqliteMemory.cacheMiB = mib
+        }
+        if let size = try nonEmpty("sqlite_mmap_mib") {
+            guard let mib = Int(size), (0...2_047).contains(mib) else {
+                throw fail("sqlite_mmap_mib", "must be a number of MiB from 0 (off) to 2047" + shown("sqlite_mmap_mib", size))
+            }
+            config.sqliteMemory.mmapMiB = mib
         }
         if let size = try nonEmpty("verified_token_cache_size") {
             guard let entries = Int(size), (0...1_000_000).contains(entries) else {

@@ -41,6 +41,8 @@ public struct TegataConfiguration: Sendable {
     /// SQLite's `synchronous` setting (`TEGATA_SQLITE_SYNCHRONOUS`): `full` survives power loss,
     /// `normal` survives a crash of the process only.
     public var sqliteSynchronous: SQLiteSynchronous = .full
+    /// SQLite's page cache per connection and memory map (`TEGATA_SQLITE_CACHE_MIB`, `TEGATA_SQLITE_MMAP_MIB`).
+    public var sqliteMemory: SQLiteMemory = .standard
     /// The most connections one replica opens to PostgreSQL (`TEGATA_DATABASE_POOL_SIZE`).
     public var databasePoolSize = 10
     /// How long a PostgreSQL request waits for a row lock before it is answered 503
