@@ -25,8 +25,8 @@ public struct SQLiteMemory: Sendable, Equatable {
     public var cacheMiB: Int
     /// How much of the database file is memory-mapped for reading, in MiB (`PRAGMA mmap_size`; 0
     /// turns it off). At most 2047: SQLite maps just under 2 GiB (its compiled limit). The map is
-    /// shared by every connection and counts as the operating system's page cache, not as the
-    /// server's own memory.
+    /// shared by every connection and its pages are the operating system's page cache, though they
+    /// show in the process's resident memory (RSS) once read.
     public var mmapMiB: Int
 
     public init(cacheMiB: Int, mmapMiB: Int) {
