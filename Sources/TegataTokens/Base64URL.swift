@@ -69,43 +69,66 @@ public enum Base64URL {
     }
 
     private static func decode(buffer input: UnsafeBufferPointer<UInt8>) -> Data? {
-        let remainder = input.count % 4
-        guard remainder != 1 else { return nil }
-        var output = Data(count: input.count / 4 * 3 + (remainder == 0 ? 0 : remainder - 1))
-        let valid = output.withUnsafeMutableBytes { (output: UnsafeMutableRawBufferPointer) -> Bool in
-            values.withUnsafeBufferPointer { values in
-                var out = 0
-                var index = 0
-                // Whole groups of four characters: three bytes each.
-                while index + 4 <= input.count {
-                    let a = values[Int(input[index])], b = values[Int(input[index + 1])]
-                    let c = values[Int(input[index + 2])], d = values[Int(input[index + 3])]
-                    guard (a | b | c | d) & 0xC0 == 0 else { return false }
-                    let chunk = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-                    output[out] = UInt8(truncatingIfNeeded: chunk >> 16)
-                    output[out + 1] = UInt8(truncatingIfNeeded: chunk >> 8)
-                    output[out + 2] = UInt8(truncatingIfNeeded: chunk)
-                    out += 3
-                    index += 4
-                }
-                // The last two or three characters; their unused bits must be zero.
-                switch input.count - index {
-                case 2:
-                    let a = values[Int(input[index])], b = values[Int(input[index + 1])]
-                    guard (a | b) & 0xC0 == 0, b & 0x0F == 0 else { return false }
-                    output[out] = a << 2 | b >> 4
-                case 3:
-                    let a = values[Int(input[index])], b = values[Int(input[index + 1])], c = values[Int(input[index + 2])]
-                    guard (a | b | c) & 0xC0 == 0, c & 0x03 == 0 else { return false }
-                    output[out] = a << 2 | b >> 4
-                    output[out + 1] = (b & 0x0F) << 4 | c >> 2
-                default:
-                    break
-                }
-                return true
-            }
-        }
+        guard let count = decodedCount(input.count) else { return nil }
+        var output = Data(count: count)
+        let valid = output.withUnsafeMutableBytes { decode(input, into: $0) }
         return valid ? output : nil
+    }
+
+    /// Decodes `input` into a temporary buffer (on the stack when it is small) that `body` reads,
+    /// without allocating a `Data`: for a token's payload, read once and dropped. Nil when `input` is
+    /// not unpadded base64url, by the rules of ``decode(_:)``.
+    package static func withDecoded<R>(utf8 input: UnsafeBufferPointer<UInt8>, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        guard let count = decodedCount(input.count) else { return nil }
+        return withUnsafeTemporaryAllocation(byteCount: max(count, 1), alignment: 1) { output -> R? in
+            let output = UnsafeMutableRawBufferPointer(rebasing: output[..<count])
+            guard decode(input, into: output) else { return nil }
+            return body(UnsafeRawBufferPointer(output))
+        }
+    }
+
+    /// The number of bytes `count` characters of unpadded base64url decode to; nil for a length no
+    /// encoding has.
+    private static func decodedCount(_ count: Int) -> Int? {
+        let remainder = count % 4
+        guard remainder != 1 else { return nil }
+        return count / 4 * 3 + (remainder == 0 ? 0 : remainder - 1)
+    }
+
+    /// Decodes `input` into `output`, which holds exactly `decodedCount(input.count)` bytes; false
+    /// for a character outside the alphabet or leftover bits that are not zero.
+    private static func decode(_ input: UnsafeBufferPointer<UInt8>, into output: UnsafeMutableRawBufferPointer) -> Bool {
+        values.withUnsafeBufferPointer { values in
+            var out = 0
+            var index = 0
+            // Whole groups of four characters: three bytes each.
+            while index + 4 <= input.count {
+                let a = values[Int(input[index])], b = values[Int(input[index + 1])]
+                let c = values[Int(input[index + 2])], d = values[Int(input[index + 3])]
+                guard (a | b | c | d) & 0xC0 == 0 else { return false }
+                let chunk = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                output[out] = UInt8(truncatingIfNeeded: chunk >> 16)
+                output[out + 1] = UInt8(truncatingIfNeeded: chunk >> 8)
+                output[out + 2] = UInt8(truncatingIfNeeded: chunk)
+                out += 3
+                index += 4
+            }
+            // The last two or three characters; their unused bits must be zero.
+            switch input.count - index {
+            case 2:
+                let a = values[Int(input[index])], b = values[Int(input[index + 1])]
+                guard (a | b) & 0xC0 == 0, b & 0x0F == 0 else { return false }
+                output[out] = a << 2 | b >> 4
+            case 3:
+                let a = values[Int(input[index])], b = values[Int(input[index + 1])], c = values[Int(input[index + 2])]
+                guard (a | b | c) & 0xC0 == 0, c & 0x03 == 0 else { return false }
+                output[out] = a << 2 | b >> 4
+                output[out + 1] = (b & 0x0F) << 4 | c >> 2
+            default:
+                break
+            }
+            return true
+        }
     }
 }
 

@@ -34,27 +34,27 @@ package enum ClaimsReader {
             guard consume(UInt8(ascii: "{")) else { return nil }
             if !consume(UInt8(ascii: "}")) {
                 repeat {
-                    guard let key = string(), consume(UInt8(ascii: ":")) else { return nil }
+                    guard let claim = claimName(), consume(UInt8(ascii: ":")) else { return nil }
                     func set<T>(_ slot: inout T?, _ value: T?) -> Bool {
                         guard slot == nil, let value else { return false }
                         slot = value
                         return true
                     }
                     let ok: Bool
-                    switch key {
-                    case "iss": ok = set(&iss, string())
-                    case "sub": ok = set(&sub, string())
-                    case "jti": ok = set(&jti, string())
-                    case "sid": ok = set(&sid, string())
-                    case "client_id": ok = set(&clientID, string())
-                    case "aud": ok = set(&aud, audience())
-                    case "exp": ok = set(&exp, integer())
-                    case "nbf": ok = set(&nbf, integer())
-                    case "iat": ok = set(&iat, integer())
-                    case "tv": ok = set(&tv, integer())
-                    case "amr": ok = set(&amr, strings())
-                    case "anon": ok = set(&anon, boolean())
-                    case "ent":
+                    switch claim {
+                    case .iss: ok = set(&iss, string())
+                    case .sub: ok = set(&sub, string())
+                    case .jti: ok = set(&jti, string())
+                    case .sid: ok = set(&sid, string())
+                    case .clientID: ok = set(&clientID, string())
+                    case .aud: ok = set(&aud, audience())
+                    case .exp: ok = set(&exp, integer())
+                    case .nbf: ok = set(&nbf, integer())
+                    case .iat: ok = set(&iat, integer())
+                    case .tv: ok = set(&tv, integer())
+                    case .amr: ok = set(&amr, strings())
+                    case .anon: ok = set(&anon, boolean())
+                    case .ent:
                         guard !seenEnt else { return nil }
                         seenEnt = true
                         if literal("null") {
@@ -62,7 +62,6 @@ package enum ClaimsReader {
                         } else {
                             ok = set(&ent, entitlements())
                         }
-                    default: return nil
                     }
                     guard ok else { return nil }
                 } while consume(UInt8(ascii: ","))
@@ -77,7 +76,55 @@ package enum ClaimsReader {
                 anon: anon, tv: tv, ent: ent)
         }
 
-        mutating func skipWhitespace() {
+        /// The claims the reader knows.
+        enum Claim { case iss, sub, aud, exp, nbf, iat, jti, sid, clientID, amr, anon, tv, ent }
+
+        /// The claim an object key names, told from the key's bytes without making a `String` of
+        /// it (a `switch` over strings compares them one case after the other, which cost as much
+        /// as the rest of the reading); nil for any other key, or one with an escape.
+        mutating func claimName() -> Claim? {
+            guard consume(UInt8(ascii: "\"")) else { return nil }
+            let start = index
+            while index < bytes.count, bytes[index] != UInt8(ascii: "\"") { index += 1 }
+            guard index < bytes.count else { return nil }
+            let length = index - start
+            index += 1
+            func byte(_ offset: Int) -> UInt32 { UInt32(bytes[start + offset]) }
+            switch length {
+            case 2:
+                return byte(0) == UInt32(UInt8(ascii: "t")) && byte(1) == UInt32(UInt8(ascii: "v")) ? .tv : nil
+            case 3:
+                // The three letters as one number, compared with the names' numbers.
+                switch byte(0) << 16 | byte(1) << 8 | byte(2) {
+                case 0x697373: return .iss  // "iss"
+                case 0x737562: return .sub  // "sub"
+                case 0x617564: return .aud  // "aud"
+                case 0x657870: return .exp  // "exp"
+                case 0x6E6266: return .nbf  // "nbf"
+                case 0x696174: return .iat  // "iat"
+                case 0x6A7469: return .jti  // "jti"
+                case 0x736964: return .sid  // "sid"
+                case 0x616D72: return .amr  // "amr"
+                case 0x656E74: return .ent  // "ent"
+                default: return nil
+                }
+            case 4:
+                return matches(start, "anon") ? .anon : nil
+            case 9:
+                return matches(start, "client_id") ? .clientID : nil
+            default:
+                return nil
+            }
+        }
+
+        func matches(_ start: Int, _ word: StaticString) -> Bool {
+            for offset in 0..<word.utf8CodeUnitCount where bytes[start + offset] != word.utf8Start[offset] { return false }
+            return true
+        }
+
+        @inline(__always) mutating func skipWhitespace() {
+            // Tegata writes no whitespace: the common case returns at the first test.
+            guard index < bytes.count, bytes[index] <= 0x20 else { return }
             while index < bytes.count {
                 switch bytes[index] {
                 case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"): index += 1
@@ -107,14 +154,20 @@ package enum ClaimsReader {
         mutating func string() -> String? {
             guard consume(UInt8(ascii: "\"")) else { return nil }
             let start = index
+            var ascii = true
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
-                    let value = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                    let text = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                    // ASCII is valid UTF-8 as it is, and `String(decoding:)` of a byte buffer is
+                    // specialised; `String(validating:)` is generic code that looks up type metadata
+                    // on every call (a tenth of the verifier's overhead when every claim went through it).
+                    let value = ascii ? String(decoding: text, as: UTF8.self) : String(validating: text, as: UTF8.self)
                     index += 1
                     return value
                 }
                 guard byte != UInt8(ascii: "\\"), byte >= 0x20 else { return nil }
+                ascii = ascii && byte < 0x80
                 index += 1
             }
             return nil
@@ -174,18 +227,21 @@ package enum ClaimsReader {
         /// `{"name": true | {"expires_at": n}, …}`.
         mutating func entitlements() -> [String: EntitlementGrant]? {
             guard consume(UInt8(ascii: "{")) else { return nil }
-            var grants: [String: EntitlementGrant] = [:]
+            // Sized for a few grants, each name hashed once (a repeated name is refused).
+            var grants = [String: EntitlementGrant](minimumCapacity: 4)
             if consume(UInt8(ascii: "}")) { return grants }
             repeat {
-                guard let name = string(), grants[name] == nil, consume(UInt8(ascii: ":")) else { return nil }
+                guard let name = string(), consume(UInt8(ascii: ":")) else { return nil }
+                let grant: EntitlementGrant
                 if literal("true") {
-                    grants[name] = .unlimited
+                    grant = .unlimited
                 } else {
                     guard consume(UInt8(ascii: "{")), string() == "expires_at", consume(UInt8(ascii: ":")),
                           let end = integer(), consume(UInt8(ascii: "}"))
                     else { return nil }
-                    grants[name] = .until(end)
+                    grant = .until(end)
                 }
+                guard grants.updateValue(grant, forKey: name) == nil else { return nil }
             } while consume(UInt8(ascii: ","))
             return consume(UInt8(ascii: "}")) ? grants : nil
         }

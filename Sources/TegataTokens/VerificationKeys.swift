@@ -50,23 +50,35 @@ public struct VerificationKeys: Sendable {
         do { jws = try CompactJWS(token, knownHeaders: knownHeaders) } catch { return .failure(error) }
         let header = jws.header
         guard header.alg == KeyRing.algorithm else { return .failure(.unsupportedAlgorithm) }
-        guard header.typ?.lowercased() == KeyRing.accessTokenType || header.typ?.lowercased() == "application/at+jwt"
+        // `typ` is compared without case (RFC 7515 §4.1.9); the spelling Tegata writes is tried first,
+        // without making a lowercased copy.
+        guard let typ = header.typ, typ == KeyRing.accessTokenType || [KeyRing.accessTokenType, "application/at+jwt"].contains(typ.lowercased())
         else { return .failure(.wrongType) }
         guard header.crit == nil else { return .failure(.malformed) }
         guard let kid = header.kid, let publicKey = keys[kid] else { return .failure(.unknownKey) }
-        guard let signatureBytes = Base64URL.decode(utf8: jws.signature) else { return .failure(.malformed) }
-        guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes),
-              publicKey.isValidSignature(signature, for: UnsafeRawBufferPointer(jws.signingInput))
-        else { return .failure(.badSignature) }
+        let signatureHolds = Base64URL.withDecoded(utf8: jws.signature) { signatureBytes -> Bool in
+            guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes) else { return false }
+            // The digest is taken from the buffer directly (`isValidSignature(_:for:)` over a
+            // `DataProtocol` value hashes through its generic `regions`); over a digest it is the
+            // same check.
+            var hash = SHA256()
+            hash.update(bufferPointer: UnsafeRawBufferPointer(jws.signingInput))
+            return publicKey.isValidSignature(signature, for: hash.finalize())
+        }
+        guard let signatureHolds else { return .failure(.malformed) }
+        guard signatureHolds else { return .failure(.badSignature) }
         // The signature held; claims that are not the ones Tegata issues are still refused.
-        guard let payload = Base64URL.decode(utf8: jws.payload) else { return .failure(.malformed) }
-        // The fast reader accepts only strict JSON without repeated names; what it leaves goes to
-        // JSONDecoder after the strict check, since JSONDecoder would keep the first of two `exp`s
-        // where most other parsers keep the last (RFC 7519 §4: reject).
-        if let claims = ClaimsReader.read(payload) { return .success(claims) }
-        guard StrictJSON.isValid(payload),
-              let claims = try? JSONDecoder().decode(AccessTokenClaims.self, from: payload)
-        else { return .failure(.malformed) }
+        // The payload is decoded into a temporary buffer and read from there. The fast reader
+        // accepts only strict JSON without repeated names; what it leaves goes to JSONDecoder after
+        // the strict check, since JSONDecoder would keep the first of two `exp`s where most other
+        // parsers keep the last (RFC 7519 §4: reject).
+        let claims = Base64URL.withDecoded(utf8: jws.payload) { payload -> AccessTokenClaims? in
+            if let claims = ClaimsReader.read(payload) { return claims }
+            let payload = Data(payload)
+            guard StrictJSON.isValid(payload) else { return nil }
+            return try? JSONDecoder().decode(AccessTokenClaims.self, from: payload)
+        }
+        guard case .some(.some(let claims)) = claims else { return .failure(.malformed) }
         return .success(claims)
     }
 }

@@ -64,7 +64,9 @@ public final class TegataVerifier: Service, Sendable {
     public func verify(_ token: String) async throws(TegataVerifierError) -> AccessTokenClaims {
         guard token.utf8.count <= 8 * 1024 else { throw .invalid(.malformed) }
         let time = now()
-        let current = try await currentKeys(at: time)
+        // The recent snapshot is taken without an async call; only a stale one goes to the cache.
+        let current: VerificationKeys
+        if let recent = recentKeys(at: time) { current = recent } else { current = try await currentKeys(at: time) }
         let claims: AccessTokenClaims
         do {
             claims = try current.verifySignature(token)
@@ -84,8 +86,15 @@ public final class TegataVerifier: Service, Sendable {
 
     /// The key set, taken from the cache at most once a second (the cache's own checks and locks are
     /// generic code that costs a measurable share of a verification when run every time).
+    private func recentKeys(at time: Date) -> VerificationKeys? {
+        snapshot.withLock { snapshot in
+            guard let snapshot, time >= snapshot.at, time.timeIntervalSince(snapshot.at) < 1 else { return nil }
+            return snapshot.keys
+        }
+    }
+
     private func currentKeys(at time: Date) async throws(TegataVerifierError) -> VerificationKeys {
-        if let recent = snapshot.withLock({ $0 }), time >= recent.at, time.timeIntervalSince(recent.at) < 1 { return recent.keys }
+        if let recent = recentKeys(at: time) { return recent }
         do {
             let current = try await keys.current()
             snapshot.withLock { $0 = (current, time) }

@@ -1,5 +1,5 @@
 import Foundation
-import TegataTokens
+@testable import TegataTokens
 import Testing
 
 @Suite struct Base64URLTests {
@@ -27,5 +27,20 @@ import Testing
         }
         #expect(Base64URL.decode("") == Data())
         #expect(Base64URL.decode("AA") == Data([0]))
+    }
+
+    /// The temporary-buffer decoding the verifier reads payloads and signatures with gives the same
+    /// bytes as `decode` and refuses the same inputs.
+    @Test func decodingIntoATemporaryBufferAgreesWithDecode() {
+        var generator = SystemRandomNumberGenerator()
+        var inputs = ["AA==", "A", "AAAAA", "+/8", "AA A", "AA\n", "é", "AB", "AAB", "AAAAAB", "", "AA", "-_8"]
+        for length in 0..<70 {
+            inputs.append(Base64URL.encode(Data((0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) })))
+        }
+        for input in inputs {
+            let viaBuffer: Data?? = Array(input.utf8).withUnsafeBufferPointer { bytes in Base64URL.withDecoded(utf8: bytes) { Data($0) } }
+            let expected = Base64URL.decode(input)
+            #expect(viaBuffer == .some(expected) || (expected == nil && viaBuffer == .none), "\(input)")
+        }
     }
 }

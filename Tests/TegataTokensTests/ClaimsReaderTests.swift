@@ -80,6 +80,22 @@ import Testing
             expectAgreement(object(variant))
         }
         for raw in ["", "{", "}", "[]", "null", "{}", "{\(base)}x", "{\(base)}}"] { expectAgreement(Array(raw.utf8)) }
+        // Names one byte away from a claim's (or of another length) are not that claim: the reader
+        // tells names by their bytes, and the decoder then finds the claim missing.
+        for name in ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "client_id", "amr", "anon", "tv"] {
+            let bytes = Array(name.utf8)
+            var nearMisses = [name + "x", String(name.dropLast()), name.uppercased()]
+            for position in bytes.indices {
+                var changed = bytes
+                changed[position] ^= 0x01
+                nearMisses.append(String(decoding: changed, as: UTF8.self))
+            }
+            for nearMiss in nearMisses {
+                let variant = base.replacingOccurrences(of: "\"\(name)\":", with: "\"\(nearMiss)\":")
+                #expect(ClaimsReader.read(object(variant)) == nil, "\(nearMiss)")
+                expectAgreement(object(variant))
+            }
+        }
         // Invalid UTF-8 in a string, and a raw control character.
         var invalid = object(base)
         invalid[invalid.firstIndex(of: UInt8(ascii: "j"))!] = 0xFF

@@ -89,6 +89,16 @@ private func payloadData(_ claims: AccessTokenClaims) -> Data { try! JSONEncoder
         #expect(throws: AccessTokenError.wrongType) { try ring.verifySignature(untyped) }
     }
 
+    @Test func typIsComparedWithoutCaseInEitherSpelling() async throws {
+        let ring = try KeyRing(signing: key)
+        for typ in ["at+jwt", "AT+JWT", "At+Jwt", "application/at+jwt", "Application/AT+JWT"] {
+            let token = compact(header: ["alg": "ES256", "typ": typ, "kid": key.id.rawValue], payload: payloadData(claims())) {
+                try! key.privateKey.signature(for: $0).rawRepresentation
+            }
+            #expect(try ring.verifySignature(token).sub == claims().sub, "\(typ)")
+        }
+    }
+
     @Test func unknownOrMissingKidIsRejectedNotVerifiedWithADefaultKey() async throws {
         let ring = try KeyRing(signing: key)
         // Correctly signed by the ring's own key, but naming a kid the ring does not publish.
