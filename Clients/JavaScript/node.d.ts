@@ -1,0 +1,10 @@
+export * from './index.js';
+import type { TegataStorage } from './index.js';
+
+/** One file per record under `directory` (mode 0700), each file mode 0600, replaced atomically. */
+export class FileStorage implements TegataStorage {
+  constructor(directory: string);
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string): Promise<void>;
+  remove(key: string): Promise<void>;
+}
