@@ -162,6 +162,39 @@ export class RealtimeTokens {
   close(): void;
 }
 
+export interface WebSessionState {
+  status: TegataStatus;
+  user: TegataUser | null;
+  /** RFC 3339, from `GET /v1/session`. */
+  expiresAt: string | null;
+}
+
+/** Cookie mode (docs/web.md): the session is Tegata's HttpOnly cookie; the page keeps no token. */
+export class WebSession {
+  constructor(options: {
+    baseURL: string;
+    /** The provider whose ID token `getIdToken` returns, for the one silent recovery after a 401. */
+    provider?: string;
+    /** A fresh ID token (e.g. LIFF's `getIDToken()`), or null; called at most once per sign-in. */
+    getIdToken?: () => Promise<string | null> | string | null;
+    /** Seconds between keep-alive reads while the page is visible. Default 300. */
+    keepAliveInterval?: number;
+    fetch?: typeof globalThis.fetch;
+    window?: { addEventListener: Function; removeEventListener: Function };
+    document?: { visibilityState?: string; addEventListener: Function; removeEventListener: Function };
+  });
+  readonly state: WebSessionState;
+  onStateChange(listener: (state: WebSessionState) => void): () => void;
+  /** Reads the session now, then keeps it alive on focus, on becoming visible and on an interval while visible. */
+  start(): Promise<WebSessionState>;
+  stop(): void;
+  /** `GET /v1/session`: renews the cookie; after `signInRequired` it sends nothing. */
+  check(): Promise<WebSessionState>;
+  signIn(options: IdTokenSignIn): Promise<WebSessionState>;
+  signInWithAccessToken(accessToken: string): Promise<WebSessionState>;
+  signOut(): Promise<void>;
+}
+
 /** Runs `body` holding the lock `name` (Web Locks across tabs, else within this realm). Not reentrant. */
 export function withLock<T>(name: string, body: () => Promise<T>, options?: { locks?: { request: (...args: any[]) => Promise<any> } | null }): Promise<T>;
 

@@ -4,4 +4,5 @@ export { TegataClient, tokenExpiry, localExpiry, needsRenewal, retryAfterSeconds
 export { TegataClientError } from './errors.js';
 export { MemoryStorage, LocalStorageStorage, IndexedDBStorage } from './storage.js';
 export { RealtimeTokens } from './realtime.js';
+export { WebSession } from './web-session.js';
 export { withLock } from './lock.js';

@@ -2,16 +2,17 @@
 // failures. The client's clock is moved forward (`now`) to age its tokens instead of waiting.
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { TegataClient, MemoryStorage, RealtimeTokens, TegataClientError } from '../src/index.js';
+import { TegataClient, MemoryStorage, RealtimeTokens, TegataClientError, WebSession } from '../src/index.js';
 import { startTegata, startProxy, postForm, claims } from './support.js';
 
 const ADMIN_KEY = 'js-client-tests-admin-key-0123456789abcdef';
+const PAGE_ORIGIN = 'http://localhost:3000';
 
 let tegata;
 let proxy;
 
 before(async () => {
-  tegata = await startTegata({ TEGATA_ACCESS_TOKEN_TTL: '60s', TEGATA_ADMIN_API_KEY: ADMIN_KEY });
+  tegata = await startTegata({ TEGATA_ACCESS_TOKEN_TTL: '60s', TEGATA_ADMIN_API_KEY: ADMIN_KEY, TEGATA_ALLOWED_ORIGINS: PAGE_ORIGIN });
   proxy = await startProxy(tegata.baseURL);
 });
 
@@ -294,5 +295,84 @@ describe('realtime tokens', () => {
     await alice.signOut();
     await assert.rejects(aliceTokens.connectionToken(), expectCode('signedOut'));
     assert.equal(claims(await bobTokens.connectionToken()).sub, bobUser.id, 'the other account is untouched');
+  });
+});
+
+/**
+ * A fetch with a cookie jar and a page's Origin, as a browser would send them (the cookie's own
+ * attributes as a browser keeps them are checked in the browser tests).
+ */
+function browserLikeFetch() {
+  const jar = new Map();
+  const fetchWithCookies = async (url, init = {}) => {
+    const headers = new Headers(init.headers);
+    if (init.credentials === 'include' && jar.size) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
+    if (init.method && init.method !== 'GET') headers.set('origin', PAGE_ORIGIN);
+    const response = await fetch(url, { ...init, headers });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(';').map((part) => part.trim());
+      const [name, value] = pair.split('=');
+      if (attributes.some((a) => /^max-age=0$/i.test(a)) || value === '') jar.delete(name);
+      else jar.set(name, value);
+    }
+    return response;
+  };
+  return { fetch: fetchWithCookies, jar };
+}
+
+describe('web session (cookie mode)', () => {
+  async function openSession(options = {}) {
+    const { client } = makeClient();
+    await client.signInWithDevice();
+    const browser = browserLikeFetch();
+    const session = new WebSession({ baseURL: proxy.baseURL, fetch: browser.fetch, keepAliveInterval: 3600, ...options });
+    await session.signInWithAccessToken(await client.accessToken());
+    return { session, browser, client };
+  }
+
+  test('opens the cookie session, renews it with GET /v1/session and ends it with DELETE', async () => {
+    const { session, browser } = await openSession();
+    assert.equal(session.state.status, 'signedIn');
+    assert.equal(browser.jar.size, 1, 'the session cookie is held');
+    await session.check();
+    assert.equal(session.state.status, 'signedIn');
+    assert.equal(proxy.count('GET /v1/session'), 1);
+    assert.ok(typeof session.state.expiresAt === 'string');
+    await session.signOut();
+    assert.equal(session.state.status, 'signedOut');
+    assert.equal(browser.jar.size, 0, 'the cookie is cleared');
+  });
+
+  test('after a 401: one silent recovery, then sign-in required once, and no request after that', async () => {
+    let calls = 0;
+    const { session, browser } = await openSession({ provider: 'line', getIdToken: async () => { calls += 1; return 'not-an-id-token'; } });
+    const states = [];
+    session.onStateChange((state) => states.push(state.status));
+    // The session ends elsewhere (a logout on another device): the cookie is refused.
+    const dead = await browser.fetch(`${proxy.baseURL}/v1/session`, { method: 'DELETE', credentials: 'include' });
+    assert.equal(dead.status, 204);
+    // A cookie of an ended session, put back as a stale tab would still hold it.
+    browser.jar.set('tegata_session', 'stale');
+    proxy.resetCounts();
+    await session.check();
+    assert.equal(session.state.status, 'signInRequired');
+    assert.equal(calls, 1, 'the provider callback was asked once');
+    assert.equal(proxy.count('POST /oauth/token'), 1, 'one exchange of the token it gave');
+    for (let i = 0; i < 5; i += 1) await session.check();
+    assert.equal(proxy.count('GET /v1/session'), 1, 'nothing is asked once sign-in is required');
+    assert.equal(calls, 1);
+    assert.deepEqual(states, ['signInRequired'], 'reported once');
+  });
+
+  test('a transient failure of the keep-alive changes nothing', async () => {
+    const { session } = await openSession();
+    proxy.fault('GET /v1/session', { status: 503 });
+    await session.check();
+    assert.equal(session.state.status, 'signedIn');
+    proxy.fault('GET /v1/session', { drop: true });
+    await session.check();
+    assert.equal(session.state.status, 'signedIn');
+    await session.check();
+    assert.equal(session.state.status, 'signedIn');
   });
 });

@@ -113,7 +113,7 @@ test('index.d.ts and node.d.ts declare every export, and every public member of 
   for (const name of Object.keys(api)) assert.ok(declared(index).has(name), `index.d.ts lacks ${name}`);
   for (const name of Object.keys(nodeAPI)) assert.ok(declared(index).has(name) || declared(node).has(name), `node.d.ts lacks ${name}`);
   // Each class's own public methods and accessors against its declaration block.
-  for (const [name, text] of [['TegataClient', index], ['RealtimeTokens', index], ['TegataClientError', index], ['MemoryStorage', index], ['FileStorage', node]]) {
+  for (const [name, text] of [['TegataClient', index], ['RealtimeTokens', index], ['WebSession', index], ['TegataClientError', index], ['MemoryStorage', index], ['FileStorage', node]]) {
     const block = text.slice(text.search(new RegExp(`^export class ${name}\\b`, "m"))).split('\n}\n')[0];
     const members = new Set([...block.matchAll(/^\s+(?:readonly )?(\w+)[(<:?]/gm)].map((m) => m[1]));
     const implementation = (nodeAPI[name]).prototype;
