@@ -4,7 +4,7 @@ from PyPI) against a real `tegata serve` and small pages served on loopback.
 
 What runs: two tabs across an access token's expiry make exactly one refresh (Web Locks, the
 shared localStorage record, BroadcastChannel); the session cookie's attributes as the browser
-stores them, and that page scripts cannot read it; the IndexedDB store; sliding renewal of the cookie; the cookie
+stores them, and that page scripts cannot read it; the IndexedDB store; keep-alive on focus and while visible, paused while hidden; sliding renewal of the cookie; the cookie
 session's one-recovery-then-stop rule with a provider callback that fails; CORS and CSRF from the
 allowed origin and from a foreign one.
 
@@ -294,6 +294,39 @@ class BrowserTests(unittest.TestCase):
         self.assertEqual(state["status"], "signedIn")
         after = self.session_cookie()[0]["expires"]
         self.assertGreaterEqual(after - before, 2, f"renewed: {before} → {after}")
+
+    def test_keep_alive_on_focus_and_while_visible_paused_while_hidden(self):
+        self.open_cookie_session("keepAliveInterval: 0.4")
+        result = self.run_js("""
+            const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+            const reads = () => requests.filter((r) => r === 'GET /v1/session').length;
+            await session.start();
+            requests.length = 0;
+            await wait(1500);
+            const whileVisible = reads();
+            // The page is hidden (the real document, its visibility overridden): the interval pauses.
+            Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+            document.dispatchEvent(new Event('visibilitychange'));
+            await wait(100);
+            requests.length = 0;
+            await wait(1500);
+            const whileHidden = reads();
+            Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'visible' });
+            document.dispatchEvent(new Event('visibilitychange'));
+            await wait(100);
+            const onShow = reads();
+            window.dispatchEvent(new Event('focus'));
+            await wait(100);
+            const onFocus = reads() - onShow;
+            session.stop();
+            delete document.visibilityState;
+            return { whileVisible, whileHidden, onShow, onFocus, status: session.state.status };
+        """)
+        self.assertGreaterEqual(result["whileVisible"], 2, result)
+        self.assertEqual(result["whileHidden"], 0, result)
+        self.assertEqual(result["onShow"], 1, result)
+        self.assertEqual(result["onFocus"], 1, result)
+        self.assertEqual(result["status"], "signedIn")
 
     def test_after_a_refused_cookie_one_recovery_then_sign_in_required_and_silence(self):
         self.open_cookie_session("provider: 'line', getIdToken: async () => { window.idTokenCalls = (window.idTokenCalls ?? 0) + 1; return 'not-an-id-token'; }")

@@ -3,22 +3,28 @@
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { TegataClient, MemoryStorage, RealtimeTokens, TegataClientError, WebSession } from '../src/index.js';
-import { startTegata, startProxy, postForm, claims } from './support.js';
+import { startTegata, startProxy, startProvider, postForm, claims } from './support.js';
 
 const ADMIN_KEY = 'js-client-tests-admin-key-0123456789abcdef';
 const PAGE_ORIGIN = 'http://localhost:3000';
 
 let tegata;
 let proxy;
+let provider;
 
 before(async () => {
-  tegata = await startTegata({ TEGATA_ACCESS_TOKEN_TTL: '60s', TEGATA_ADMIN_API_KEY: ADMIN_KEY, TEGATA_ALLOWED_ORIGINS: PAGE_ORIGIN });
+  provider = await startProvider();
+  tegata = await startTegata({
+    TEGATA_ACCESS_TOKEN_TTL: '60s', TEGATA_ADMIN_API_KEY: ADMIN_KEY, TEGATA_ALLOWED_ORIGINS: PAGE_ORIGIN,
+    TEGATA_PROVIDERS: provider.configuration('games'),
+  });
   proxy = await startProxy(tegata.baseURL);
 });
 
 after(async () => {
   await proxy?.stop();
   await tegata?.stop();
+  await provider?.stop();
 });
 
 beforeEach(() => proxy.resetCounts());
@@ -374,5 +380,55 @@ describe('web session (cookie mode)', () => {
     assert.equal(session.state.status, 'signedIn');
     await session.check();
     assert.equal(session.state.status, 'signedIn');
+  });
+});
+
+describe('provider sign-in', () => {
+  test('signs in with an ID token, and links one to an anonymous device user', async () => {
+    const { client } = makeClient();
+    const user = await client.signInWithIdToken({ provider: 'games', idToken: await provider.idToken('player-1') });
+    assert.equal(user.anon, false);
+    const { client: device } = makeClient();
+    const anonymous = await device.signInWithDevice();
+    assert.equal(anonymous.anon, true);
+    const me = await device.linkIdentity({ provider: 'games', idToken: await provider.idToken('player-2') });
+    assert.equal(me.id, anonymous.id, 'the user keeps its id');
+    assert.equal(me.anon, false);
+    assert.equal(device.currentUser.anon, false, 'the client knows the user is permanent now');
+    // The identity is linked elsewhere: a clear refusal.
+    await assert.rejects(device.linkIdentity({ provider: 'games', idToken: await provider.idToken('player-1') }),
+      (error) => expectCode('rejected')(error) && error.status === 409);
+  });
+
+  test('the web session recovers silently once, and not a second time for the same sign-in', async () => {
+    let calls = 0;
+    const { client } = makeClient();
+    await client.signInWithDevice();
+    const browser = browserLikeFetch();
+    const session = new WebSession({
+      baseURL: proxy.baseURL, fetch: browser.fetch, keepAliveInterval: 3600, provider: 'games',
+      getIdToken: async () => { calls += 1; return provider.idToken('web-player'); },
+    });
+    await session.signInWithAccessToken(await client.accessToken());
+    const end = async () => {
+      const cookie = [...browser.jar][0];
+      assert.equal((await browser.fetch(`${proxy.baseURL}/v1/session`, { method: 'DELETE', credentials: 'include' })).status, 204);
+      browser.jar.set(cookie[0], cookie[1]); // a tab that still holds the old cookie
+    };
+    await end();
+    await session.check();
+    assert.equal(session.state.status, 'signedIn', 'recovered with a fresh ID token');
+    assert.equal(calls, 1);
+    await end();
+    await session.check();
+    assert.equal(session.state.status, 'signInRequired', 'no second silent recovery');
+    assert.equal(calls, 1);
+    // An explicit sign-in by the app allows one recovery again.
+    await session.signIn({ provider: 'games', idToken: await provider.idToken('web-player') });
+    assert.equal(session.state.status, 'signedIn');
+    await end();
+    await session.check();
+    assert.equal(session.state.status, 'signedIn');
+    assert.equal(calls, 2);
   });
 });

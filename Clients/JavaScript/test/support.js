@@ -179,3 +179,39 @@ export async function postForm(baseURL, path, form, headers = {}) {
 export function claims(token) {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
 }
+
+/**
+ * An OpenID provider on loopback for the token exchange: a real P-256 key (Web Crypto), its JWKS
+ * served over HTTP, and ID tokens it signs. Configure Tegata with `provider.configuration(name)`.
+ */
+export async function startProvider({ audience = 'tegata-js-tests' } = {}) {
+  const { subtle } = globalThis.crypto;
+  const keys = await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+  const jwk = await subtle.exportKey('jwk', keys.publicKey);
+  const kid = 'test-provider-key';
+  const jwks = JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, kid, alg: 'ES256', use: 'sig' }] });
+  const server = createServer((incoming, outgoing) => {
+    if (incoming.url === '/jwks.json') {
+      outgoing.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600' });
+      outgoing.end(jwks);
+    } else {
+      outgoing.writeHead(404);
+      outgoing.end();
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const encode = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return {
+    issuer,
+    configuration: (name) => JSON.stringify({ [name]: { type: 'oidc', issuer, jwks_url: `${issuer}/jwks.json`, audiences: [audience], algorithms: ['ES256'] } }),
+    /** An ID token for `subject`, valid for `lifetime` seconds (negative: already expired). */
+    async idToken(subject, { lifetime = 600 } = {}) {
+      const now = Math.floor(Date.now() / 1000);
+      const input = `${encode({ alg: 'ES256', kid, typ: 'JWT' })}.${encode({ iss: issuer, aud: audience, sub: subject, iat: now - 5, exp: now + lifetime, jti: globalThis.crypto.randomUUID() })}`;
+      const signature = await subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keys.privateKey, new TextEncoder().encode(input));
+      return `${input}.${Buffer.from(signature).toString('base64url')}`;
+    },
+    stop: () => new Promise((r) => server.close(r)),
+  };
+}
