@@ -134,6 +134,21 @@ describe('renewal', () => {
     assert.notEqual(later, renewed);
   });
 
+  test('a refresh whose answer was lost is retried, and the grace interval answers the retry', async () => {
+    const { client, clock } = makeClient();
+    const user = await client.signInWithDevice();
+    clock.offset = 50_000;
+    proxy.fault('POST /oauth/token', { dropAnswer: true }); // rotated at the server, never heard of here
+    await client.accessToken();
+    assert.equal(proxy.count('POST /oauth/token'), 2);
+    const [lost, retried] = proxy.answers('POST /oauth/token');
+    assert.equal(lost.requestBody, retried.requestBody, 'the retry presented the same, already rotated, refresh token');
+    assert.equal(retried.status, 200, 'answered within the grace interval');
+    assert.equal(JSON.parse(retried.body).refresh_token, JSON.parse(lost.body).refresh_token, 'the session\'s current token');
+    clock.offset = 0;
+    assert.equal((await client.me()).id, user.id, 'still signed in');
+  });
+
   test('a 401 from an API is answered by one renewal and one retry', async () => {
     const { client } = makeClient();
     await client.signInWithDevice();
@@ -292,6 +307,21 @@ describe('realtime tokens', () => {
     const fresh = await getToken();
     assert.equal(claims(fresh).sub, aliceUser.id);
     assert.equal(proxy.count('POST /v1/realtime/token'), 3);
+
+    // Past the margin (300 s of a 600 s token) the cached token is replaced.
+    const { client: carol } = makeClient();
+    await carol.signInWithDevice();
+    const carolClock = { offset: 0 };
+    const carolTokens = new RealtimeTokens(carol, { now: () => Date.now() + carolClock.offset });
+    const asked = () => proxy.count('POST /v1/realtime/token');
+    await carolTokens.connectionToken();
+    const afterFirst = asked();
+    carolClock.offset = 299_000;
+    await carolTokens.connectionToken();
+    assert.equal(asked(), afterFirst, 'still inside its lifetime less the margin: from the cache');
+    carolClock.offset = 301_000;
+    await carolTokens.connectionToken();
+    assert.equal(asked(), afterFirst + 1, 'past the margin: asked again');
 
     const subscription = await aliceTokens.subscriptionToken('chat:lobby');
     assert.equal(claims(subscription).channel, 'chat:lobby');

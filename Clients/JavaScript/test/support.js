@@ -96,7 +96,8 @@ export async function startTegata(environment = {}) {
  *   { status, headers, body }  answer that instead of forwarding;
  *   { drop: true }             close the connection without an answer;
  *   { delay: ms }              forward after waiting;
- *   { after: ms }              forward at once, hold the answer back for ms.
+ *   { after: ms }              forward at once, hold the answer back for ms;
+ *   { dropAnswer: true }       forward, then close the connection instead of answering.
  * `match` is a `METHOD path` string (the path without the query).
  */
 export async function startProxy(target) {
@@ -132,6 +133,10 @@ export async function startProxy(target) {
           const answer = Buffer.concat(parts);
           answers.push({ key, status: response.statusCode, body: answer.toString('utf8'), requestBody: body.toString('utf8') });
           if (fault?.after) await new Promise((r) => setTimeout(r, fault.after));
+          if (fault?.dropAnswer) {
+            incoming.socket.destroy(); // the server did the work; its answer is lost on the way
+            return;
+          }
           outgoing.writeHead(response.statusCode, response.headers);
           outgoing.end(answer);
         });
