@@ -1,9 +1,20 @@
 // Node-only parts: a file store. Everything else is in index.js and works in Node 18+ as it is.
 import { mkdir, open, readFile, rename, rm, chmod } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, webcrypto } from 'node:crypto';
+import { TegataClient as BaseClient } from './client.js';
 
 export * from './index.js';
+
+/**
+ * TegataClient with Node's Web Crypto as the default `crypto` (Node 18 has no global `crypto`
+ * unless a flag is given; later versions have one and use it the same way).
+ */
+export class TegataClient extends BaseClient {
+  constructor(options) {
+    super({ crypto: globalThis.crypto ?? webcrypto, ...options });
+  }
+}
 
 /**
  * Keeps each record in its own file under `directory`: created mode 0700, files mode 0600, each

@@ -2,7 +2,8 @@
 // failures. The client's clock is moved forward (`now`) to age its tokens instead of waiting.
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { TegataClient, MemoryStorage, RealtimeTokens, TegataClientError, WebSession } from '../src/index.js';
+// From the Node entry, as a Node service imports it (Web Crypto by default on Node 18 too).
+import { TegataClient, MemoryStorage, RealtimeTokens, TegataClientError, WebSession } from '../src/node.js';
 import { startTegata, startProxy, startProvider, postForm, claims } from './support.js';
 
 const ADMIN_KEY = 'js-client-tests-admin-key-0123456789abcdef';
@@ -345,7 +346,9 @@ function browserLikeFetch() {
     if (init.credentials === 'include' && jar.size) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
     if (init.method && init.method !== 'GET') headers.set('origin', PAGE_ORIGIN);
     const response = await fetch(url, { ...init, headers });
-    for (const line of response.headers.getSetCookie()) {
+    // getSetCookie() is Node 19.7+; Tegata sets one cookie per answer.
+    const setCookies = response.headers.getSetCookie?.() ?? [response.headers.get('set-cookie')].filter(Boolean);
+    for (const line of setCookies) {
       const [pair, ...attributes] = line.split(';').map((part) => part.trim());
       const [name, value] = pair.split('=');
       if (attributes.some((a) => /^max-age=0$/i.test(a)) || value === '') jar.delete(name);

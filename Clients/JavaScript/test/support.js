@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer as createNetServer } from 'node:net';
+import { webcrypto } from 'node:crypto';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repository = resolve(here, '../../..');
@@ -190,7 +191,7 @@ export function claims(token) {
  * served over HTTP, and ID tokens it signs. Configure Tegata with `provider.configuration(name)`.
  */
 export async function startProvider({ audience = 'tegata-js-tests' } = {}) {
-  const { subtle } = globalThis.crypto;
+  const { subtle } = webcrypto; // Node 18 has no global crypto
   const keys = await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
   const jwk = await subtle.exportKey('jwk', keys.publicKey);
   const kid = 'test-provider-key';
@@ -213,7 +214,7 @@ export async function startProvider({ audience = 'tegata-js-tests' } = {}) {
     /** An ID token for `subject`, valid for `lifetime` seconds (negative: already expired). */
     async idToken(subject, { lifetime = 600 } = {}) {
       const now = Math.floor(Date.now() / 1000);
-      const input = `${encode({ alg: 'ES256', kid, typ: 'JWT' })}.${encode({ iss: issuer, aud: audience, sub: subject, iat: now - 5, exp: now + lifetime, jti: globalThis.crypto.randomUUID() })}`;
+      const input = `${encode({ alg: 'ES256', kid, typ: 'JWT' })}.${encode({ iss: issuer, aud: audience, sub: subject, iat: now - 5, exp: now + lifetime, jti: webcrypto.randomUUID() })}`;
       const signature = await subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keys.privateKey, new TextEncoder().encode(input));
       return `${input}.${Buffer.from(signature).toString('base64url')}`;
     },

@@ -116,7 +116,7 @@ test('index.d.ts and node.d.ts declare every export, and every public member of 
   for (const [name, text] of [['TegataClient', index], ['RealtimeTokens', index], ['WebSession', index], ['TegataClientError', index], ['MemoryStorage', index], ['FileStorage', node]]) {
     const block = text.slice(text.search(new RegExp(`^export class ${name}\\b`, "m"))).split('\n}\n')[0];
     const members = new Set([...block.matchAll(/^\s+(?:readonly )?(\w+)[(<:?]/gm)].map((m) => m[1]));
-    const implementation = (nodeAPI[name]).prototype;
+    const implementation = (api[name] ?? nodeAPI[name]).prototype;
     for (const member of Object.getOwnPropertyNames(implementation)) {
       if (member === 'constructor') continue;
       assert.ok(members.has(member), `${name}.${member} is not declared`);
