@@ -45,8 +45,13 @@ struct ResourceServer {
         // 1. A verifier for Tegata's tokens, following its revocation feed with a resource-server client.
         let issuer = environment["TEGATA_ISSUER"] ?? "http://127.0.0.1:8080"
         var configuration = TegataVerifierConfiguration(issuer: issuer, audience: environment["TEGATA_AUDIENCE"])
-        let clientID = environment["TEGATA_CLIENT_ID"]
-        let clientSecret = environment["TEGATA_CLIENT_SECRET"]
+        // The resource-server client's credentials (one of Tegata's TEGATA_INTROSPECTION_CLIENTS).
+        // Not TEGATA_CLIENT_ID, which is Tegata's own setting for the `client_id` claim of app tokens.
+        let clientID = environment["TEGATA_RESOURCE_CLIENT_ID"]
+        let clientSecret = environment["TEGATA_RESOURCE_CLIENT_SECRET"]
+        if clientID == nil, environment["TEGATA_CLIENT_ID"] != nil || environment["TEGATA_CLIENT_SECRET"] != nil {
+            logger.warning("TEGATA_CLIENT_ID/TEGATA_CLIENT_SECRET are not read: this example takes TEGATA_RESOURCE_CLIENT_ID and TEGATA_RESOURCE_CLIENT_SECRET")
+        }
         if let clientID, let clientSecret {
             configuration.revocations = .init(clientID: clientID, clientSecret: clientSecret)
         }

@@ -80,8 +80,8 @@ import Testing
                 $0.jwksMaxAge = 2
             }) { server in
                 let example = try Example(environment: [
-                    "TEGATA_ISSUER": issuer, "TEGATA_CLIENT_ID": VerifierTests.feedClient.id,
-                    "TEGATA_CLIENT_SECRET": VerifierTests.feedClient.secret, "TEGATA_KEYS_MINIMUM_LIFETIME": "1",
+                    "TEGATA_ISSUER": issuer, "TEGATA_RESOURCE_CLIENT_ID": VerifierTests.feedClient.id,
+                    "TEGATA_RESOURCE_CLIENT_SECRET": VerifierTests.feedClient.secret, "TEGATA_KEYS_MINIMUM_LIFETIME": "1",
                 ].merging(environment) { $1 })
                 do {
                     try await example.waitUntilServing()
