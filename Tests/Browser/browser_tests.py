@@ -6,7 +6,8 @@ What runs: two tabs across an access token's expiry make exactly one refresh (We
 shared localStorage record, BroadcastChannel); the session cookie's attributes as the browser
 stores them, and that page scripts cannot read it; the IndexedDB store; keep-alive on focus and while visible, paused while hidden; sliding renewal of the cookie; the cookie
 session's one-recovery-then-stop rule with a provider callback that fails; CORS and CSRF from the
-allowed origin and from a foreign one.
+allowed origin and from a foreign one; a page on localhost does not get the cookie of a Tegata on
+127.0.0.1 (another site), as docs/web.md warns.
 
 Run: python3 Tests/Browser/browser_tests.py (TEGATA_BIN: the tegata executable; default the debug
 build). `swift test` runs it through Tests/TegataServerTests/BrowserTests.swift.
@@ -105,9 +106,11 @@ class BrowserTests(unittest.TestCase):
         cls.metrics_port = free_port()
         cls.page_port = free_port()
         cls.foreign_port = free_port()
+        cls.localhost_port = free_port()
         cls.tegata_url = f"http://127.0.0.1:{cls.port}"
         cls.page_origin = f"http://127.0.0.1:{cls.page_port}"
         cls.foreign_origin = f"http://127.0.0.1:{cls.foreign_port}"
+        cls.localhost_origin = f"http://localhost:{cls.localhost_port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("TEGATA_")}
         env.update({
             "TEGATA_HOST": "127.0.0.1",
@@ -115,7 +118,7 @@ class BrowserTests(unittest.TestCase):
             "TEGATA_DATABASE_URL": f"sqlite://{cls.directory}/tegata.sqlite",
             "TEGATA_RATE_LIMIT_ENABLED": "false",
             "TEGATA_ACCESS_TOKEN_TTL": "60s",
-            "TEGATA_ALLOWED_ORIGINS": cls.page_origin,
+            "TEGATA_ALLOWED_ORIGINS": f"{cls.page_origin},{cls.localhost_origin}",
             "TEGATA_METRICS_PORT": str(cls.metrics_port),
             "TEGATA_LOG_LEVEL": "warning",
         })
@@ -134,6 +137,7 @@ class BrowserTests(unittest.TestCase):
             time.sleep(0.1)
         cls.pages = serve_pages(cls.page_port, cls.tegata_url)
         cls.foreign_pages = serve_pages(cls.foreign_port, cls.tegata_url)
+        cls.localhost_pages = serve_pages(cls.localhost_port, cls.tegata_url)
 
         options = webdriver.ChromeOptions()
         options.binary_location = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
@@ -151,6 +155,7 @@ class BrowserTests(unittest.TestCase):
         finally:
             cls.pages.shutdown()
             cls.foreign_pages.shutdown()
+            cls.localhost_pages.shutdown()
             cls.server.terminate()
             try:
                 cls.server.wait(10)
@@ -352,6 +357,23 @@ class BrowserTests(unittest.TestCase):
         self.assertEqual(result["requests"], ["GET /v1/session", "POST /oauth/token"], "one read, one recovery attempt, then nothing")
         self.assertEqual(result["states"].count("signInRequired"), 1, "reported once")
         self.assertEqual(self.driver.current_url, self.page_origin + "/", "never a redirect")
+
+    def test_a_page_on_localhost_is_another_site_than_tegata_on_127_0_0_1(self):
+        """docs/web.md's local set-up: localhost and 127.0.0.1 are different sites, so a SameSite=Lax
+        cookie set by Tegata on 127.0.0.1 is not kept or sent for a page on localhost, even with the
+        origin allowed (CORS works; the cookie does not). The page must use the same host as Tegata."""
+        self.open_page(origin=self.localhost_origin)
+        result = self.run_js("""
+            const client = new tegata.TegataClient({ baseURL: TEGATA_URL });
+            await client.signInWithDevice();  // bearer calls work cross-site: CORS allows the origin
+            const session = new tegata.WebSession({ baseURL: TEGATA_URL, keepAliveInterval: 3600 });
+            await session.signInWithAccessToken(await client.accessToken());
+            const read = await fetch(`${TEGATA_URL}/v1/session`, { credentials: 'include' });
+            return { opened: session.state.status, read: read.status };
+        """)
+        self.assertEqual(result["opened"], "signedIn", "POST /v1/session answered")
+        self.assertEqual(result["read"], 401, "but the cookie does not come back to a page of another site")
+        # The same page on Tegata's own host keeps and sends it (test_the_cookie_is_stored_…).
 
     def test_cors_and_csrf_from_the_allowed_and_a_foreign_origin(self):
         self.open_cookie_session()

@@ -246,6 +246,12 @@ import Testing
         #expect(config.effectiveSessionCookieName == "__Host-sid" && config.sessionCookieSameSite == .strict && config.sessionCookieTTL == 86_400)
         #expect(config.sessionCookieSecure)
         #expect(config.allowedOrigins == ["https://app.example.com", "https://admin.example.com:8443", "http://localhost:3000"])
+        // App WebViews: Capacitor on iOS and Ionic have schemes of their own.
+        let webViews = try load(["TEGATA_ALLOWED_ORIGINS": "capacitor://localhost, IONIC://LocalHost, https://localhost"]).allowedOrigins
+        #expect(webViews == ["capacitor://localhost", "ionic://localhost", "https://localhost"])
+        for bad in ["capacitor://", "capacitor://localhost/index.html", "file:///index.html", "javascript://localhost", "null"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try load(["TEGATA_ALLOWED_ORIGINS": bad]) }
+        }
         #expect(config.realtimeSigning == .hmac(secret: "0123456789abcdef0123456789abcdef") && config.realtimeTokenTTL == 300)
         #expect(config.realtimeNamespaces == ["chat", "scores"])
         #expect(!"\(config.realtimeSigning!)".contains("0123456789abcdef"))

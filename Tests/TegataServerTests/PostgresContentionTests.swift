@@ -72,6 +72,8 @@ struct PostgresContentionTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
+        // A slow warm-up may itself have found the pool exhausted (and said so, once per 10 s).
+        let linesBeforeTheTest = logs.all.count
         try await PostgresTestDatabase.withConnection(to: url) { connection, logger in
             try await connection.query("BEGIN", logger: logger)
             try await connection.query("LOCK TABLE signing_keys IN ACCESS EXCLUSIVE MODE", logger: logger)
@@ -92,7 +94,8 @@ struct PostgresContentionTests {
             #expect(try await holder.value.isEmpty)
         }
         let warnings = logs.all.filter { $0.contains("database pool exhausted") }
-        #expect(!warnings.isEmpty && warnings.count <= 2, "at least one line, and not one per request: \(logs.all)")
+        let warningsOfTheTest = logs.all.dropFirst(linesBeforeTheTest).filter { $0.contains("database pool exhausted") }
+        #expect(!warnings.isEmpty && warningsOfTheTest.count <= 2, "at least one line, and not one per request: \(logs.all)")
         #expect(warnings.first?.contains("pool_size=1") == true)
         await store.close()
     }

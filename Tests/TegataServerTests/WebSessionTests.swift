@@ -227,6 +227,22 @@ extension TestClientProtocol {
         }
     }
 
+    @Test func anAllowedAppWebViewOriginGetsCORSAnswers() async throws {
+        try await webHarness { $0.allowedOrigins = ["capacitor://localhost", "ionic://localhost"] }.withApp { client, _ in
+            let tokens = try await client.signIn()
+            for origin in ["capacitor://localhost", "ionic://localhost"] {
+                let preflight = try await client.execute(uri: "/v1/me", method: .options, headers: [
+                    .origin: origin, .accessControlRequestMethod: "GET", .accessControlRequestHeaders: "authorization",
+                ])
+                #expect(preflight.status == .noContent && preflight.headers[.accessControlAllowOrigin] == origin, "\(origin)")
+                let answer = try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: "Bearer \(tokens.accessToken)", .origin: origin])
+                #expect(answer.status == .ok && answer.headers[.accessControlAllowOrigin] == origin, "\(origin)")
+            }
+            let other = try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: "Bearer \(tokens.accessToken)", .origin: "capacitor://evil"])
+            #expect(other.status == .ok && other.headers[.accessControlAllowOrigin] == nil)
+        }
+    }
+
     /// A cookie renewal keeps the session in use but is not a rotation: the preceding refresh token,
     /// presented right after a renewal and long after its own grace interval, is a replay.
     @Test func aCookieRenewalDoesNotReopenTheRefreshGraceWindow() async throws {

@@ -489,9 +489,16 @@ extension TegataConfiguration {
         return result
     }
 
-    /// `scheme://host[:port]` in lowercase without a default port, or nil if `text` is not an origin.
+    /// The schemes of app WebViews whose pages have an origin of their own: Capacitor on iOS
+    /// (`capacitor://localhost`) and Ionic's WebView (`ionic://localhost`). Capacitor on Android
+    /// serves `https://localhost` (or `http://`), an ordinary origin.
+    static let appWebViewSchemes: Set<String> = ["capacitor", "ionic"]
+
+    /// `scheme://host[:port]` in lowercase without a default port, or nil if `text` is not an origin
+    /// (http, https, or an app WebView's scheme).
     static func normalizedOrigin(_ text: String) -> String? {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "https" || scheme == "http",
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+              scheme == "https" || scheme == "http" || appWebViewSchemes.contains(scheme),
               let host = url.host?.lowercased(), !host.isEmpty, url.path.isEmpty || url.path == "/", url.query == nil,
               url.fragment == nil, url.user == nil, !text.hasSuffix("/")
         else { return nil }
