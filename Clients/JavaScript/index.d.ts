@@ -192,7 +192,10 @@ export class WebSession {
   check(): Promise<WebSessionState>;
   signIn(options: IdTokenSignIn): Promise<WebSessionState>;
   signInWithAccessToken(accessToken: string): Promise<WebSessionState>;
-  signOut(): Promise<void>;
+  /** An access token of the cookie's session for the page's own APIs, in memory only. */
+  accessToken(): Promise<string>;
+  /** `local`: `DELETE /v1/session`; `global` / `others`: `POST /v1/logout` with the cookie. */
+  signOut(options?: { scope?: 'local' | 'global' | 'others' }): Promise<void>;
 }
 
 /** Runs `body` holding the lock `name` (Web Locks across tabs, else within this realm). Not reentrant. */

@@ -40,21 +40,21 @@ public struct SessionService: Sendable {
         }
     }
 
-    /// Ends sessions of the caller (`claims`, signed in on `session`) by scope; `anonymous` is
-    /// whether the user has no other way to sign in than a device.
-    public func logout(_ claims: AccessTokenClaims, session: Session, anonymous: Bool, scope: LogoutScope) async throws {
+    /// Ends sessions of the caller, signed in on `session` (with an access token or the session's
+    /// cookie), by scope; `anonymous` is whether the user has no other way to sign in than a device.
+    public func logout(session: Session, anonymous: Bool, scope: LogoutScope) async throws {
         let now = clock.now()
         let until = policy.revocationHorizon(from: now)
         let devices = Self.devicesEnded(by: scope, callerDevice: session.deviceID, anonymous: anonymous)
         switch scope {
         case .local:
-            _ = try await store.revokeSession(id: claims.sid, ownedBy: claims.sub, devices: devices, now: now, eventUntil: until)
+            _ = try await store.revokeSession(id: session.id, ownedBy: session.userID, devices: devices, now: now, eventUntil: until)
         case .global:
             try await store.revokeSessions(
-                userID: claims.sub, except: nil, bumpTokenVersion: true, devices: devices, now: now, eventUntil: until)
+                userID: session.userID, except: nil, bumpTokenVersion: true, devices: devices, now: now, eventUntil: until)
         case .others:
             try await store.revokeSessions(
-                userID: claims.sub, except: claims.sid, bumpTokenVersion: false, devices: devices, now: now, eventUntil: until)
+                userID: session.userID, except: session.id, bumpTokenVersion: false, devices: devices, now: now, eventUntil: until)
         }
     }
 

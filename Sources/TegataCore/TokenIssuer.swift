@@ -18,13 +18,14 @@ public struct TokenIssuer: Sendable {
         self.policy = policy
     }
 
-    /// The claims of a new access token for `session` of `record` at `now`.
-    public func claims(for record: UserRecord, session: Session, now: Date) -> AccessTokenClaims {
+    /// The claims of a new access token for `session` of `record` at `now`, living `lifetime`
+    /// seconds (the configured access-token lifetime unless given).
+    public func claims(for record: UserRecord, session: Session, now: Date, lifetime: TimeInterval? = nil) -> AccessTokenClaims {
         let issuedAt = Int64(now.timeIntervalSince1970.rounded(.down))
         let ent = Entitlement.claim(from: record.entitlements, at: now)
         return AccessTokenClaims(
             iss: policy.issuer, sub: record.user.id, aud: policy.audience,
-            exp: issuedAt + Int64(policy.accessTokenLifetime), nbf: issuedAt, iat: issuedAt,
+            exp: issuedAt + Int64(lifetime ?? policy.accessTokenLifetime), nbf: issuedAt, iat: issuedAt,
             jti: RandomID.uuid(), sid: session.id, clientID: session.clientID, amr: session.amr,
             anon: record.user.anon, tv: record.user.tokenVersion, ent: ent.isEmpty ? nil : ent,
             app: session.hookClaims.isEmpty ? record.appClaims : record.appClaims.merging(session.hookClaims) { $1 })
@@ -34,6 +35,13 @@ public struct TokenIssuer: Sendable {
     public func refreshToken(for session: Session) throws -> String {
         guard let uuid = UUID(uuidString: session.id) else { throw TegataError.serverError }
         return RefreshToken(sessionID: uuid, generation: session.generation).encode(with: secrets.refreshTokenKey)
+    }
+
+    /// A signed access token alone (no refresh token) for `session` of `record`, living `lifetime`
+    /// seconds: the page token of a cookie session. Returns it with its `expires_in`.
+    public func accessToken(for record: UserRecord, session: Session, now: Date, lifetime: TimeInterval) throws -> (token: String, expiresIn: Int) {
+        let claims = claims(for: record, session: session, now: now, lifetime: lifetime)
+        return (try keys.ring(at: now).sign(claims), Int(claims.exp - claims.iat))
     }
 
     /// A full token response for `session` of `record` at `now`.

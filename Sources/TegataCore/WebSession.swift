@@ -62,14 +62,20 @@ public struct WebSessions: Sendable {
     public let cookieLifetime: TimeInterval
     /// The clock.
     public let clock: any TegataClock
+    /// Signs the page's access token.
+    public let issuer: TokenIssuer
+    /// The page token's lifetime (capped by the cookie's expiry).
+    public let pageTokenLifetime: TimeInterval
     /// A read renews the session's idle clock only if it is older than this (a write per read is not needed).
     public static let touchInterval: TimeInterval = 60
 
     /// Creates the service.
     public init(
         authenticator: AccessTokenAuthenticator, store: any SessionStore, secrets: ServerSecrets, policy: TokenPolicy,
-        cookieLifetime: TimeInterval, clock: any TegataClock
+        cookieLifetime: TimeInterval, clock: any TegataClock, issuer: TokenIssuer, pageTokenLifetime: TimeInterval
     ) {
+        self.issuer = issuer
+        self.pageTokenLifetime = pageTokenLifetime
         self.authenticator = authenticator
         self.store = store
         self.secrets = secrets
@@ -86,6 +92,11 @@ public struct WebSessions: Sendable {
         public var cookie: String
         /// When the cookie expires.
         public var expiresAt: Date
+        /// A short-lived access token of the session for the page to call its own APIs with (kept
+        /// in memory only; never a refresh token).
+        public var accessToken: String
+        /// Its lifetime in seconds.
+        public var accessTokenExpiresIn: Int
     }
 
     /// Opens cookie mode for the session of a valid access token.
@@ -118,6 +129,13 @@ public struct WebSessions: Sendable {
         return session
     }
 
+    /// The session and user of a valid cookie, for cookie-authenticated calls (a logout);
+    /// `invalid_token` (sign in again) as for `renew`.
+    public func caller(cookie: String?) async throws -> (session: Session, user: UserRecord) {
+        let (_, session, user) = try await check(cookie)
+        return (session, user)
+    }
+
     static let signInAgain = TegataError.invalidToken("no valid session: sign in again")
 
     private func check(_ cookie: String?) async throws -> (SessionCookieToken, Session, UserRecord) {
@@ -135,6 +153,12 @@ public struct WebSessions: Sendable {
         let expiry = min(now.addingTimeInterval(cookieLifetime), session.absoluteExpiresAt)
         guard let sid = UUID(uuidString: session.id), expiry > now else { throw Self.signInAgain }
         let token = SessionCookieToken(sessionID: sid, tokenVersion: tokenVersion, expiresAt: expiry)
-        return Issued(user: user, cookie: token.encode(with: secrets.sessionCookieKey), expiresAt: token.expiresAt)
+        // The page token never outlives the cookie it came with.
+        let lifetime = min(pageTokenLifetime, expiry.timeIntervalSince(now).rounded(.down))
+        guard lifetime >= 1 else { throw Self.signInAgain }
+        let page = try issuer.accessToken(for: user, session: session, now: now, lifetime: lifetime)
+        return Issued(
+            user: user, cookie: token.encode(with: secrets.sessionCookieKey), expiresAt: token.expiresAt,
+            accessToken: page.token, accessTokenExpiresIn: page.expiresIn)
     }
 }

@@ -54,7 +54,9 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
         bodyLimit: limit, metrics: services.metrics, audit: audit, clock: clock
     ).register(on: routes)
     SessionsController(
-        sessions: services.sessionService, bodyLimit: limit, metrics: services.metrics, audit: audit, clock: clock
+        sessions: services.sessionService, authenticator: authenticator, webSessions: services.webSessions,
+        cookie: SessionCookie(configuration: configuration), origins: BrowserOrigins(allowed: Set(configuration.allowedOrigins)),
+        bodyLimit: limit, metrics: services.metrics, audit: audit, clock: clock
     ).register(on: routes)
     RevocationsController(feed: services.store, clients: services.resourceServers, clock: clock).register(on: routes)
     DeviceCheckController(devices: services.store, clients: services.resourceServers, bodyLimit: limit).register(on: routes)

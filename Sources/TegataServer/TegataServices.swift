@@ -230,7 +230,8 @@ public struct TegataServices: Sendable {
     public var webSessions: WebSessions {
         WebSessions(
             authenticator: authenticator, store: store, secrets: secrets, policy: policy,
-            cookieLifetime: configuration.sessionCookieTTL, clock: clock)
+            cookieLifetime: configuration.sessionCookieTTL, clock: clock, issuer: tokenIssuer,
+            pageTokenLifetime: configuration.sessionAccessTokenTTL)
     }
 
     /// Centrifugo tokens, if configured.

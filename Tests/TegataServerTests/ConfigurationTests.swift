@@ -244,6 +244,11 @@ import Testing
         #expect(config.trustedProxies.map(\.description) == ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"])
         #expect(try load([:]).trustedProxies.isEmpty, "no proxy is trusted by default")
         #expect(config.effectiveSessionCookieName == "__Host-sid" && config.sessionCookieSameSite == .strict && config.sessionCookieTTL == 86_400)
+        #expect(try load([:]).sessionAccessTokenTTL == 300, "the page token lives 5 minutes by default")
+        #expect(try load(["TEGATA_SESSION_ACCESS_TOKEN_TTL": "90s"]).sessionAccessTokenTTL == 90)
+        for bad in ["10s", "2d", "soon"] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try load(["TEGATA_SESSION_ACCESS_TOKEN_TTL": bad]) }
+        }
         #expect(config.sessionCookieSecure)
         #expect(config.allowedOrigins == ["https://app.example.com", "https://admin.example.com:8443", "http://localhost:3000"])
         // App WebViews: Capacitor on iOS and Ionic have schemes of their own.

@@ -189,17 +189,107 @@ extension TestClientProtocol {
         }
     }
 
+    /// Only `GET`/`DELETE /v1/session` and `POST /v1/logout` take the cookie.
     @Test func aCookieNeverAuthenticatesTheBearerEndpoints() async throws {
         try await webHarness { $0.realtimeSigning = .es256 }.withApp { client, _ in
             let tokens = try await client.signIn()
             let (cookie, _) = try await client.openWebSession(tokens.accessToken)
             let headers: HTTPFields = [.cookie: "\(cookie.name)=\(cookie.value)", .origin: "https://app.example.com"]
-            for (uri, method) in [("/v1/me", HTTPRequest.Method.get), ("/v1/logout", .post), ("/v1/sessions", .get),
-                                  ("/v1/session", .post), ("/v1/realtime/token", .post)] {
+            for (uri, method) in [("/v1/me", HTTPRequest.Method.get), ("/v1/sessions", .get),
+                                  ("/v1/session", .post), ("/v1/realtime/token", .post), ("/v1/me", .delete)] {
                 let response = try await client.execute(uri: uri, method: method, headers: headers)
                 #expect(response.status == .unauthorized && response.errorBody?.error == .invalidToken, "\(uri)")
             }
             #expect(try await client.webSession(cookie).status == .ok)
+        }
+    }
+
+    /// `GET` and `POST /v1/session` give the page a short-lived access token of the cookie's
+    /// session (never a refresh token): usable as a bearer, capped by the cookie, dead with the session.
+    @Test func theSessionGivesThePageAShortLivedAccessTokenOfItsOwnSession() async throws {
+        let harness = webHarness { $0.sessionAccessTokenTTL = 120; $0.sessionCookieTTL = 3_600 }
+        try await harness.withApp { client, _ in
+            let tokens = try await client.signIn()
+            let (cookie, opened) = try await client.openWebSession(tokens.accessToken)
+            let openedBody = try opened.decode(WebSessionResponse.self)
+            #expect(openedBody.expiresIn == 120 && openedBody.tokenType == "Bearer")
+            #expect(!opened.text.contains("refresh_token"))
+            let read = try await client.webSession(cookie)
+            let body = try read.decode(WebSessionResponse.self)
+            #expect(body.expiresIn == 120)
+            #expect(sid(of: body.accessToken) == sid(of: tokens.accessToken), "the cookie's own session")
+            #expect(body.accessToken != openedBody.accessToken, "a fresh token on every read")
+            let me = try await client.me(body.accessToken)
+            #expect(me.status == .ok)
+            let meBody = try me.decode(MeResponse.self)
+            #expect(meBody.id == tokens.user.id)
+            // Near the cookie's end the token lives no longer than the cookie.
+            harness.clock.advance(by: 3_600 - 50)
+            let late = try await client.webSession(try #require(SetCookie(read.headers[.setCookie])))
+            #expect(late.status == .ok)
+            // Renewed: the cookie slid to another hour, so the token has its full two minutes.
+            #expect(try late.decode(WebSessionResponse.self).expiresIn == 120)
+            // Ended with the session.
+            let current = try #require(SetCookie(late.headers[.setCookie]))
+            let pageToken = try late.decode(WebSessionResponse.self).accessToken
+            #expect(try await client.endWebSession(current).status == .noContent)
+            #expect(try await client.me(pageToken).status == .unauthorized)
+        }
+        // Capped by the cookie: a cookie that ends in 90 s gives a 90-second token, whatever the setting.
+        let capped = webHarness { $0.sessionAccessTokenTTL = 600; $0.refreshAbsoluteTTL = 90 }
+        try await capped.withApp { client, _ in
+            let (_, opened) = try await client.openWebSession(try await client.signIn().accessToken)
+            let body = try opened.decode(WebSessionResponse.self)
+            #expect(body.expiresIn == 90 && body.expiresAt == capped.clock.now().addingTimeInterval(90))
+        }
+    }
+
+    /// `POST /v1/logout` takes the cookie too, CSRF-checked like `DELETE /v1/session`, with every scope.
+    @Test func logoutTakesTheCookieFromAnAllowedOriginWithEveryScope() async throws {
+        try await webHarness().withApp { client, _ in
+            func logout(_ cookie: SetCookie, scope: String?, origin: String?) async throws -> TestResponse {
+                var headers: HTTPFields = [.cookie: "\(cookie.name)=\(cookie.value)", .contentType: "application/json"]
+                if let origin { headers[.origin] = origin }
+                let body = scope.map { #"{"scope":"\#($0)"}"# } ?? "{}"
+                return try await client.execute(uri: "/v1/logout", method: .post, headers: headers, body: ByteBuffer(string: body))
+            }
+            // local: this session only; refused without an allowed origin.
+            let first = try await client.signIn()
+            let (cookie, _) = try await client.openWebSession(first.accessToken)
+            for origin in [nil, "https://evil.example", "null"] as [String?] {
+                let refused = try await logout(cookie, scope: nil, origin: origin)
+                #expect(refused.status == .forbidden && refused.errorBody?.error == .forbidden, "\(origin ?? "-")")
+            }
+            #expect(try await client.webSession(cookie).status == .ok, "a refused logout changed nothing")
+            let ended = try await logout(cookie, scope: "local", origin: "https://app.example.com")
+            #expect(ended.status == .noContent && SetCookie(ended.headers[.setCookie])?.maxAge == 0)
+            #expect(try await client.webSession(cookie).status == .unauthorized)
+            #expect(try await client.me(first.accessToken).status == .unauthorized)
+            // A dead cookie: 401, cleared.
+            let again = try await logout(cookie, scope: nil, origin: "https://app.example.com")
+            #expect(again.status == .unauthorized && again.errorBody?.error == .invalidToken && SetCookie(again.headers[.setCookie])?.maxAge == 0)
+
+            // global and others, for a user with two sessions.
+            let device = try await client.signIn("web-global-device")
+            let second = try await client.signIn("web-global-device")
+            let (webCookie, _) = try await client.openWebSession(device.accessToken)
+            let others = try await logout(webCookie, scope: "others", origin: "https://app.example.com")
+            #expect(others.status == .noContent && others.headers[.setCookie] == nil, "others keeps the cookie's own session")
+            #expect(try await client.me(second.accessToken).status == .unauthorized)
+            #expect(try await client.webSession(webCookie).status == .ok)
+            let global = try await logout(webCookie, scope: "global", origin: "https://app.example.com")
+            #expect(global.status == .noContent && SetCookie(global.headers[.setCookie])?.maxAge == 0)
+            #expect(try await client.webSession(webCookie).status == .unauthorized)
+            #expect(try await client.me(device.accessToken).status == .unauthorized)
+            // A bearer still works as before, and wins over a cookie sent with it.
+            let bearer = try await client.signIn("web-bearer-device")
+            let (otherCookie, _) = try await client.openWebSession(try await client.signIn("web-bearer-device").accessToken)
+            let byBearer = try await client.execute(uri: "/v1/logout", method: .post, headers: [
+                .authorization: "Bearer \(bearer.accessToken)", .cookie: "\(otherCookie.name)=\(otherCookie.value)",
+            ])
+            #expect(byBearer.status == .noContent && byBearer.headers[.setCookie] == nil)
+            #expect(try await client.me(bearer.accessToken).status == .unauthorized)
+            #expect(try await client.webSession(otherCookie).status == .ok, "the cookie's session was not the one logged out")
         }
     }
 

@@ -20,6 +20,7 @@ export class WebSession {
   #state = { status: 'unknown', user: null, expiresAt: null };
   #listeners = new Set();
   #recoveryUsed = false;
+  #page = null; // { token, receivedAt, expiresAt }: the page's access token, in memory only
   #running = false;
   #timer = null;
   #checking = null;
@@ -152,8 +153,10 @@ export class WebSession {
     this.#checking ??= (async () => {
       const answer = await this.#call('/v1/session', { method: 'GET' });
       if (answer.status === 200 && answer.body?.user) {
+        this.#keepPageToken(answer.body);
         this.#setState('signedIn', answer.body.user, answer.body.expires_at ?? null);
       } else if (answer.status === 401) {
+        this.#page = null;
         await this.#recover();
       }
       // Anything else is transient or unexpected: the state stays, the next check tries again.
@@ -219,14 +222,47 @@ export class WebSession {
     const answer = await this.#call('/v1/session', { method: 'POST', headers: { authorization: `Bearer ${accessToken}` } });
     if (answer.status !== 200 && answer.status !== 201) throw this.#error('the session cookie could not be set', answer);
     if (!silent) this.#recoveryUsed = false;
+    this.#keepPageToken(answer.body);
     this.#setState('signedIn', answer.body?.user ?? null, answer.body?.expires_at ?? null);
     this.#schedule();
     return this.state;
   }
 
-  /** Ends the session (`DELETE /v1/session`, CSRF-checked by its Origin) and clears the cookie. */
-  async signOut() {
-    const answer = await this.#call('/v1/session', { method: 'DELETE' });
+  #keepPageToken(body) {
+    if (typeof body?.access_token !== 'string') return;
+    const receivedAt = Date.now();
+    this.#page = { token: body.access_token, receivedAt, expiresAt: receivedAt + Math.max(Number(body.expires_in) || 0, 0) * 1000 };
+  }
+
+  /**
+   * An access token of the cookie's session for the page's own APIs (kept in memory only): the one
+   * the last read gave while more than 30 s (at most half its lifetime) is left, else a new one
+   * from `GET /v1/session`. Throws `signInRequired` when there is no session.
+   */
+  async accessToken() {
+    const page = this.#page;
+    const margin = page ? Math.min(30_000, (page.expiresAt - page.receivedAt) / 2) : 0;
+    if (page && this.#state.status === 'signedIn' && Date.now() < page.expiresAt - margin) return page.token;
+    if (this.#state.status === 'signedOut') throw new TegataClientError('signedOut', 'signed out');
+    await this.check();
+    if (this.#state.status !== 'signedIn' || !this.#page) {
+      throw new TegataClientError(this.#state.status === 'signInRequired' ? 'signInRequired' : 'unavailable', 'no access token: the session could not be read');
+    }
+    return this.#page.token;
+  }
+
+  /**
+   * Ends the session and clears the cookie. `local` (the default) is `DELETE /v1/session`;
+   * `global` ends every session of the user and `others` every other one (`POST /v1/logout` with
+   * the cookie). Both are CSRF-checked by the page's Origin.
+   */
+  async signOut({ scope = 'local' } = {}) {
+    if (!['local', 'global', 'others'].includes(scope)) throw new TypeError("signOut: scope is 'local', 'global' or 'others'");
+    const answer = scope === 'local'
+      ? await this.#call('/v1/session', { method: 'DELETE' })
+      : await this.#call('/v1/logout', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ scope }) });
+    if (scope === 'others' && answer.status === 204) return;
+    this.#page = null;
     this.#unschedule();
     this.#setState('signedOut');
     if (answer.status !== 204 && answer.status !== 200 && answer.status !== 401) throw this.#error('the session could not be ended', answer);

@@ -403,6 +403,22 @@ describe('web session (cookie mode)', () => {
     assert.deepEqual(states, ['signInRequired'], 'reported once');
   });
 
+  test('gives the page an access token of the cookie\'s session for its own APIs, and logs out everywhere with the cookie', async () => {
+    const { session, client } = await openSession();
+    const token = await session.accessToken();
+    assert.equal(claims(token).sub, client.currentUser.id);
+    assert.ok((await session.accessToken()) === token, 'kept in memory while fresh');
+    const me = await fetch(`${proxy.baseURL}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(me.status, 200);
+    // The bearer client's session is another session of the same user: a global logout by the
+    // cookie ends it too.
+    await session.signOut({ scope: 'global' });
+    assert.equal(session.state.status, 'signedOut');
+    const after = await fetch(`${proxy.baseURL}/v1/me`, { headers: { authorization: `Bearer ${await client.accessToken().catch(() => token)}` } });
+    assert.equal(after.status, 401);
+    await assert.rejects(session.accessToken(), expectCode('signedOut'));
+  });
+
   test('a transient failure of the keep-alive changes nothing', async () => {
     const { session } = await openSession();
     proxy.fault('GET /v1/session', { status: 503 });

@@ -32,7 +32,7 @@ extension TegataConfiguration {
         "signing_key_file", "access_token_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "refresh_reuse_grace",
         "introspection_clients", "prune_interval", "sqlite_synchronous", "sqlite_cache_mib", "sqlite_mmap_mib", "database_pool_size", "database_lock_timeout", "key_reload_interval", "verified_token_cache_size", "clock_leeway", "max_body_size", "jwks_max_age", "log_level",
         "log_format", "http_head_timeout", "http_body_timeout", "providers", "require_nonce", "provider_keys_refetch_interval", "stripe_webhook_secret", "stripe_entitlements",
-        "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "allowed_origins",
+        "revenuecat_webhook_auth", "session_cookie_name", "session_cookie_samesite", "session_cookie_ttl", "session_access_token_ttl", "allowed_origins",
         "trusted_proxies", "forwarded_header", "metrics_host", "metrics_port", "audit_log", "audit_table", "audit_retention",
         "rate_limit_enabled",
     ] + RateLimitName.allCases.map(\.key) + [
@@ -296,6 +296,7 @@ extension TegataConfiguration {
             throw fail("claims_hook_url", "is required by the other claims_hook_ settings")
         }
         if let ttl = try duration("session_cookie_ttl", range: 60...(365 * 86_400)) { config.sessionCookieTTL = ttl }
+        if let ttl = try duration("session_access_token_ttl", range: 30...86_400) { config.sessionAccessTokenTTL = ttl }
         if let mode = try nonEmpty("session_cookie_samesite") {
             guard let parsed = SameSite(rawValue: mode.lowercased()) else {
                 throw fail("session_cookie_samesite", "must be lax, strict or none" + shown("session_cookie_samesite", mode))

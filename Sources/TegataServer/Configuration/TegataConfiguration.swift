@@ -90,6 +90,9 @@ public struct TegataConfiguration: Sendable {
     public var sessionCookieSameSite: SameSite = .lax
     /// How long a web-session cookie lives after its last renewal (`TEGATA_SESSION_COOKIE_TTL`).
     public var sessionCookieTTL: TimeInterval = 7 * 86_400
+    /// Lifetime of the access token `GET`/`POST /v1/session` give the page, capped by the cookie's
+    /// expiry (`TEGATA_SESSION_ACCESS_TOKEN_TTL`).
+    public var sessionAccessTokenTTL: TimeInterval = 300
     /// Web origins allowed to make credentialed cross-origin requests and cookie-authenticated
     /// unsafe requests (`TEGATA_ALLOWED_ORIGINS`).
     public var allowedOrigins: [String] = []

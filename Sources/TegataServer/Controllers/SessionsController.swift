@@ -8,6 +8,13 @@ import TegataWire
 /// `POST /v1/logout`, `GET /v1/sessions`, `DELETE /v1/sessions/{id}`.
 struct SessionsController {
     let sessions: SessionService
+    /// Bearer authentication for `POST /v1/logout` (it also takes the session cookie).
+    let authenticator: AccessTokenAuthenticator
+    /// The cookie side of `POST /v1/logout`.
+    let webSessions: WebSessions
+    let cookie: SessionCookie
+    /// CSRF protection of a cookie-authenticated logout.
+    let origins: BrowserOrigins
     let bodyLimit: Int
     /// Counts revocations by kind.
     let metrics: TegataMetrics
@@ -22,20 +29,43 @@ struct SessionsController {
         let audit = audit
         let clock = clock
 
-        routes.signedInWithUser.post("/v1/logout") { request, context in
-            let identity = try context.requireIdentity()
+        let authenticator = authenticator
+        let webSessions = webSessions
+        let cookie = cookie
+        let origins = origins
+        // A bearer access token, or — without an Authorization header — the session cookie, which
+        // must come with an allowed Origin (or Referer) like every cookie-authenticated change.
+        routes.open.post("/v1/logout") { request, context in
+            let session: Session
+            let user: UserRecord
+            let byCookie = request.headers[.authorization] == nil && cookie.value(in: request) != nil
+            if byCookie {
+                try origins.requireSameParty(request)
+                do {
+                    (session, user) = try await webSessions.caller(cookie: cookie.value(in: request))
+                } catch let error as TegataError where error.code == .invalidToken {
+                    var refused = ErrorMapping.response(for: error)
+                    refused.headers[.setCookie] = cookie.clearing
+                    return refused
+                }
+            } else {
+                let (_, authenticated, record) = try await authenticator.authenticate(try request.bearerToken(), withUser: true)
+                guard let record else { throw TegataError.invalidToken("the user of this access token no longer exists") }
+                (session, user) = (authenticated, record)
+            }
             let body = try await request.decodeOptionalJSON(LogoutRequest.self, limit: limit)
             guard let scope = SessionService.LogoutScope(rawValue: body?.scope ?? "local") else {
                 throw TegataError.invalidRequest("scope must be local, global or others")
             }
-            try await sessions.logout(
-                identity.claims, session: identity.session, anonymous: try context.requireUser().user.anon, scope: scope)
+            try await sessions.logout(session: session, anonymous: user.user.anon, scope: scope)
             metrics.revoked("logout_\(scope.rawValue)")
             audit.record(AuditEvent(
-                .logout, at: clock.now(), origin: context.origin, userID: identity.userID, sessionID: identity.session.id,
-                details: ["scope": scope.rawValue]))
-            context.logger.info("logout", metadata: ["user_id": "\(identity.userID)", "scope": "\(scope.rawValue)"])
-            return Response(status: .noContent)
+                .logout, at: clock.now(), origin: context.origin, userID: session.userID, sessionID: session.id,
+                details: byCookie ? ["scope": scope.rawValue, "via": "web_session"] : ["scope": scope.rawValue]))
+            context.logger.info("logout", metadata: ["user_id": "\(session.userID)", "scope": "\(scope.rawValue)"])
+            // A logout that ends the cookie's own session clears the cookie too.
+            guard byCookie, scope != .others else { return Response(status: .noContent) }
+            return Response(status: .noContent, headers: [.setCookie: cookie.clearing])
         }
 
         routes.signedIn.get("/v1/sessions") { _, context in

@@ -62,7 +62,9 @@ struct WebSessionController {
     }
 
     private static func response(_ issued: WebSessions.Issued, cookie: SessionCookie, now: Date) throws -> Response {
-        let body = WebSessionResponse(user: MeController.body(issued.user, now: now), expiresAt: issued.expiresAt)
+        let body = WebSessionResponse(
+            user: MeController.body(issued.user, now: now), expiresAt: issued.expiresAt, accessToken: issued.accessToken,
+            expiresIn: issued.accessTokenExpiresIn)
         let maxAge = max(0, Int(issued.expiresAt.timeIntervalSince(now)))
         return try JSONResponse.make(body, headers: [.setCookie: cookie.setting(issued.cookie, maxAge: maxAge)])
     }
