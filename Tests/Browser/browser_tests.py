@@ -4,7 +4,7 @@ from PyPI) against a real `tegata serve` and small pages served on loopback.
 
 What runs: two tabs across an access token's expiry make exactly one refresh (Web Locks, the
 shared localStorage record, BroadcastChannel); the session cookie's attributes as the browser
-stores them, and that page scripts cannot read it; the IndexedDB store; keep-alive on focus and while visible, paused while hidden; sliding renewal of the cookie; the cookie
+stores them, and that page scripts cannot read it; the IndexedDB store; the page's access token and a cookie logout everywhere; keep-alive on focus and while visible, paused while hidden; sliding renewal of the cookie; the cookie
 session's one-recovery-then-stop rule with a provider callback that fails; CORS and CSRF from the
 allowed origin and from a foreign one; a page on localhost does not get the cookie of a Tegata on
 127.0.0.1 (another site), as docs/web.md warns.
@@ -374,6 +374,19 @@ class BrowserTests(unittest.TestCase):
         self.assertEqual(result["opened"], "signedIn", "POST /v1/session answered")
         self.assertEqual(result["read"], 401, "but the cookie does not come back to a page of another site")
         # The same page on Tegata's own host keeps and sends it (test_the_cookie_is_stored_…).
+
+    def test_the_page_token_and_a_cookie_logout_everywhere_across_origins(self):
+        self.open_cookie_session()
+        result = self.run_js("""
+            const token = await session.accessToken();
+            const me = await fetch(`${TEGATA_URL}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+            await session.signOut({ scope: 'global' });   // POST /v1/logout with the cookie, after a CORS preflight
+            const after = await fetch(`${TEGATA_URL}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+            const read = await fetch(`${TEGATA_URL}/v1/session`, { credentials: 'include' });
+            return { me: me.status, status: session.state.status, after: after.status, read: read.status };
+        """)
+        self.assertEqual(result, {"me": 200, "status": "signedOut", "after": 401, "read": 401})
+        self.assertEqual(self.session_cookie(), [], "the logout cleared the cookie")
 
     def test_cors_and_csrf_from_the_allowed_and_a_foreign_origin(self):
         self.open_cookie_session()
