@@ -141,3 +141,16 @@ test('LocalStorageStorage goes through the Web Storage interface it is given', a
   assert.equal(items.has('k'), false);
   assert.throws(() => new LocalStorageStorage(undefined), /no localStorage/);
 });
+
+test('verifier.d.ts declares every export of the verifier and the members of TegataVerifier', async () => {
+  const { readFile: read } = await import('node:fs/promises');
+  const text = await read(new URL('../verifier.d.ts', import.meta.url), 'utf8');
+  const declared = new Set([...text.matchAll(/^export (?:class|function|interface|type) (\w+)/gm)].map((m) => m[1]));
+  const verifier = await import('../src/verifier.js');
+  for (const name of Object.keys(verifier)) assert.ok(declared.has(name), `verifier.d.ts lacks ${name}`);
+  const block = text.slice(text.search(/^export class TegataVerifier\b/m)).split('\n}\n')[0];
+  const members = new Set([...block.matchAll(/^\s+(?:readonly )?(\w+)[(<:?]/gm)].map((m) => m[1]));
+  for (const member of Object.getOwnPropertyNames(verifier.TegataVerifier.prototype)) {
+    if (member !== 'constructor') assert.ok(members.has(member), `TegataVerifier.${member} is not declared`);
+  }
+});
