@@ -61,10 +61,21 @@ public struct IdentityProvider: Sendable {
     /// and `serviceUnavailable` when the provider's keys cannot be had at all.
     public func verify(_ token: String, rawNonce: String?, now: Date) async throws -> VerifiedExternalToken {
         let keySet: ExternalKeySet
-        do {
-            keySet = try await keys.current()
-        } catch {
-            throw TegataError.serviceUnavailable("the keys of provider \(name) are not available; try again later")
+        let algorithm = IDTokenVerifier.headerAlgorithm(of: token)
+        if rules.hmacSecret != nil, algorithm == "HS256" {
+            // Verified with the provider's configured secret (LINE's channel secret): its public
+            // keys are not needed, and their being unreachable must not refuse the token.
+            keySet = .empty
+        } else if let algorithm, ExternalAlgorithm(rawValue: algorithm).map(rules.algorithms.contains) != true {
+            // An algorithm this provider never accepts: refused at once, whether or not its keys can
+            // be fetched (a 503 would tell the client to retry a token that can never pass).
+            throw TegataError.invalidRequest(IDTokenError(.unsupportedAlgorithm).description)
+        } else {
+            do {
+                keySet = try await keys.current()
+            } catch {
+                throw TegataError.serviceUnavailable("the keys of provider \(name) are not available; try again later")
+            }
         }
         do {
             return try identity(IDTokenVerifier.verify(token, keys: keySet, rules: rules, now: now, rawNonce: rawNonce))

@@ -166,7 +166,8 @@ public struct TegataServices: Sendable {
                 name: provider.name, amr: provider.amr,
                 rules: IDTokenRules(
                     issuers: provider.issuers, audiences: provider.audiences, algorithms: provider.algorithms,
-                    nonceRequired: provider.nonceRequired || configuration.requireNonce, subjectClaim: provider.subjectClaim, leeway: configuration.clockLeeway),
+                    nonceRequired: provider.nonceRequired || configuration.requireNonce, subjectClaim: provider.subjectClaim, leeway: configuration.clockLeeway,
+                    hmacSecret: provider.channelSecret),
                 storesEmail: provider.storeEmail,
                 keys: KeySetCache(
                     name: provider.name, location: provider.keys, fetcher: fetcher, policy: keyPolicy,

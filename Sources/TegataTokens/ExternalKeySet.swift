@@ -56,6 +56,14 @@ public struct ExternalKeySet: Sendable {
         public let description: String
     }
 
+    /// A set without keys, for tokens verified with a provider's shared secret instead.
+    public static let empty = ExternalKeySet(entries: [])
+
+    private init(entries: [Entry]) {
+        self.entries = entries
+        skippedCount = 0
+    }
+
     /// Parses a JWKS document. Throws if it is not a JSON object with a `keys` array, or if none of
     /// its keys can verify anything (keeping a previous good set is then the caller's choice).
     public init(jwksJSON: Data) throws(ParseError) {

@@ -16,12 +16,17 @@ public struct IDTokenRules: Sendable, Equatable {
     public var subjectClaim: String
     /// Clock leeway for `exp`, `nbf` and `iat`.
     public var leeway: TimeInterval
+    /// The provider's own shared secret for HS256-signed ID tokens (LINE Login's web tokens are
+    /// signed with the channel secret): the key is this configured secret, never anything the token
+    /// names. Nil: HS256 is refused.
+    public var hmacSecret: ProviderSecret?
 
     /// Creates rules.
     public init(
         issuers: [String], audiences: [String], algorithms: Set<ExternalAlgorithm>, nonceRequired: Bool,
-        subjectClaim: String = "sub", leeway: TimeInterval = 30
+        subjectClaim: String = "sub", leeway: TimeInterval = 30, hmacSecret: ProviderSecret? = nil
     ) {
+        self.hmacSecret = hmacSecret
         self.issuers = issuers
         self.audiences = audiences
         self.algorithms = algorithms
@@ -29,6 +34,22 @@ public struct IDTokenRules: Sendable, Equatable {
         self.subjectClaim = subjectClaim
         self.leeway = leeway
     }
+}
+
+/// A provider's shared secret (LINE's channel secret), never printed.
+public struct ProviderSecret: Sendable, Equatable, CustomStringConvertible {
+    let key: SymmetricKey
+
+    /// The secret's UTF-8 bytes are the HMAC key (as LINE signs with the channel secret's text).
+    public init(_ text: String) {
+        key = SymmetricKey(data: Data(text.utf8))
+    }
+
+    public static func == (lhs: ProviderSecret, rhs: ProviderSecret) -> Bool {
+        lhs.key.withUnsafeBytes { left in rhs.key.withUnsafeBytes { right in left.elementsEqual(right) } }
+    }
+
+    public var description: String { "ProviderSecret(redacted)" }
 }
 
 /// What a verified ID token says about its user.
@@ -110,6 +131,16 @@ public enum IDTokenVerifier {
     /// Largest ID token looked at.
     public static let maximumLength = 16 * 1024
 
+    /// The `alg` a token's header names, read without any check (to decide whether the provider's
+    /// key set is needed at all: an HS256 token of a provider with a shared secret does not need it).
+    public static func headerAlgorithm(of token: String) -> String? {
+        guard token.utf8.count <= maximumLength, let dot = token.firstIndex(of: "."),
+              let data = Base64URL.decode(token[..<dot]),
+              let header = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return nil }
+        return header["alg"] as? String
+    }
+
     /// Verifies `token`. `rawNonce` is the nonce the client generated; the token's `nonce` claim
     /// must be the lowercase hex SHA-256 of it, and one without the other fails.
     public static func verify(
@@ -125,9 +156,11 @@ public enum IDTokenVerifier {
         else { throw IDTokenError(.malformed) }
 
         // The header first: the algorithm is allowed by configuration, never by the token alone.
-        guard let alg = header["alg"] as? String, let algorithm = ExternalAlgorithm(rawValue: alg),
-              rules.algorithms.contains(algorithm)
-        else { throw IDTokenError(.unsupportedAlgorithm) }
+        // HS256 only for a provider configured with its own shared secret (LINE's channel secret).
+        guard let alg = header["alg"] as? String else { throw IDTokenError(.unsupportedAlgorithm) }
+        let algorithm = ExternalAlgorithm(rawValue: alg)
+        let hmacSecret = alg == "HS256" ? rules.hmacSecret : nil
+        guard hmacSecret != nil || algorithm.map(rules.algorithms.contains) == true else { throw IDTokenError(.unsupportedAlgorithm) }
         if let typ = header["typ"] {
             // RFC 9068 §4: an access token (at+jwt) must never pass as an ID token.
             guard let text = typ as? String, ["jwt", "application/jwt"].contains(text.lowercased()) else {
@@ -141,11 +174,17 @@ public enum IDTokenVerifier {
         case let text as String: kid = text
         default: throw IDTokenError(.malformed)
         }
-        let candidates = keys.candidates(kid: kid, algorithm: algorithm)
-        guard !candidates.isEmpty else { throw IDTokenError(.unknownKey) }
         let input = Data(token.utf8[segments[0].startIndex..<segments[1].endIndex])
-        guard candidates.contains(where: { $0.verifies(signature, over: input, algorithm: algorithm) }) else {
-            throw IDTokenError(.badSignature)
+        if let hmacSecret {
+            guard HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: input, using: hmacSecret.key) else {
+                throw IDTokenError(.badSignature)
+            }
+        } else if let algorithm {
+            let candidates = keys.candidates(kid: kid, algorithm: algorithm)
+            guard !candidates.isEmpty else { throw IDTokenError(.unknownKey) }
+            guard candidates.contains(where: { $0.verifies(signature, over: input, algorithm: algorithm) }) else {
+                throw IDTokenError(.badSignature)
+            }
         }
 
         // The signature holds: now the claims.

@@ -86,4 +86,16 @@ import Testing
         #expect(config.providerKeysRefetchInterval == 300)
         #expect(try TegataConfiguration.load(file: nil, environment: [:]).providers.isEmpty)
     }
+
+    /// LINE's channel secret turns HS256 on for that provider only (its own configured key).
+    @Test func lineTakesItsChannelSecretAndNoOtherProviderDoes() throws {
+        let secret = "0123456789abcdef0123456789abcdef"
+        let line = try #require(try providers(#"{"line": {"audiences": ["1234567890"], "channel_secret": "\#(secret)"}}"#).first)
+        #expect(line.channelSecret == ProviderSecret(secret))
+        #expect(!"\(line)".contains(secret), "never printed")
+        #expect(try providers(#"{"line": {"audiences": ["1234567890"]}}"#).first?.channelSecret == nil)
+        expectError(#"{"games": {"type": "oidc", "issuer": "https://id.example", "audiences": ["a"], "channel_secret": "\#(secret)"}}"#, containing: "LINE's")
+        expectError(#"{"line": {"audiences": ["1"], "channel_secret": "short"}}"#, containing: "at least 32")
+        expectError(#"{"line": {"audiences": ["1"], "algorithms": ["HS256"]}}"#, containing: "never accepted")
+    }
 }

@@ -40,6 +40,43 @@ import Testing
 
     static let allKeys = [appleKey, googleKey, lineKey]
 
+    /// LINE Login's web ID tokens (HS256 with the channel secret) sign in through the exchange,
+    /// also while LINE's public keys cannot be fetched (they are not needed for them); a token
+    /// signed with another secret is refused, and without the setting HS256 is refused.
+    @Test func lineWebTokensSignedWithTheChannelSecretSignIn() async throws {
+        let secret = "0123456789abcdef0123456789abcdef"
+        @Sendable func hs256(_ claims: [String: Any], secret: String) throws -> String {
+            let segment = { @Sendable (object: [String: Any]) in Base64URL.encode(try JSONSerialization.data(withJSONObject: object)) }
+            let input = try segment(["alg": "HS256", "typ": "JWT"]) + "." + segment(claims)
+            let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+            return input + "." + Base64URL.encode(Data(mac))
+        }
+        // The JWKS URL points at a closed port: LINE's keys are unreachable.
+        let unreachable = "http://127.0.0.1:9/jwks.json"
+        for (configured, accepted) in [(true, true), (false, false)] {
+            var line: [String: Any] = ["audiences": ["1234567890"], "jwks_url": unreachable]
+            if configured { line["channel_secret"] = secret }
+            let providers = String(decoding: try JSONSerialization.data(withJSONObject: ["line": line]), as: UTF8.self)
+            let loaded = try TegataConfiguration.load(file: nil, environment: ["TEGATA_PROVIDERS": providers])
+            let harness = Harness { $0.providers = loaded.providers }
+            try await harness.withApp { client, _ in
+                let good = try hs256(ProviderClaims.line(now: harness.clock.now()), secret: secret)
+                let answer = try await client.exchange(good, provider: "line", nonce: nil)
+                if accepted {
+                    #expect(answer.status == .ok, "\(answer.text)")
+                    #expect(claim("amr", of: try answer.decode(TokenResponse.self).accessToken) as? [String] == ["line"])
+                    let forged = try hs256(ProviderClaims.line(subject: "Uattacker", now: harness.clock.now()), secret: "another-secret-0123456789abcdef01")
+                    let refused = try await client.exchange(forged, provider: "line", nonce: nil)
+                    #expect(refused.status == .badRequest && refused.errorBody?.error == .invalidRequest, "\(refused.text)")
+                    #expect(!refused.text.contains(secret))
+                } else {
+                    // Without the secret an HS256 token is refused outright (not a 503 for the keys).
+                    #expect(answer.status == .badRequest && answer.errorBody?.error == .invalidRequest, "\(answer.text)")
+                }
+            }
+        }
+    }
+
     // MARK: Each preset's real claim shape
 
     @Test func appleSignInCreatesAPermanentUserThenSignsItInAgain() async throws {

@@ -68,6 +68,33 @@ import Testing
         #expect(throws: IDTokenError(reason), sourceLocation: sourceLocation) { try verify(token, rules: rules, nonce: nonce) }
     }
 
+    static func hs256(_ claims: [String: Any], secret: String, header: [String: Any] = ["alg": "HS256", "typ": "JWT"]) -> String {
+        let input = segment(header) + "." + segment(claims)
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return input + "." + Base64URL.encode(Data(mac))
+    }
+
+    /// LINE Login's web ID tokens are HS256 with the channel secret: accepted only for a provider
+    /// configured with its secret, with that secret as the key — never a key the token names, never
+    /// the provider's public key (the algorithm-confusion attack), never without the setting.
+    @Test func hs256VerifiesOnlyWithTheProvidersOwnConfiguredSecret() throws {
+        let secret = "0123456789abcdef0123456789abcdef"
+        var line = Self.rules
+        line.hmacSecret = ProviderSecret(secret)
+        #expect(try verify(Self.hs256(Self.claims(), secret: secret), rules: line).subject == "user-1")
+        #expect(try verify(Self.es256(Self.claims()), rules: line).subject == "user-1", "ES256 tokens still verify with the JWKS")
+        expectReason(.badSignature, Self.hs256(Self.claims(), secret: "another-secret-0123456789abcdef01"), rules: line)
+        expectReason(.badSignature, Self.hs256(Self.claims(), secret: secret, header: ["alg": "HS256", "kid": "e1"]).dropLast(2) + "AA", rules: line)
+        // Without the setting, HS256 is refused — even when the token claims a listed key.
+        expectReason(.unsupportedAlgorithm, Self.hs256(Self.claims(), secret: secret))
+        let publicKeyBytes = String(decoding: Self.ec.publicKey.x963Representation, as: UTF8.self)
+        expectReason(.unsupportedAlgorithm, Self.hs256(Self.claims(), secret: publicKeyBytes, header: ["alg": "HS256", "kid": "e1"]))
+        // The claims rules hold for HS256 tokens too.
+        expectReason(.wrongAudience, Self.hs256(Self.claims { $0["aud"] = "other" }, secret: secret), rules: line)
+        expectReason(.expired, Self.hs256(Self.claims { $0["exp"] = 1_700_000_000 }, secret: secret), rules: line)
+        #expect(!"\(line)".contains(secret), "the secret is never printed")
+    }
+
     @Test func goodTokensOfEachAlgorithm() throws {
         #expect(try verify(Self.rs256(Self.claims())).subject == "user-1")
         #expect(try verify(Self.es256(Self.claims())).subject == "user-1")

@@ -38,11 +38,14 @@ public struct ProviderConfiguration: Sendable, Equatable {
     public var amr: String
     /// Whether the token's `email` is stored with the identity.
     public var storeEmail: Bool
+    /// LINE only: the channel secret, so that LINE Login's HS256-signed web ID tokens verify (the
+    /// configured secret is the key; LIFF's and the apps' ES256 tokens still use LINE's JWKS).
+    public var channelSecret: ProviderSecret?
 
     /// The fields a provider entry may have.
     static let fields: Set<String> = [
         "type", "issuer", "audiences", "audience", "jwks_url", "discovery_url", "algorithms", "nonce_required",
-        "subject_claim", "amr", "store_email",
+        "subject_claim", "amr", "store_email", "channel_secret",
     ]
 
     /// The presets' issuers, key URLs, algorithms and nonce rule, as the providers document them.
@@ -176,6 +179,14 @@ public struct ProviderConfiguration: Sendable, Equatable {
         }
         self.amr = amr
         storeEmail = try bool("store_email") ?? false
+        if let secret = try string("channel_secret") {
+            guard kind == .line else { throw fail("channel_secret is LINE's (type line) only") }
+            // LINE's channel secrets are 32 hex characters; anything shorter is no HMAC key.
+            guard secret.utf8.count >= 32 else { throw fail("channel_secret must be the channel's secret, at least 32 characters") }
+            channelSecret = ProviderSecret(secret)
+        } else {
+            channelSecret = nil
+        }
     }
 
     /// URLs must be https; plain http only on a loopback host (a local development or test provider).
