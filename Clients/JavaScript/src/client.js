@@ -239,7 +239,9 @@ export class TegataClient {
     const sentAt = this.#now();
     try {
       response = await this.#fetch(new URL(path.replace(/^\//, ''), this.#baseURL), {
-        method, headers, body, credentials: 'omit', redirect: 'error', signal: AbortSignal.timeout(this.#options.timeout),
+        method, headers, body, credentials: 'omit', redirect: 'error',
+        // AbortSignal.timeout is missing before Safari 16 (iOS 15 WebViews): no timeout there rather than no request.
+        signal: typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(this.#options.timeout) : undefined,
       });
     } catch (error) {
       return { kind: 'transient', error: new TegataClientError('unavailable', 'the server could not be reached', { cause: error }), retryAfter: null };
