@@ -259,7 +259,7 @@ let package = Package(
         .testTarget(
             name: "TegataTokensTests",
             dependencies: [
-                "TegataTokens", "TegataWire",
+                "TegataTokens", "TegataWire", "TegataTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ],

@@ -18,12 +18,16 @@ public struct DeviceSignIn: Sendable {
     /// Until when legacy device claims are accepted (`TEGATA_LEGACY_DEVICE_CLAIMS_UNTIL`); nil:
     /// never (the default).
     public let claimsOpenUntil: Date?
+    /// Whether a sign-in (or a claim) must come with a DPoP proof (`TEGATA_DPOP_DEVICE_SIGN_IN=required`).
+    public let dpopRequired: Bool
 
     /// Creates the grant.
     public init(
         store: any AccountStore & SessionStore, issuer: TokenIssuer, clock: any TegataClock, limits: RateLimits = .off,
-        events: any SecurityEventSink = NoSecurityEvents(), hook: SignInClaimsHook = .off, claimsOpenUntil: Date? = nil
+        events: any SecurityEventSink = NoSecurityEvents(), hook: SignInClaimsHook = .off, claimsOpenUntil: Date? = nil,
+        dpopRequired: Bool = false
     ) {
+        self.dpopRequired = dpopRequired
         self.hook = hook
         self.store = store
         self.issuer = issuer
@@ -45,17 +49,20 @@ public struct DeviceSignIn: Sendable {
         public var claimed = false
     }
 
-    /// Signs the device in. Throws `invalid_request` for malformed input, `invalid_grant` for a
-    /// wrong secret, and `rate_limited` when the device id, the address's failures or (for a new
-    /// device) the address's registrations are over their limit.
-    public func signIn(_ request: DeviceSignInRequest, origin: RequestOrigin = .unknown) async throws -> Result {
+    /// Signs the device in; with `dpopKey` (the thumbprint of the request's verified DPoP proof),
+    /// the session is bound to that key. Throws `invalid_request` for malformed input,
+    /// `invalid_grant` for a wrong secret, `invalid_dpop_proof` without a key when one is required,
+    /// and `rate_limited` when the device id, the address's failures or (for a new device) the
+    /// address's registrations are over their limit.
+    public func signIn(_ request: DeviceSignInRequest, origin: RequestOrigin = .unknown, dpopKey: String? = nil) async throws -> Result {
         let address = origin.addressKey
         do {
             let credentials = try DeviceCredentials(deviceID: request.deviceID, secret: request.deviceSecret, platform: request.platform)
+            try requireProof(dpopKey)
             let now = clock.now()
             if let address { try limits.failedSignInsPerAddress?.check(address, now: now) }
             try limits.signInsPerDevice?.take(credentials.deviceID, now: now)
-            let result = try await open(credentials, claimedUserID: nil, now: now, address: address) { refusal, userID in
+            let result = try await open(credentials, claimedUserID: nil, now: now, address: address, dpopKey: dpopKey) { refusal, userID in
                 switch refusal {
                 case .wrongSecret:
                     if let address { limits.failedSignInsPerAddress?.record(address, now: now) }
@@ -89,11 +96,12 @@ public struct DeviceSignIn: Sendable {
     /// address and per device id. A claim of a device that has that very secret already, by its
     /// user, is an ordinary sign-in, so a claim whose answer was lost can be sent again; any other
     /// claim of a device with a secret is refused (`invalid_grant`, as every refused claim).
-    public func claim(_ request: DeviceClaimRequest, origin: RequestOrigin = .unknown) async throws -> Result {
+    public func claim(_ request: DeviceClaimRequest, origin: RequestOrigin = .unknown, dpopKey: String? = nil) async throws -> Result {
         let address = origin.addressKey
         let now = clock.now()
         do {
             let credentials = try DeviceCredentials(deviceID: request.deviceID, secret: request.deviceSecret, platform: request.platform)
+            try requireProof(dpopKey)
             guard WireIdentifier.isUserID(request.userID) else {
                 throw TegataError.invalidRequest("user_id must be 1 to 128 of A-Z a-z 0-9 . _ : -")
             }
@@ -103,7 +111,9 @@ public struct DeviceSignIn: Sendable {
             }
             if let address { try limits.claimsPerAddress?.take(address, now: now) }
             try limits.signInsPerDevice?.take(credentials.deviceID, now: now)
-            let result = try await open(credentials, claimedUserID: request.userID, now: now, address: nil) { refusal, userID in
+            let result = try await open(
+                credentials, claimedUserID: request.userID, now: now, address: nil, dpopKey: dpopKey
+            ) { refusal, userID in
                 let result: SecurityEvent.DeviceClaimResult = switch refusal {
                 case .wrongSecret: .alreadyClaimed  // not decided for a claim; refused alike
                 case .deviceRevoked: .deviceRevoked
@@ -125,6 +135,12 @@ public struct DeviceSignIn: Sendable {
         }
     }
 
+    /// Refuses a sign-in without a proof when the deployment requires one.
+    private func requireProof(_ dpopKey: String?) throws {
+        guard dpopRequired, dpopKey == nil else { return }
+        throw TegataError.invalidDPoPProof("this server requires a DPoP proof (RFC 9449) with every device sign-in")
+    }
+
     /// What the store refused, for the caller's events.
     private enum Refusal {
         case wrongSecret, deviceRevoked, userDisabled, claimRefused(DeviceClaimRefusal)
@@ -133,7 +149,7 @@ public struct DeviceSignIn: Sendable {
     /// Runs the store's sign-in (or claim) and makes the token response; reports a refusal to
     /// `refused` (with the device's user where known) before throwing its error.
     private func open(
-        _ credentials: DeviceCredentials, claimedUserID: String?, now: Date, address: String?,
+        _ credentials: DeviceCredentials, claimedUserID: String?, now: Date, address: String?, dpopKey: String?,
         refused: (Refusal, String?) -> Void
     ) async throws -> Result {
         let secrets = issuer.secrets
@@ -150,7 +166,7 @@ public struct DeviceSignIn: Sendable {
             registrationLimit: address.flatMap { address in
                 limits.registrationsPerAddress.map { SharedRateLimit(policy: $0, bucket: "\($0.name):\(address)") }
             },
-            claimedUserID: claimedUserID)
+            claimedUserID: claimedUserID, dpopThumbprint: dpopKey)
         func signedIn(_ record: UserRecord, _ opened: Session, registered: Bool, claimed: Bool = false) async throws -> Result {
             let session = try await hook.apply(
                 SignInHookRequest(user: record.user, newUser: registered, method: "device", sessionID: opened.id, appClaims: record.appClaims),

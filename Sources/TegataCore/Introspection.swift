@@ -39,14 +39,14 @@ public struct Introspection: Sendable {
                 active: true, tokenType: "refresh_token", sub: session.userID, sid: session.id,
                 exp: Int64(session.refreshExpiry(policy: policy.sessions).timeIntervalSince1970),
                 iat: Int64(session.lastRefreshedAt.timeIntervalSince1970), clientID: session.clientID,
-                iss: policy.issuer)
+                iss: policy.issuer, cnf: session.dpopThumbprint.map(Confirmation.init(jkt:)))
         }
         do {
             let (claims, _, _) = try await authenticator.authenticate(token)
             return IntrospectionResponse(
                 active: true, tokenType: "access_token", sub: claims.sub, sid: claims.sid, exp: claims.exp,
                 iat: claims.iat, nbf: claims.nbf, jti: claims.jti, clientID: claims.clientID, iss: claims.iss,
-                aud: claims.aud, amr: claims.amr, anon: claims.anon, tv: claims.tv, ent: claims.ent, app: claims.app)
+                aud: claims.aud, amr: claims.amr, anon: claims.anon, tv: claims.tv, ent: claims.ent, cnf: claims.cnf, app: claims.app)
         } catch let error as TegataError where error.code == .invalidToken {
             return .inactive
         }

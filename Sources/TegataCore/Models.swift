@@ -142,14 +142,19 @@ public struct Session: Sendable, Equatable {
     /// The claims the sign-in claims hook answered for it (``SignInClaimsHook``), carried by every
     /// access token of the session beside the user's app claims.
     public var hookClaims: [String: JSONValue]
+    /// The RFC 7638 thumbprint of the DPoP key the session is bound to (it was opened with a proof
+    /// by that key): every refresh needs a proof by it, and its access tokens carry it as `cnf.jkt`.
+    /// Nil: a bearer session.
+    public var dpopThumbprint: String?
 
     /// Creates a session value.
     public init(
         id: String, userID: String, deviceID: String?, platform: String, amr: [String], clientID: String,
         createdAt: Date, lastRefreshedAt: Date, rotatedAt: Date? = nil, generation: Int64, absoluteExpiresAt: Date,
-        revokedAt: Date?, hookClaims: [String: JSONValue] = [:]
+        revokedAt: Date?, hookClaims: [String: JSONValue] = [:], dpopThumbprint: String? = nil
     ) {
         self.hookClaims = hookClaims
+        self.dpopThumbprint = dpopThumbprint
         self.id = id
         self.userID = userID
         self.deviceID = deviceID

@@ -25,6 +25,10 @@ public enum RefreshDecision: Sendable, Equatable {
         case idleExpired
         /// The session passed its absolute lifetime.
         case absolutelyExpired
+        /// The session is bound to a DPoP key and the request came without a proof.
+        case proofRequired
+        /// The session is bound to a DPoP key and the proof was made with another.
+        case wrongKey
     }
 
     /// Decides for a token of `presentedGeneration` against `session` (nil when the session or its
@@ -32,10 +36,19 @@ public enum RefreshDecision: Sendable, Equatable {
     ///
     /// - Parameters:
     ///   - grace: the reuse grace interval; 0 disables it.
+    ///   - presentedKey: the thumbprint of the key of the request's valid DPoP proof, if it had one.
+    ///     A session bound to a key refuses any other (or none) before anything else is looked at:
+    ///     someone holding a copied refresh token but not the key can neither use it nor, by
+    ///     replaying a spent one, make the session revoke itself.
     public static func decide(
-        presentedGeneration: Int64, session: Session?, now: Date, policy: SessionPolicy, grace: TimeInterval
+        presentedGeneration: Int64, session: Session?, now: Date, policy: SessionPolicy, grace: TimeInterval,
+        presentedKey: String? = nil
     ) -> RefreshDecision {
         guard let session else { return .reject(.unknownSession) }
+        if let bound = session.dpopThumbprint {
+            guard let presentedKey else { return .reject(.proofRequired) }
+            guard presentedKey == bound else { return .reject(.wrongKey) }
+        }
         if session.revokedAt != nil { return .reject(.revoked) }
         if now >= session.absoluteExpiresAt { return .reject(.absolutelyExpired) }
         if now >= session.lastRefreshedAt.addingTimeInterval(policy.idleLifetime) { return .reject(.idleExpired) }
@@ -62,6 +75,8 @@ extension RefreshDecision.RejectReason {
         case .revoked: "the session of this refresh token was revoked"
         case .idleExpired: "the session expired after a period without use"
         case .absolutelyExpired: "the session reached its maximum lifetime"
+        case .proofRequired: "this refresh token is bound to a DPoP key: send a DPoP proof made with that key"
+        case .wrongKey: "this refresh token is bound to another DPoP key than the proof's"
         }
     }
 }

@@ -30,13 +30,17 @@ public struct RefreshGrant: Sendable {
     /// Exchanges a refresh token for a new token response. The session state the response describes
     /// is committed before this returns. Every refusal is `invalid_grant`, but for a disabled user's
     /// session: 403 `forbidden`, as its sign-ins answer; `rate_limited` (which ends nothing: the
-    /// token stays good) when the session's refreshes or the address's failures are over their limit.
-    public func refresh(_ refreshToken: String, origin: RequestOrigin = .unknown) async throws -> TokenResponse {
+    /// token stays good) when the session's refreshes or the address's failures are over their limit;
+    /// `invalid_dpop_proof` for a session bound to a DPoP key when `dpopKey` (the thumbprint of the
+    /// request's verified proof) is nil, and `invalid_grant` when it is another key — neither
+    /// changes the session. An unbound session refreshed with a proof stays unbound, but its new
+    /// access token is bound to the proof's key.
+    public func refresh(_ refreshToken: String, origin: RequestOrigin = .unknown, dpopKey: String? = nil) async throws -> TokenResponse {
         let now = clock.now()
         let report = Report()
         do {
             if let address = origin.addressKey { try limits.failedRefreshesPerAddress?.check(address, now: now) }
-            let tokens = try await refresh(refreshToken, now: now, report: report)
+            let tokens = try await refresh(refreshToken, now: now, report: report, dpopKey: dpopKey)
             events.record(.refresh(report.result ?? .rotated, userID: tokens.user.id, sessionID: report.sessionID), origin: origin)
             return tokens
         } catch let error as TegataError {
@@ -67,7 +71,7 @@ public struct RefreshGrant: Sendable {
         }
     }
 
-    private func refresh(_ refreshToken: String, now: Date, report: Report) async throws -> TokenResponse {
+    private func refresh(_ refreshToken: String, now: Date, report: Report, dpopKey: String?) async throws -> TokenResponse {
         guard let token = RefreshToken.decode(refreshToken, with: issuer.secrets.refreshTokenKey) else {
             throw TegataError.invalidGrant("the refresh token is not valid")
         }
@@ -79,7 +83,8 @@ public struct RefreshGrant: Sendable {
             sessionID: token.sessionID.uuidString.lowercased(),
             decide: { session in
                 let decision = RefreshDecision.decide(
-                    presentedGeneration: presented, session: session, now: now, policy: policy, grace: policy.reuseGrace)
+                    presentedGeneration: presented, session: session, now: now, policy: policy, grace: policy.reuseGrace,
+                    presentedKey: dpopKey)
                 report.userID = session?.userID
                 report.result = switch decision {
                 case .rotate: .rotated
@@ -88,6 +93,7 @@ public struct RefreshGrant: Sendable {
                 case .reject(.unknownSession): .invalid
                 case .reject(.revoked): .revoked
                 case .reject(.idleExpired), .reject(.absolutelyExpired): .expired
+                case .reject(.proofRequired), .reject(.wrongKey): .wrongDPoPKey
                 }
                 return decision
             },
@@ -103,7 +109,7 @@ public struct RefreshGrant: Sendable {
                 report.result = .userDisabled
                 throw disabled.refusal
             }
-            return try await issuer.tokenResponse(for: record, session: session, now: now)
+            return try await issuer.tokenResponse(for: record, session: session, now: now, dpopKey: dpopKey)
         case .revoked:
             throw TegataError.invalidGrant("the refresh token was already used; the session has been revoked")
         case .rejected(.revoked):
@@ -113,6 +119,8 @@ public struct RefreshGrant: Sendable {
                 throw disabled.refusal
             }
             throw TegataError.invalidGrant(RefreshDecision.RejectReason.revoked.message)
+        case .rejected(.proofRequired):
+            throw TegataError.invalidDPoPProof(RefreshDecision.RejectReason.proofRequired.message)
         case .rejected(let reason):
             throw TegataError.invalidGrant(reason.message)
         }

@@ -74,6 +74,9 @@ public enum SecurityEvent: Sendable, Equatable {
         case rateLimited = "rate_limited"
         /// The session's user is disabled (its sessions were ended when it was).
         case userDisabled = "user_disabled"
+        /// The session is bound to a DPoP key and the request had no proof by it (a copied refresh
+        /// token used without the device's key, or a client that lost its key); nothing changed.
+        case wrongDPoPKey = "wrong_dpop_key"
     }
 
     /// Results of a token exchange.

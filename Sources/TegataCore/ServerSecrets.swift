@@ -13,6 +13,8 @@ public struct ServerSecrets: Sendable {
     public let keyEncryptionKey: SymmetricKey
     /// Keys the MAC inside web-session cookies.
     public let sessionCookieKey: SymmetricKey
+    /// Keys the MAC inside DPoP server nonces (``DPoPNonces``).
+    public let dpopNonceKey: SymmetricKey
 
     /// The length of a master key in bytes.
     public static let masterKeyLength = 32
@@ -27,6 +29,7 @@ public struct ServerSecrets: Sendable {
         refreshTokenKey = derive("refresh-token-mac v1")
         keyEncryptionKey = derive("signing-key-encryption v1")
         sessionCookieKey = derive("session-cookie-mac v1")
+        dpopNonceKey = derive("dpop-nonce-mac v1")
     }
 
     /// The keyed hash stored for a device secret.

@@ -12,6 +12,7 @@ public struct TegataError: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidClient
         case unsupportedGrantType
         case invalidToken
+        case tokenSchemeMismatch
         case missingToken
         case forbidden
         case notFound
@@ -20,6 +21,8 @@ public struct TegataError: Error, Sendable, Equatable, CustomStringConvertible {
         case rateLimited(retryAfterSeconds: Int, policy: RateLimitPolicy?)
         case serverError
         case unavailable
+        case invalidDPoPProof(atResource: Bool)
+        case useDPoPNonce(nonce: String, atResource: Bool)
     }
 
     private let kind: Kind
@@ -50,6 +53,11 @@ public struct TegataError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func unsupportedGrantType(_ message: String) -> TegataError { .init(.unsupportedGrantType, message) }
     /// A bad access token (malformed, expired, revoked, …).
     public static func invalidToken(_ message: String) -> TegataError { .init(.invalidToken, message) }
+    /// An access token presented with the wrong scheme: a DPoP-bound one as `Bearer`, or an unbound
+    /// one as `DPoP` (code `invalid_token`; the edge challenges with both schemes).
+    public static func tokenSchemeMismatch(_ message: String) -> TegataError { .init(.tokenSchemeMismatch, message) }
+    /// True for ``tokenSchemeMismatch(_:)``.
+    public var isSchemeMismatch: Bool { kind == .tokenSchemeMismatch }
     /// No access token was presented.
     public static let missingToken = TegataError(.missingToken, "an access token is required")
     /// The caller may not do this.
@@ -75,6 +83,33 @@ public struct TegataError: Error, Sendable, Equatable, CustomStringConvertible {
     /// An internal failure. The message is generic on purpose: details go to the log, not the client.
     public static let serverError = TegataError(.serverError, "the server failed to handle the request")
 
+    /// A refused DPoP proof (RFC 9449): missing where required, malformed, for another request or
+    /// key, too old, or used before. `atResource`: presented with an access token (the edge answers
+    /// 401 with a `DPoP` challenge), not at the token endpoint (400).
+    public static func invalidDPoPProof(_ message: String, atResource: Bool = false) -> TegataError {
+        .init(.invalidDPoPProof(atResource: atResource), message)
+    }
+    /// The proof must carry the server's current nonce, `nonce` (sent as `DPoP-Nonce`).
+    public static func useDPoPNonce(_ nonce: String, atResource: Bool = false) -> TegataError {
+        .init(
+            .useDPoPNonce(nonce: nonce, atResource: atResource),
+            "make a new DPoP proof with the nonce of the DPoP-Nonce header field and send the request again")
+    }
+
+    /// The nonce to send as `DPoP-Nonce`, for ``useDPoPNonce(_:atResource:)``.
+    public var dpopNonce: String? {
+        if case .useDPoPNonce(let nonce, _) = kind { return nonce }
+        return nil
+    }
+
+    /// True for a DPoP refusal of a request that presented an access token (401 with a `DPoP` challenge).
+    public var isDPoPRefusalAtResource: Bool {
+        switch kind {
+        case .invalidDPoPProof(let atResource), .useDPoPNonce(_, let atResource): atResource
+        default: false
+        }
+    }
+
     /// A dependency (the database, the keys) is not available; the request may be retried later.
     public static func serviceUnavailable(_ message: String) -> TegataError { .init(.unavailable, message) }
 
@@ -88,13 +123,15 @@ public struct TegataError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidGrant, .wrongCredentials: .invalidGrant
         case .invalidClient: .invalidClient
         case .unsupportedGrantType: .unsupportedGrantType
-        case .invalidToken, .missingToken: .invalidToken
+        case .invalidToken, .missingToken, .tokenSchemeMismatch: .invalidToken
         case .forbidden: .forbidden
         case .notFound: .notFound
         case .conflict: .conflict
         case .payloadTooLarge: .payloadTooLarge
         case .rateLimited: .rateLimited
         case .serverError, .unavailable: .serverError
+        case .invalidDPoPProof: .invalidDPoPProof
+        case .useDPoPNonce: .useDPoPNonce
         }
     }
 

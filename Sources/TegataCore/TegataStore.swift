@@ -55,12 +55,13 @@ public protocol AccountStore: Sendable {
     /// identities cannot both succeed, and a logout that revokes its devices waits.
     func unlinkIdentity(provider: String, fromUser userID: String) async throws -> UnlinkIdentityOutcome
 
-    /// Records that the external ID token identified by `key` (a digest, never the token) was
-    /// used, until `until`. False if it was already recorded and has not expired: a replay. An
-    /// expired record is taken over.
+    /// Records that the single-use credential identified by `key` (a digest, never the credential:
+    /// an external ID token, or a DPoP proof under the prefix `dpop:`) was used, until `until`.
+    /// False if it was already recorded and has not expired: a replay. An expired record is taken
+    /// over. (The table is still named `used_id_tokens`, after its first use.)
     ///
     /// Isolation: `key` is unique (an insert with a conditional update on conflict).
-    func rememberUsedIDToken(key: String, until: Date, now: Date) async throws -> Bool
+    func rememberSingleUse(key: String, until: Date, now: Date) async throws -> Bool
 
     /// Deletes a user with its devices, identities, sessions, entitlements and payment-customer
     /// links, and records ``UserDeletionPlan/event(userID:tokenVersion:until:)``, which kills every
@@ -359,13 +360,16 @@ public struct DeviceSignInCommand: Sendable {
     /// the device belongs to. The claim stores ``secretHash`` on an imported device of that user
     /// that has no secret yet, and never registers a new device. Nil for an ordinary sign-in.
     public var claimedUserID: String?
+    /// The DPoP key the session is bound to (its thumbprint), when the sign-in came with a proof.
+    public var dpopThumbprint: String?
 
     /// Creates a command.
     public init(
         credentials: DeviceCredentials, secretMatches: @escaping @Sendable (Data) -> Bool, secretHash: Data,
         newUserID: String, newSessionID: String, clientID: String, now: Date, absoluteExpiresAt: Date,
-        registrationLimit: SharedRateLimit? = nil, claimedUserID: String? = nil
+        registrationLimit: SharedRateLimit? = nil, claimedUserID: String? = nil, dpopThumbprint: String? = nil
     ) {
+        self.dpopThumbprint = dpopThumbprint
         self.claimedUserID = claimedUserID
         self.registrationLimit = registrationLimit
         self.credentials = credentials
@@ -441,12 +445,15 @@ public struct IdentitySignInCommand: Sendable {
     public var now: Date
     /// The session's absolute end.
     public var absoluteExpiresAt: Date
+    /// The DPoP key the session is bound to (its thumbprint), when the exchange came with a proof.
+    public var dpopThumbprint: String?
 
     /// Creates a command.
     public init(
         identity: ExternalIdentity, newUserID: String, newSessionID: String, clientID: String, platform: String,
-        amr: [String], now: Date, absoluteExpiresAt: Date
+        amr: [String], now: Date, absoluteExpiresAt: Date, dpopThumbprint: String? = nil
     ) {
+        self.dpopThumbprint = dpopThumbprint
         self.identity = identity
         self.newUserID = newUserID
         self.newSessionID = newSessionID

@@ -36,16 +36,17 @@ public struct TokenExchange: Sendable {
     /// The platform recorded for a session when the client names none.
     public static let defaultPlatform = "unknown"
 
-    /// Verifies the ID token and signs its user in with a new session. `invalid_request` for a bad
-    /// token or parameter (RFC 8693 §2.2.2); `rate_limited` when the address's exchanges, or the
-    /// external identity's, are over their limit.
+    /// Verifies the ID token and signs its user in with a new session, bound to the DPoP key
+    /// `dpopKey` (the thumbprint of the request's verified proof) when there is one.
+    /// `invalid_request` for a bad token or parameter (RFC 8693 §2.2.2); `rate_limited` when the
+    /// address's exchanges, or the external identity's, are over their limit.
     public func exchange(
-        _ presentation: IDTokenPresentation, platform: String?, origin: RequestOrigin = .unknown
+        _ presentation: IDTokenPresentation, platform: String?, origin: RequestOrigin = .unknown, dpopKey: String? = nil
     ) async throws -> TokenResponse {
         // The provider as a configured name only: a name the client made up is no label.
         let provider = (try? providers.provider(named: presentation.provider))?.name
         do {
-            let (response, created, sessionID) = try await signIn(presentation, platform: platform, origin: origin)
+            let (response, created, sessionID) = try await signIn(presentation, platform: platform, origin: origin, dpopKey: dpopKey)
             events.record(
                 .tokenExchange(provider: provider, result: created ? .created : .signedIn, userID: response.user.id, sessionID: sessionID),
                 origin: origin)
@@ -66,7 +67,7 @@ public struct TokenExchange: Sendable {
     }
 
     private func signIn(
-        _ presentation: IDTokenPresentation, platform: String?, origin: RequestOrigin
+        _ presentation: IDTokenPresentation, platform: String?, origin: RequestOrigin, dpopKey: String?
     ) async throws -> (TokenResponse, created: Bool, sessionID: String) {
         let platform = try DeviceCredentials.validPlatform(platform ?? Self.defaultPlatform)
         let now = clock.now()
@@ -81,7 +82,7 @@ public struct TokenExchange: Sendable {
         let outcome = try await store.identitySignIn(IdentitySignInCommand(
             identity: identity, newUserID: RandomID.timeOrderedUUID(now: now), newSessionID: RandomID.timeOrderedUUID(now: now),
             clientID: issuer.policy.clientID, platform: platform, amr: [amr], now: now,
-            absoluteExpiresAt: now.addingTimeInterval(issuer.policy.sessions.absoluteLifetime)))
+            absoluteExpiresAt: now.addingTimeInterval(issuer.policy.sessions.absoluteLifetime), dpopThumbprint: dpopKey))
         guard let opened = outcome.session else {
             throw DisabledUser(userID: outcome.record.user.id, disabled: outcome.record.user.disabled(at: now) ?? Disablement(since: now, until: nil))
         }
@@ -184,7 +185,7 @@ extension IDTokenPresentation {
     ) async throws -> VerifiedExternalToken {
         let verified = try await verify(with: providers, now: now)
         try admit(verified.identity)
-        guard try await store.rememberUsedIDToken(key: verified.replayKey, until: verified.expiresAt.addingTimeInterval(leeway), now: now)
+        guard try await store.rememberSingleUse(key: verified.replayKey, until: verified.expiresAt.addingTimeInterval(leeway), now: now)
         else { throw TegataError.idTokenReplayed }
         return verified
     }

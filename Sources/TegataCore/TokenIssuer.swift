@@ -19,8 +19,11 @@ public struct TokenIssuer: Sendable {
     }
 
     /// The claims of a new access token for `session` of `record` at `now`, living `lifetime`
-    /// seconds (the configured access-token lifetime unless given).
-    public func claims(for record: UserRecord, session: Session, now: Date, lifetime: TimeInterval? = nil) -> AccessTokenClaims {
+    /// seconds (the configured access-token lifetime unless given), bound to the DPoP key of
+    /// thumbprint `dpopKey` when one is given.
+    public func claims(
+        for record: UserRecord, session: Session, now: Date, lifetime: TimeInterval? = nil, dpopKey: String? = nil
+    ) -> AccessTokenClaims {
         let issuedAt = Int64(now.timeIntervalSince1970.rounded(.down))
         let ent = Entitlement.claim(from: record.entitlements, at: now)
         return AccessTokenClaims(
@@ -28,6 +31,7 @@ public struct TokenIssuer: Sendable {
             exp: issuedAt + Int64(lifetime ?? policy.accessTokenLifetime), nbf: issuedAt, iat: issuedAt,
             jti: RandomID.uuid(), sid: session.id, clientID: session.clientID, amr: session.amr,
             anon: record.user.anon, tv: record.user.tokenVersion, ent: ent.isEmpty ? nil : ent,
+            cnf: dpopKey.map(Confirmation.init(jkt:)),
             app: session.hookClaims.isEmpty ? record.appClaims : record.appClaims.merging(session.hookClaims) { $1 })
     }
 
@@ -44,13 +48,17 @@ public struct TokenIssuer: Sendable {
         return (try keys.ring(at: now).sign(claims), Int(claims.exp - claims.iat))
     }
 
-    /// A full token response for `session` of `record` at `now`.
-    public func tokenResponse(for record: UserRecord, session: Session, now: Date) async throws -> TokenResponse {
-        let claims = claims(for: record, session: session, now: now)
+    /// A full token response for `session` of `record` at `now`. Its access token is bound to the
+    /// DPoP key `dpopKey` (or the session's own, if it is bound), with `token_type` `DPoP`.
+    public func tokenResponse(
+        for record: UserRecord, session: Session, now: Date, dpopKey: String? = nil
+    ) async throws -> TokenResponse {
+        let key = dpopKey ?? session.dpopThumbprint
+        let claims = claims(for: record, session: session, now: now, dpopKey: key)
         let accessToken = try keys.ring(at: now).sign(claims)
         let refreshExpiresIn = session.refreshExpiry(policy: policy.sessions).timeIntervalSince(now)
         return TokenResponse(
-            accessToken: accessToken, expiresIn: Int(claims.exp - claims.iat),
+            accessToken: accessToken, tokenType: key == nil ? "Bearer" : "DPoP", expiresIn: Int(claims.exp - claims.iat),
             refreshToken: try refreshToken(for: session), refreshExpiresIn: max(0, Int(refreshExpiresIn)),
             user: record.user.summary)
     }

@@ -99,10 +99,14 @@ public struct WebSessions: Sendable {
         public var accessTokenExpiresIn: Int
     }
 
-    /// Opens cookie mode for the session of a valid access token.
-    public func open(accessToken: String) async throws -> Issued {
+    /// Opens cookie mode for the session of a valid access token (a DPoP-bound one with its proof).
+    public func open(accessToken: PresentedAccessToken) async throws -> Issued {
         let (claims, session, user) = try await authenticator.authenticate(accessToken, withUser: true)
         guard let user else { throw TegataError.invalidToken("the user of this access token no longer exists") }
+        // The cookie would be a credential of the session that works without the session's key.
+        guard session.dpopThumbprint == nil else {
+            throw TegataError.invalidRequest("a session bound to a DPoP key cannot become a cookie session; sign the web page in on its own")
+        }
         return try issue(session: session, user: user, tokenVersion: claims.tv)
     }
 

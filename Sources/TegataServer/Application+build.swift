@@ -25,14 +25,17 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     router.add(middleware: ClientAddressMiddleware(resolver: ClientAddressResolver(trustedProxies: configuration.trustedProxies, field: configuration.forwardedHeader)))
     router.add(middleware: NoStoreMiddleware())
     router.add(middleware: CORSMiddleware(origins: BrowserOrigins(allowed: Set(configuration.allowedOrigins))))
+    router.add(middleware: DPoPNonceMiddleware(dpop: services.dpop))
     router.add(middleware: ErrorMiddleware(metrics: services.metrics, audit: services.audit, clock: services.clock))
     let servedRoutes = ServedRoutes()
     router.add(middleware: MethodNotAllowedMiddleware(routes: servedRoutes))
     let authenticator = services.authenticator
     let routes = TegataRoutes(
         open: router,
-        signedIn: router.group().add(middleware: AccessTokenAuthentication(authenticator: authenticator, loadsUser: false)),
-        signedInWithUser: router.group().add(middleware: AccessTokenAuthentication(authenticator: authenticator, loadsUser: true)))
+        signedIn: router.group().add(
+            middleware: AccessTokenAuthentication(authenticator: authenticator, issuer: configuration.issuer, loadsUser: false)),
+        signedInWithUser: router.group().add(
+            middleware: AccessTokenAuthentication(authenticator: authenticator, issuer: configuration.issuer, loadsUser: true)))
     let limit = configuration.maxBodySize
     let clock = services.clock
 
@@ -41,7 +44,7 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
         tokenExchangeOffered: !services.providers.isEmpty
     ).register(on: routes)
     DeviceAuthController(
-        signIn: services.deviceSignIn, bodyLimit: limit
+        signIn: services.deviceSignIn, dpop: services.dpop, issuer: configuration.issuer, bodyLimit: limit
     ).register(on: routes)
     let audit = services.audit
     MeController(
@@ -51,12 +54,12 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     OAuthController(
         refreshGrant: services.refreshGrant, tokenExchange: services.tokenExchange, revocation: services.tokenRevocation,
         introspection: services.introspection, clients: services.resourceServers, appClientID: configuration.clientID,
-        bodyLimit: limit, metrics: services.metrics, audit: audit, clock: clock
+        bodyLimit: limit, metrics: services.metrics, audit: audit, clock: clock, dpop: services.dpop, issuer: configuration.issuer
     ).register(on: routes)
     SessionsController(
         sessions: services.sessionService, authenticator: authenticator, webSessions: services.webSessions,
         cookie: SessionCookie(configuration: configuration), origins: BrowserOrigins(allowed: Set(configuration.allowedOrigins)),
-        bodyLimit: limit, metrics: services.metrics, audit: audit, clock: clock
+        bodyLimit: limit, metrics: services.metrics, audit: audit, clock: clock, issuer: configuration.issuer
     ).register(on: routes)
     RevocationsController(feed: services.store, clients: services.resourceServers, clock: clock).register(on: routes)
     DeviceCheckController(devices: services.store, clients: services.resourceServers, bodyLimit: limit).register(on: routes)
@@ -68,7 +71,7 @@ public func buildRouter(services: TegataServices) -> Router<TegataRequestContext
     WebSessionController(
         sessions: services.webSessions, cookie: SessionCookie(configuration: configuration),
         origins: BrowserOrigins(allowed: Set(configuration.allowedOrigins)), clock: clock, metrics: services.metrics,
-        audit: audit
+        audit: audit, issuer: configuration.issuer
     ).register(on: routes)
     RealtimeController(tokens: services.realtimeTokens, bodyLimit: limit).register(on: routes)
     HealthController(database: services.store).register(on: routes)

@@ -202,13 +202,20 @@ public struct TegataServices: Sendable {
         IdentityLinking(store: store, providers: providers, clock: clock, leeway: configuration.clockLeeway, hook: claimsHook)
     }
 
+    /// Checks DPoP proofs (RFC 9449): nonces under a key derived from the master key, so every
+    /// replica accepts every other's, and used proofs remembered in the store.
+    public var dpop: DPoPChecker {
+        DPoPChecker(
+            settings: configuration.dpop, nonces: DPoPNonces(key: secrets.dpopNonceKey), store: store, clock: clock)
+    }
+
     /// The refresh-token grant.
     public var refreshGrant: RefreshGrant { RefreshGrant(store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits, events: securityEvents) }
 
     /// The device grant.
     public var deviceSignIn: DeviceSignIn { DeviceSignIn(
         store: store, issuer: tokenIssuer, clock: clock, limits: rateLimits, events: securityEvents, hook: claimsHook,
-        claimsOpenUntil: configuration.legacyDeviceClaimsUntil)
+        claimsOpenUntil: configuration.legacyDeviceClaimsUntil, dpopRequired: configuration.dpop.requiredForDeviceSignIn)
     }
 
     /// Logout, session list, account deletion.
@@ -249,6 +256,6 @@ public struct TegataServices: Sendable {
 
     /// Authenticates access tokens at Tegata's own endpoints.
     public var authenticator: AccessTokenAuthenticator {
-        AccessTokenAuthenticator(keys: keys, policy: policy, store: store, clock: clock, cache: verifiedTokens)
+        AccessTokenAuthenticator(keys: keys, policy: policy, store: store, clock: clock, cache: verifiedTokens, dpop: dpop)
     }
 }

@@ -191,5 +191,9 @@ struct PostgresMigration: Sendable {
             // A JSON object, compact with keys sorted (AppClaimRules); NULL: none.
             "ALTER TABLE sessions ADD COLUMN hook_claims TEXT",
         ]),
+        PostgresMigration(version: 7, name: "sessions: the DPoP key a session is bound to", statements: [
+            // The RFC 7638 thumbprint (base64url); NULL: a bearer session.
+            "ALTER TABLE sessions ADD COLUMN dpop_jkt TEXT",
+        ]),
     ]
 }

@@ -171,7 +171,7 @@ extension PostgresStore {
         }
     }
 
-    public func rememberUsedIDToken(key: String, until: Date, now: Date) async throws -> Bool {
+    public func rememberSingleUse(key: String, until: Date, now: Date) async throws -> Bool {
         try await transaction { connection in
             // A record that expired but was not pruned yet is taken over: its token cannot verify any more.
             try await !Self.rows(

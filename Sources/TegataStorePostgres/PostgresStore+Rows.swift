@@ -83,10 +83,10 @@ extension PostgresStore {
         try await connection.run(
             """
             INSERT INTO sessions (id, user_id, device_id, platform, amr, client_id, created_at, last_refreshed_at,
-                                  rotated_at, generation, absolute_expires_at, revoked_at)
+                                  rotated_at, generation, absolute_expires_at, revoked_at, dpop_jkt)
             VALUES (\(session.id), \(session.userID), \(session.deviceID), \(session.platform), \(session.amr), \(session.clientID),
                     \(session.createdAt.ms), \(session.lastRefreshedAt.ms), \(session.rotatedAt.ms), \(session.generation),
-                    \(session.absoluteExpiresAt.ms), \(session.revokedAt?.ms))
+                    \(session.absoluteExpiresAt.ms), \(session.revokedAt?.ms), \(session.dpopThumbprint))
             """, logger: logger)
     }
 
@@ -100,7 +100,8 @@ extension PostgresStore {
             rotatedAt: Date(ms: try row["rotated_at"].decode(Int64.self)), generation: try row["generation"].decode(Int64.self),
             absoluteExpiresAt: Date(ms: try row["absolute_expires_at"].decode(Int64.self)),
             revokedAt: try row["revoked_at"].decode(Int64?.self).map(Date.init(ms:)),
-            hookClaims: try AppClaimRules.claims(storedText: try row["hook_claims"].decode(String?.self)))
+            hookClaims: try AppClaimRules.claims(storedText: try row["hook_claims"].decode(String?.self)),
+            dpopThumbprint: try row["dpop_jkt"].decode(String?.self))
     }
 
     /// Records feed events, numbered from `feed_clock` (whose row this locks until commit, so

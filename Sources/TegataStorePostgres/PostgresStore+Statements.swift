@@ -46,7 +46,7 @@ enum Statements {
     /// A session's columns, from `sessions s`.
     static let sessionColumns = """
         s.id, s.user_id, s.device_id, s.platform, s.amr, s.client_id, s.created_at, s.last_refreshed_at, s.rotated_at,
-        s.generation, s.absolute_expires_at, s.revoked_at, s.hook_claims
+        s.generation, s.absolute_expires_at, s.revoked_at, s.hook_claims, s.dpop_jkt
         """
 
     /// The access-token check: the session, its user's token version, whether the token's `jti`

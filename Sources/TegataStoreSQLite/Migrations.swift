@@ -204,5 +204,9 @@ struct Migration: Sendable {
             // Partial: only revoked sessions are in it, and a session enters it once, when revoked.
             "CREATE INDEX sessions_revoked_at ON sessions(revoked_at) WHERE revoked_at IS NOT NULL",
         ]),
+        Migration(version: 13, name: "sessions: the DPoP key a session is bound to", statements: [
+            // The RFC 7638 thumbprint (base64url); NULL: a bearer session.
+            "ALTER TABLE sessions ADD COLUMN dpop_jkt TEXT",
+        ]),
     ]
 }

@@ -150,7 +150,7 @@ extension SQLiteStore {
         }
     }
 
-    public func rememberUsedIDToken(key: String, until: Date, now: Date) async throws -> Bool {
+    public func rememberSingleUse(key: String, until: Date, now: Date) async throws -> Bool {
         try await writer.write { db in
             // A record that expired but was not pruned yet is taken over: its token cannot verify any more.
             try !db.query(

@@ -44,13 +44,13 @@ extension SQLiteStore {
         try db.query(
             """
             INSERT INTO sessions (id, user_id, device_id, platform, amr, client_id, created_at, last_refreshed_at,
-                                  rotated_at, generation, absolute_expires_at, revoked_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  rotated_at, generation, absolute_expires_at, revoked_at, dpop_jkt)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [.text(session.id), .text(session.userID), .optionalText(session.deviceID), .text(session.platform),
              .text(try encodeAMR(session.amr)), .text(session.clientID), .date(session.createdAt),
              .date(session.lastRefreshedAt), .date(session.rotatedAt), .integer(session.generation), .date(session.absoluteExpiresAt),
-             .optionalDate(session.revokedAt)])
+             .optionalDate(session.revokedAt), .optionalText(session.dpopThumbprint)])
     }
 
     static func session(from row: Row) throws -> Session {
@@ -61,7 +61,8 @@ extension SQLiteStore {
             lastRefreshedAt: try row.date("last_refreshed_at"), rotatedAt: try row.optionalDate("rotated_at"),
             generation: try row.int("generation"),
             absoluteExpiresAt: try row.date("absolute_expires_at"), revokedAt: try row.optionalDate("revoked_at"),
-            hookClaims: try AppClaimRules.claims(storedText: try row.optionalString("hook_claims")))
+            hookClaims: try AppClaimRules.claims(storedText: try row.optionalString("hook_claims")),
+            dpopThumbprint: try row.optionalString("dpop_jkt"))
     }
 
     /// `amr` is stored as a JSON array of strings. Its values are short registered names (RFC 8176)

@@ -28,6 +28,8 @@ public struct AccessTokenClaims: Codable, Sendable, Equatable {
     public var tv: Int64
     /// Entitlements that had not expired when the token was issued; omitted when there are none.
     public var ent: [String: EntitlementGrant]?
+    /// The key a DPoP-bound token is bound to (RFC 9449 §6: `cnf.jkt`); nil for a bearer token.
+    public var cnf: Confirmation?
     /// The app's own claims (set by an operator or a sign-in hook; ``AppClaimRules``), beside
     /// Tegata's at the top level of the token; empty when there are none. Reading a token, every
     /// claim that is neither Tegata's nor a reserved name lands here.
@@ -37,8 +39,9 @@ public struct AccessTokenClaims: Codable, Sendable, Equatable {
     public init(
         iss: String, sub: String, aud: String, exp: Int64, nbf: Int64, iat: Int64, jti: String, sid: String,
         clientID: String, amr: [String], anon: Bool, tv: Int64, ent: [String: EntitlementGrant]?,
-        app: [String: JSONValue] = [:]
+        cnf: Confirmation? = nil, app: [String: JSONValue] = [:]
     ) {
+        self.cnf = cnf
         self.app = app
         self.iss = iss
         self.sub = sub
@@ -56,7 +59,7 @@ public struct AccessTokenClaims: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, exp, nbf, iat, jti, sid, amr, anon, tv, ent
+        case iss, sub, aud, exp, nbf, iat, jti, sid, amr, anon, tv, ent, cnf
         case clientID = "client_id"
     }
 
@@ -84,6 +87,7 @@ public struct AccessTokenClaims: Codable, Sendable, Equatable {
         anon = try c.decode(Bool.self, forKey: .anon)
         tv = try c.decode(Int64.self, forKey: .tv)
         ent = try c.decodeIfPresent([String: EntitlementGrant].self, forKey: .ent)
+        cnf = try c.decodeIfPresent(Confirmation.self, forKey: .cnf)
         app = try AppClaimRules.decodeAppClaims(from: decoder, besides: CodingKeys.self)
     }
 
@@ -103,6 +107,7 @@ public struct AccessTokenClaims: Codable, Sendable, Equatable {
         try c.encode(anon, forKey: .anon)
         try c.encode(tv, forKey: .tv)
         try c.encodeIfPresent(ent, forKey: .ent)
+        try c.encodeIfPresent(cnf, forKey: .cnf)
         try AppClaimRules.encode(app, to: encoder)
     }
 }
@@ -117,6 +122,9 @@ extension AccessTokenClaims: JSONWritable {
         writer.key("anon"); writer.bool(anon)
         writer.key("aud"); writer.string(aud)
         writer.key("client_id"); writer.string(clientID)
+        if let cnf {
+            writer.key("cnf"); writer.beginObject(); writer.key("jkt"); writer.string(cnf.jkt); writer.endObject()
+        }
         if let ent {
             writer.key("ent"); writer.entitlements(ent)
         }
@@ -140,6 +148,7 @@ extension AccessTokenClaims {
         object["anon"] = .bool(anon)
         object["aud"] = .string(aud)
         object["client_id"] = .string(clientID)
+        if let cnf { object["cnf"] = .object(["jkt": .string(cnf.jkt)]) }
         if let ent {
             object["ent"] = .object(ent.mapValues { grant in
                 switch grant {

@@ -11,6 +11,8 @@ public struct AccessTokenError: Error, Sendable, Equatable, CustomStringConverti
         case issuedInFuture
         case wrongIssuer
         case wrongAudience
+        case dpopBound
+        case notDPoPBound
     }
 
     private let kind: Kind
@@ -35,6 +37,10 @@ public struct AccessTokenError: Error, Sendable, Equatable, CustomStringConverti
     public static let wrongIssuer = AccessTokenError(kind: .wrongIssuer)
     /// `aud` is not the expected audience.
     public static let wrongAudience = AccessTokenError(kind: .wrongAudience)
+    /// The token is bound to a DPoP key (`cnf.jkt`) and was presented as a bearer token.
+    public static let dpopBound = AccessTokenError(kind: .dpopBound)
+    /// The token is not bound to a DPoP key and was presented with `Authorization: DPoP`.
+    public static let notDPoPBound = AccessTokenError(kind: .notDPoPBound)
 
     /// A human-readable reason, safe to return to the client.
     public var description: String {
@@ -49,6 +55,8 @@ public struct AccessTokenError: Error, Sendable, Equatable, CustomStringConverti
         case .issuedInFuture: "the access token was issued in the future"
         case .wrongIssuer: "the access token was issued by another issuer"
         case .wrongAudience: "the access token is for another audience"
+        case .dpopBound: "the access token is bound to a DPoP key: present it as Authorization: DPoP with a DPoP proof"
+        case .notDPoPBound: "the access token is not bound to a DPoP key: present it as Authorization: Bearer"
         }
     }
 }

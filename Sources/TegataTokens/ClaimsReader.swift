@@ -31,6 +31,7 @@ package enum ClaimsReader {
             var anon: Bool?
             var ent: [String: EntitlementGrant]?
             var seenEnt = false
+            var cnf: Confirmation?
             guard consume(UInt8(ascii: "{")) else { return nil }
             if !consume(UInt8(ascii: "}")) {
                 repeat {
@@ -54,6 +55,7 @@ package enum ClaimsReader {
                     case .tv: ok = set(&tv, integer())
                     case .amr: ok = set(&amr, strings())
                     case .anon: ok = set(&anon, boolean())
+                    case .cnf: ok = set(&cnf, confirmation())
                     case .ent:
                         guard !seenEnt else { return nil }
                         seenEnt = true
@@ -73,11 +75,11 @@ package enum ClaimsReader {
             else { return nil }
             return AccessTokenClaims(
                 iss: iss, sub: sub, aud: aud, exp: exp, nbf: nbf, iat: iat, jti: jti, sid: sid, clientID: clientID, amr: amr,
-                anon: anon, tv: tv, ent: ent)
+                anon: anon, tv: tv, ent: ent, cnf: cnf)
         }
 
         /// The claims the reader knows.
-        enum Claim { case iss, sub, aud, exp, nbf, iat, jti, sid, clientID, amr, anon, tv, ent }
+        enum Claim { case iss, sub, aud, exp, nbf, iat, jti, sid, clientID, amr, anon, tv, ent, cnf }
 
         /// The claim an object key names, told from the key's bytes without making a `String` of
         /// it (a `switch` over strings compares them one case after the other, which cost as much
@@ -106,6 +108,7 @@ package enum ClaimsReader {
                 case 0x736964: return .sid  // "sid"
                 case 0x616D72: return .amr  // "amr"
                 case 0x656E74: return .ent  // "ent"
+                case 0x636E66: return .cnf  // "cnf"
                 default: return nil
                 }
             case 4:
@@ -222,6 +225,14 @@ package enum ClaimsReader {
             if bytes[index] == UInt8(ascii: "\"") { return string() }
             guard let values = strings(), values.count == 1 else { return nil }
             return values[0]
+        }
+
+        /// `{"jkt": "…"}`.
+        mutating func confirmation() -> Confirmation? {
+            guard consume(UInt8(ascii: "{")), string() == "jkt", consume(UInt8(ascii: ":")), let jkt = string(),
+                  consume(UInt8(ascii: "}"))
+            else { return nil }
+            return Confirmation(jkt: jkt)
         }
 
         /// `{"name": true | {"expires_at": n}, …}`.

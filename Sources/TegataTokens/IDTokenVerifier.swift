@@ -261,7 +261,7 @@ public enum IDTokenVerifier {
     }
 
     /// A JSON number of seconds (not a boolean, not a string).
-    private static func numericDate(_ value: Any?) -> TimeInterval? {
+    static func numericDate(_ value: Any?) -> TimeInterval? {
         guard let number = value as? NSNumber, !isBoolean(number) else { return nil }
         let seconds = number.doubleValue
         return seconds.isFinite ? seconds : nil

@@ -31,6 +31,7 @@ public final class TegataVerifier: Service, Sendable {
     private let feedFailures: Counter
     private let uncheckedAcceptances: Counter
     private let refusedForUnknownStatus: Counter
+    private let replays: DPoPReplayCache
 
     /// A verifier for `configuration`, fetching with `httpClient`, reporting to `metricsFactory`.
     /// Every fetch (discovery, keys, the revocation feed) is https only — plain http only to a
@@ -57,13 +58,60 @@ public final class TegataVerifier: Service, Sendable {
         }
         feedFailures = Counter(label: "tegata_verifier_revocation_feed_failures_total", factory: metricsFactory)
         uncheckedAcceptances = Counter(label: "tegata_verifier_unchecked_revocation_total", dimensions: [("mode", "fail_open")], factory: metricsFactory)
+        replays = DPoPReplayCache(capacity: configuration.dpop.replayCacheCapacity)
         refusedForUnknownStatus = Counter(label: "tegata_verifier_unchecked_revocation_total", dimensions: [("mode", "fail_closed")], factory: metricsFactory)
     }
 
-    /// Verifies `token` (the value after `Bearer `) and returns its claims.
+    /// Verifies `token` (the value after `Bearer `) and returns its claims. A DPoP-bound token
+    /// (`cnf.jkt`) is refused here (`.dpopBound`): it is good only with a proof, through
+    /// ``verify(_:dpopProof:method:url:)``.
     public func verify(_ token: String) async throws(TegataVerifierError) -> AccessTokenClaims {
-        guard token.utf8.count <= 8 * 1024 else { throw .invalid(.malformed) }
         let time = now()
+        let claims = try await verifySignatureAndClaims(token, at: time)
+        guard claims.cnf == nil else { throw .invalid(.dpopBound) }
+        try checkRevocation(claims, at: time)
+        return claims
+    }
+
+    /// Verifies a token presented as `Authorization: DPoP <token>` with the request's `DPoP`
+    /// header field `dpopProof` (RFC 9449 §7.1): the token as ``verify(_:)`` does, bound to a key;
+    /// the proof an `ES256` `dpop+jwt` signed by that key (its thumbprint is the token's
+    /// `cnf.jkt`), made for `method` and `url` (the URI the client called, without query: your
+    /// public base URL and the path — not the address a proxy forwarded to), carrying the token's
+    /// hash as `ath`, at most ``TegataVerifierConfiguration/DPoP/maximumAge`` old, and never seen
+    /// before by this verifier.
+    public func verify(
+        _ token: String, dpopProof: String?, method: String, url: String
+    ) async throws(TegataVerifierError) -> AccessTokenClaims {
+        let time = now()
+        let claims = try await verifySignatureAndClaims(token, at: time)
+        guard let confirmation = claims.cnf else { throw .invalid(.notDPoPBound) }
+        guard let dpopProof else { throw .invalidProof("a DPoP-bound access token needs a DPoP proof in the DPoP header field") }
+        let proof: DPoPProof
+        do { proof = try DPoPProof.verify(dpopProof) } catch { throw .invalidProof(error.description) }
+        guard proof.matches(method: method, url: url) else {
+            throw .invalidProof("the DPoP proof was made for another request (its htm and htu must be \(method) and \(url))")
+        }
+        guard proof.proves(accessToken: token) else { throw .invalidProof("the DPoP proof's ath is not the hash of this access token") }
+        guard proof.thumbprint == confirmation.jkt else {
+            throw .invalidProof("the DPoP proof is made with another key than the access token is bound to")
+        }
+        let settings = configuration.dpop
+        guard proof.isFresh(at: time, maximumAge: settings.maximumAge, leeway: configuration.leeway) else {
+            throw .invalidProof("the DPoP proof's iat is not within \(Int(settings.maximumAge)) s of this server's time")
+        }
+        try checkRevocation(claims, at: time)
+        let until = Date(timeIntervalSince1970: Double(proof.iat) + settings.maximumAge + configuration.leeway)
+        switch replays.remember("\(proof.thumbprint) \(proof.jti)", until: until, now: time) {
+        case .fresh: return claims
+        case .replayed: throw .invalidProof("this DPoP proof was presented before; make a new proof for every request")
+        case .full: throw .dpopReplayCacheFull
+        }
+    }
+
+    /// The signature, header and claims of `token`, not yet its revocation.
+    private func verifySignatureAndClaims(_ token: String, at time: Date) async throws(TegataVerifierError) -> AccessTokenClaims {
+        guard token.utf8.count <= 8 * 1024 else { throw .invalid(.malformed) }
         // The recent snapshot is taken without an async call; only a stale one goes to the cache.
         let current: VerificationKeys
         if let recent = recentKeys(at: time) { current = recent } else { current = try await currentKeys(at: time) }
@@ -80,7 +128,6 @@ public final class TegataVerifier: Service, Sendable {
             throw .invalid(error)
         }
         do { try validator.validate(claims, now: time) } catch { throw .invalid(error) }
-        try checkRevocation(claims, at: time)
         return claims
     }
 

@@ -14,6 +14,23 @@ public struct TegataVerifierConfiguration: Sendable {
     public var keySetPolicy = KeySetCache<VerificationKeys>.Policy()
     /// The revocation feed to follow; nil: revocations are seen only at `exp`.
     public var revocations: Revocations?
+    /// How DPoP proofs are checked (``TegataVerifier/verify(_:dpopProof:method:url:)``).
+    public var dpop = DPoP()
+
+    /// The rules for DPoP proofs (RFC 9449) that come with DPoP-bound tokens.
+    public struct DPoP: Sendable {
+        /// How old a proof may be by its `iat` (plus ``TegataVerifierConfiguration/leeway`` either
+        /// side). Default 60 s. Resource servers do not hand out nonces: a client with a clock
+        /// further off than this cannot use them.
+        public var maximumAge: TimeInterval = 60
+        /// How many proofs the replay cache remembers (each until it could no longer be accepted).
+        /// Full of live proofs, the verifier refuses new ones as it cannot check them
+        /// (``TegataVerifierError/Code/dpopReplayCacheFull``, a 503). Default 100,000 (a few MB).
+        public var replayCacheCapacity = 100_000
+
+        /// The defaults.
+        public init() {}
+    }
 
     /// Following `GET /v1/revocations`.
     public struct Revocations: Sendable {

@@ -20,30 +20,41 @@ public struct TegataVerifierError: Error, Sendable, Equatable, CustomStringConve
         public static let revocationStatusUnknown = Code("revocationStatusUnknown")
         /// The migration adapter could not ask Tegata whether a legacy device is registered.
         public static let legacyCheckUnavailable = Code("legacyCheckUnavailable")
+        /// A DPoP-bound token came without a valid proof for the request (RFC 9449 §7): `dpopReason` says why.
+        public static let invalidDPoPProof = Code("invalidDPoPProof")
+        /// The replay cache of DPoP proofs is full of proofs that have not expired: the proof cannot
+        /// be checked for replay now (503).
+        public static let dpopReplayCacheFull = Code("dpopReplayCacheFull")
     }
 
     /// The kind of failure.
     public let code: Code
     /// For `.invalidToken`: which check failed.
     public let reason: AccessTokenError?
+    /// For `.invalidDPoPProof`: what is wrong with the proof (never the proof itself).
+    public let dpopReason: String?
 
-    private init(_ code: Code, reason: AccessTokenError? = nil) {
+    private init(_ code: Code, reason: AccessTokenError? = nil, dpopReason: String? = nil) {
         self.code = code
         self.reason = reason
+        self.dpopReason = dpopReason
     }
 
-    /// The code, and the reason for an invalid token. Never contains the token.
+    /// The code, and the reason for an invalid token or proof. Never contains the token.
     public var description: String {
-        reason.map { "\(code): \($0)" } ?? "\(code)"
+        if let dpopReason { return "\(code): \(dpopReason)" }
+        return reason.map { "\(code): \($0)" } ?? "\(code)"
     }
 
-    /// True when the answer should be 401 (the client must get a new token); false when the fault
-    /// is the verifier's (503: try again later).
-    public var isClientError: Bool { code == .invalidToken || code == .revoked }
+    /// True when the answer should be 401 (the client must get a new token, or make a new proof);
+    /// false when the fault is the verifier's (503: try again later).
+    public var isClientError: Bool { code == .invalidToken || code == .revoked || code == .invalidDPoPProof }
 
     static func invalid(_ reason: AccessTokenError) -> TegataVerifierError { TegataVerifierError(.invalidToken, reason: reason) }
     static let revoked = TegataVerifierError(.revoked)
     static let keysUnavailable = TegataVerifierError(.keysUnavailable)
     static let revocationStatusUnknown = TegataVerifierError(.revocationStatusUnknown)
     static let legacyCheckUnavailable = TegataVerifierError(.legacyCheckUnavailable)
+    static func invalidProof(_ reason: String) -> TegataVerifierError { TegataVerifierError(.invalidDPoPProof, dpopReason: reason) }
+    static let dpopReplayCacheFull = TegataVerifierError(.dpopReplayCacheFull)
 }

@@ -60,6 +60,11 @@ extension TegataLegacyAuthRequestContext {
 /// - more than one `Authorization` field: 400 `invalid_request`;
 /// - the verifier cannot decide (no keys, revocation status unknown when failing closed): 503.
 ///
+/// DPoP-bound tokens (RFC 9449) are refused as bearer tokens. With `publicBaseURL`, the middleware
+/// also takes `Authorization: DPoP <token>` with a proof in the `DPoP` field, made for this method
+/// and `publicBaseURL` + the request's path; a refused proof answers 401 with
+/// `WWW-Authenticate: DPoP error="invalid_dpop_proof"`.
+///
 /// The body is Tegata's error shape, `{"error": "invalid_token", "error_description": "…"}`. The
 /// header is read and the challenge written exactly as the Tegata server does (`BearerAuthorization`,
 /// `BearerChallenge` in TegataWire).
@@ -74,16 +79,20 @@ public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMid
     private let verifier: TegataVerifier
     private let realm: String
     private let legacy: Legacy?
+    private let publicBaseURL: String?
 
-    /// A middleware checking tokens with `verifier`.
-    public init(verifier: TegataVerifier, realm: String = "api") {
-        self.init(verifier: verifier, realm: realm, legacy: nil)
+    /// A middleware checking tokens with `verifier`. With `publicBaseURL` (the scheme, host and
+    /// any path prefix clients call this API at, e.g. `https://api.example.com`), DPoP-bound
+    /// tokens are accepted with their proofs; without it, only bearer tokens.
+    public init(verifier: TegataVerifier, realm: String = "api", publicBaseURL: String? = nil) {
+        self.init(verifier: verifier, realm: realm, publicBaseURL: publicBaseURL, legacy: nil)
     }
 
-    private init(verifier: TegataVerifier, realm: String, legacy: Legacy?) {
+    private init(verifier: TegataVerifier, realm: String, publicBaseURL: String?, legacy: Legacy?) {
         self.verifier = verifier
         self.realm = realm
         self.legacy = legacy
+        self.publicBaseURL = publicBaseURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
     }
 
     /// Verifies the bearer token, then calls the next handler with the claims in the context.
@@ -92,6 +101,8 @@ public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMid
         switch BearerAuthorization(fieldValues: request.headers[values: .authorization]) {
         case .token(let value):
             token = value
+        case .dpop(let value):
+            return try await handleDPoP(value, request: request, context: context, next: next)
         case .absent, .otherScheme:
             if let legacy, let deviceID = request.headers[legacy.deviceIDHeader], let userID = request.headers[legacy.userIDHeader] {
                 return try await handleLegacy(legacy, deviceID: deviceID, userID: userID, request: request, context: context, next: next)
@@ -113,8 +124,53 @@ public struct TegataAuthMiddleware<Context: TegataAuthRequestContext>: RouterMid
                 return Self.refusal(.serviceUnavailable, challenge: nil, code: .serverError,
                                     description: "the token cannot be checked right now")
             }
+            let description = switch error.reason {
+            case _ where error.code == .revoked: "the token was revoked"
+            case .dpopBound?: AccessTokenError.dpopBound.description
+            default: "the token is not valid"
+            }
             return Self.refusal(.unauthorized, challenge: BearerChallenge.header(realm: realm, error: .invalidToken),
-                                code: .invalidToken, description: error.code == .revoked ? "the token was revoked" : "the token is not valid")
+                                code: .invalidToken, description: description)
+        }
+        var context = context
+        context.tegataClaims = claims
+        return try await next(request, context)
+    }
+
+    /// `Authorization: DPoP`: the token with the request's proof, when DPoP is accepted here.
+    private func handleDPoP(
+        _ token: String, request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard let publicBaseURL else {
+            return Self.refusal(.unauthorized, challenge: BearerChallenge.header(realm: realm, error: .invalidToken),
+                                code: .invalidToken, description: "this API does not accept DPoP-bound tokens")
+        }
+        let proofs = request.headers[values: .dpop]
+        guard proofs.count <= 1 else {
+            return Self.refusal(.unauthorized, challenge: DPoPChallenge.header(error: .invalidDPoPProof),
+                                code: .invalidDPoPProof, description: "more than one DPoP header field")
+        }
+        let claims: AccessTokenClaims
+        do {
+            claims = try await verifier.verify(
+                token, dpopProof: proofs.first, method: request.method.rawValue, url: publicBaseURL + request.uri.path)
+        } catch {
+            guard error.isClientError else {
+                return Self.refusal(.serviceUnavailable, challenge: nil, code: .serverError,
+                                    description: "the token cannot be checked right now")
+            }
+            if error.code == .invalidDPoPProof {
+                let description = error.dpopReason ?? "the DPoP proof is not valid"
+                return Self.refusal(.unauthorized, challenge: DPoPChallenge.header(error: .invalidDPoPProof, description: description),
+                                    code: .invalidDPoPProof, description: description)
+            }
+            let description = switch error.reason {
+            case _ where error.code == .revoked: "the token was revoked"
+            case .notDPoPBound?: AccessTokenError.notDPoPBound.description
+            default: "the token is not valid"
+            }
+            return Self.refusal(.unauthorized, challenge: DPoPChallenge.header(error: .invalidToken, description: description),
+                                code: .invalidToken, description: description)
         }
         var context = context
         context.tegataClaims = claims
@@ -165,9 +221,14 @@ extension TegataAuthMiddleware where Context: TegataLegacyAuthRequestContext {
             preconditionFailure("legacy header names must be valid HTTP field names")
         }
         self.init(
-            verifier: verifier, realm: realm,
+            verifier: verifier, realm: realm, publicBaseURL: nil,
             legacy: Legacy(check: legacyHeaders, deviceIDHeader: device, userIDHeader: user) { context, device in
                 context.tegataLegacyDevice = device
             })
     }
+}
+
+extension HTTPField.Name {
+    /// `DPoP` (RFC 9449 §4.1).
+    fileprivate static let dpop = HTTPField.Name("DPoP")!
 }

@@ -1,13 +1,17 @@
-/// The bearer credentials of a request's `Authorization` header fields (RFC 6750 §2.1), read one
-/// way by the server and by the verifier's middleware. Never from the query string or the body.
+/// The access-token credentials of a request's `Authorization` header fields: `Bearer` (RFC 6750
+/// §2.1) or `DPoP` (RFC 9449 §7.1), read one way by the server and by the verifier's middleware.
+/// Never from the query string or the body.
 public enum BearerAuthorization: Equatable, Sendable {
     /// No `Authorization` field.
     case absent
     /// One `Authorization: Bearer <token>` field; the token without the optional whitespace around it.
     case token(String)
-    /// One `Authorization` field of another scheme (`Basic …`), or `Bearer` without a token.
+    /// One `Authorization: DPoP <token>` field (a DPoP-bound access token, with its proof in the
+    /// `DPoP` field); the token without the optional whitespace around it.
+    case dpop(String)
+    /// One `Authorization` field of another scheme (`Basic …`), or `Bearer`/`DPoP` without a token.
     case otherScheme
-    /// `Bearer` and something that cannot be a token (longer than ``maximumTokenLength``).
+    /// `Bearer` or `DPoP` and something that cannot be a token (longer than ``maximumTokenLength``).
     case malformed
     /// More than one `Authorization` field: RFC 6750 §3.1 `invalid_request`.
     case repeated
@@ -34,7 +38,12 @@ public enum BearerAuthorization: Equatable, Sendable {
             return
         }
         let scheme = bytes[start...].prefix { !isWhitespace($0) }
-        guard scheme.count == 6, zip(scheme, "bearer".utf8).allSatisfy({ ($0 | 0x20) == $1 }) else {
+        let isDPoP: Bool
+        if scheme.count == 6, zip(scheme, "bearer".utf8).allSatisfy({ ($0 | 0x20) == $1 }) {
+            isDPoP = false
+        } else if scheme.count == 4, zip(scheme, "dpop".utf8).allSatisfy({ ($0 | 0x20) == $1 }) {
+            isDPoP = true
+        } else {
             self = .otherScheme
             return
         }
@@ -49,7 +58,24 @@ public enum BearerAuthorization: Equatable, Sendable {
             return
         }
         // Both ends sit next to ASCII whitespace (or the ends of the value), so the slice is whole UTF-8.
-        self = .token(String(decoding: bytes[first...last], as: UTF8.self))
+        let token = String(decoding: bytes[first...last], as: UTF8.self)
+        self = isDPoP ? .dpop(token) : .token(token)
+    }
+}
+
+/// `WWW-Authenticate: DPoP …` challenges (RFC 9449 §7.1), written one way by the server and the
+/// verifier's middleware.
+public enum DPoPChallenge {
+    /// The proof algorithms Tegata and its verifier accept.
+    public static let algorithms = ["ES256"]
+
+    /// `DPoP algs="ES256"` and, for a refusal, `error="<code>"` and `error_description="<description>"`.
+    public static func header(error: OAuthErrorCode? = nil, description: String? = nil) -> String {
+        var parameters: [String] = []
+        if let error { parameters.append(#"error="\#(error.rawValue)""#) }
+        if let description { parameters.append(#"error_description="\#(BearerChallenge.quoted(description))""#) }
+        parameters.append(#"algs="\#(algorithms.joined(separator: " "))""#)
+        return "DPoP " + parameters.joined(separator: ", ")
     }
 }
 

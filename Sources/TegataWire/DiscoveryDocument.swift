@@ -27,12 +27,16 @@ public struct DiscoveryDocument: Codable, Sendable, Equatable {
     public var revocationEndpointAuthMethodsSupported: [String]?
     /// Client authentication at the introspection endpoint (resource servers: `client_secret_basic`).
     public var introspectionEndpointAuthMethodsSupported: [String]?
+    /// The algorithms of DPoP proofs the server accepts (RFC 9449 §5.1), when it accepts them.
+    public var dpopSigningAlgValuesSupported: [String]?
 
     /// Creates a discovery document.
     public init(
         issuer: String, jwksURI: String, tokenEndpoint: String?, revocationEndpoint: String?,
-        introspectionEndpoint: String?, grantTypesSupported: [String], signingAlgorithms: [String]
+        introspectionEndpoint: String?, grantTypesSupported: [String], signingAlgorithms: [String],
+        dpopAlgorithms: [String]? = nil
     ) {
+        self.dpopSigningAlgValuesSupported = dpopAlgorithms
         self.issuer = issuer
         self.jwksURI = jwksURI
         self.tokenEndpoint = tokenEndpoint
@@ -58,5 +62,6 @@ public struct DiscoveryDocument: Codable, Sendable, Equatable {
         case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
         case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
         case introspectionEndpointAuthMethodsSupported = "introspection_endpoint_auth_methods_supported"
+        case dpopSigningAlgValuesSupported = "dpop_signing_alg_values_supported"
     }
 }

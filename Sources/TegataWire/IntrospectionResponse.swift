@@ -30,6 +30,8 @@ public struct IntrospectionResponse: Codable, Sendable, Equatable {
     public var tv: Int64?
     /// Entitlements carried by the token.
     public var ent: [String: EntitlementGrant]?
+    /// The key a DPoP-bound access token is bound to (RFC 9449 §6.2); absent for a bearer token.
+    public var cnf: Confirmation?
     /// The app claims the token carries, at the top level beside the others (``AppClaimRules``).
     public var app: [String: JSONValue]
 
@@ -41,8 +43,9 @@ public struct IntrospectionResponse: Codable, Sendable, Equatable {
         active: Bool, tokenType: String? = nil, sub: String? = nil, sid: String? = nil, exp: Int64? = nil, iat: Int64? = nil,
         nbf: Int64? = nil, jti: String? = nil, clientID: String? = nil, iss: String? = nil, aud: String? = nil,
         amr: [String]? = nil, anon: Bool? = nil, tv: Int64? = nil, ent: [String: EntitlementGrant]? = nil,
-        app: [String: JSONValue] = [:]
+        cnf: Confirmation? = nil, app: [String: JSONValue] = [:]
     ) {
+        self.cnf = cnf
         self.app = app
         self.active = active
         self.tokenType = tokenType
@@ -62,7 +65,7 @@ public struct IntrospectionResponse: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case active, sub, sid, exp, iat, nbf, jti, iss, aud, amr, anon, tv, ent
+        case active, sub, sid, exp, iat, nbf, jti, iss, aud, amr, anon, tv, ent, cnf
         case tokenType = "token_type"
         case clientID = "client_id"
     }
@@ -84,6 +87,7 @@ public struct IntrospectionResponse: Codable, Sendable, Equatable {
         anon = try c.decodeIfPresent(Bool.self, forKey: .anon)
         tv = try c.decodeIfPresent(Int64.self, forKey: .tv)
         ent = try c.decodeIfPresent([String: EntitlementGrant].self, forKey: .ent)
+        cnf = try c.decodeIfPresent(Confirmation.self, forKey: .cnf)
         app = try AppClaimRules.decodeAppClaims(from: decoder, besides: CodingKeys.self)
     }
 
@@ -104,6 +108,7 @@ public struct IntrospectionResponse: Codable, Sendable, Equatable {
         try c.encodeIfPresent(anon, forKey: .anon)
         try c.encodeIfPresent(tv, forKey: .tv)
         try c.encodeIfPresent(ent, forKey: .ent)
+        try c.encodeIfPresent(cnf, forKey: .cnf)
         try AppClaimRules.encode(app, to: encoder)
     }
 }

@@ -34,6 +34,12 @@ public struct OAuthErrorCode: RawRepresentable, Hashable, Sendable, Codable, Cus
     public static let payloadTooLarge = OAuthErrorCode(rawValue: "payload_too_large")
     /// Too many requests (429, with `Retry-After`).
     public static let rateLimited = OAuthErrorCode(rawValue: "rate_limited")
+    /// A DPoP proof (RFC 9449) is missing where one is required, malformed, for another request
+    /// or key, too old, or used before.
+    public static let invalidDPoPProof = OAuthErrorCode(rawValue: "invalid_dpop_proof")
+    /// The DPoP proof must carry the server's current nonce (RFC 9449 §8), sent in the answer's
+    /// `DPoP-Nonce` field: make a new proof with it and send the request again.
+    public static let useDPoPNonce = OAuthErrorCode(rawValue: "use_dpop_nonce")
     /// The server failed; the request may be retried.
     public static let serverError = OAuthErrorCode(rawValue: "server_error")
 }

@@ -5,13 +5,19 @@ calls, so that a destructive call (logout, account deletion, a revoked session) 
 rest of the run with a dead token. Resource-server, admin and RevenueCat credentials are the ones
 run.sh configured the server with (read from the environment).
 """
+import base64
 import itertools
+import json
 import os
 import secrets
 import threading
+import time
 
 import requests
 import schemathesis
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 BASE = os.environ["TEGATA_TEST_URL"]
 _devices = itertools.count()
@@ -93,3 +99,31 @@ class TegataCredentials:
             case.headers["Authorization"] = f"Bearer {os.environ['TEGATA_ADMIN_API_KEY']}"
         elif scheme == "revenuecat":
             case.headers["Authorization"] = os.environ["TEGATA_REVENUECAT_WEBHOOK_AUTH"]
+
+
+# DPoP (RFC 9449): a generated `DPoP` header can never be a proof (it signs this very request), so
+# each one is replaced by a real proof for the request — a schema-valid request must then be
+# accepted, and the bound session it opens is a real one. Refusals of bad proofs are the Swift
+# tests' (DPoPTests).
+_dpop_key = ec.generate_private_key(ec.SECP256R1())
+
+
+def _b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _dpop_proof(method, url):
+    numbers = _dpop_key.public_key().public_numbers()
+    jwk = {"kty": "EC", "crv": "P-256", "x": _b64(numbers.x.to_bytes(32, "big")), "y": _b64(numbers.y.to_bytes(32, "big"))}
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}
+    claims = {"jti": secrets.token_urlsafe(16), "htm": method, "htu": url, "iat": int(time.time())}
+    signing_input = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
+    r, s = decode_dss_signature(_dpop_key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    return signing_input + "." + _b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+@schemathesis.hook
+def before_call(ctx, case, kwargs):
+    if case.headers and "DPoP" in case.headers:
+        path = case.formatted_path if hasattr(case, "formatted_path") else case.path
+        case.headers["DPoP"] = _dpop_proof(case.method.upper(), BASE + path)

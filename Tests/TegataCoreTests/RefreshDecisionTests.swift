@@ -92,3 +92,41 @@ import Testing
         #expect(Set(reasons.map(\.message)).count == reasons.count)
     }
 }
+
+/// A session bound to a DPoP key refuses any other key, or none, before anything else: whoever holds
+/// a copied refresh token without the key can neither refresh nor get the session revoked.
+@Suite struct BoundRefreshDecisionTests {
+    let policy = SessionPolicy(idleLifetime: 1_000, absoluteLifetime: 10_000, reuseGrace: 10)
+    let created = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func session(bound: String?) -> Session {
+        Session(
+            id: "s", userID: "u", deviceID: nil, platform: "ios", amr: ["device"], clientID: "c", createdAt: created,
+            lastRefreshedAt: created.addingTimeInterval(100), generation: 5, absoluteExpiresAt: created.addingTimeInterval(10_000),
+            revokedAt: nil, dpopThumbprint: bound)
+    }
+
+    func decide(_ presented: Int64, _ session: Session, key: String?, at seconds: TimeInterval = 101) -> RefreshDecision {
+        RefreshDecision.decide(
+            presentedGeneration: presented, session: session, now: created.addingTimeInterval(seconds), policy: policy,
+            grace: policy.reuseGrace, presentedKey: key)
+    }
+
+    @Test func theBoundKeyRefreshesAsUsual() {
+        #expect(decide(5, session(bound: "k"), key: "k") == .rotate(newGeneration: 6))
+        #expect(decide(4, session(bound: "k"), key: "k", at: 105) == .reissueCurrent)
+        #expect(decide(3, session(bound: "k"), key: "k") == .revokeSession, "the owner's replay still revokes")
+    }
+
+    @Test func withoutTheKeyNothingHappensWhateverTheGeneration() {
+        for generation: Int64 in [5, 4, 3, 0, 99] {
+            #expect(decide(generation, session(bound: "k"), key: nil) == .reject(.proofRequired), "generation \(generation)")
+            #expect(decide(generation, session(bound: "k"), key: "other") == .reject(.wrongKey), "generation \(generation)")
+        }
+    }
+
+    @Test func anUnboundSessionIgnoresAPresentedKey() {
+        #expect(decide(5, session(bound: nil), key: "k") == .rotate(newGeneration: 6))
+        #expect(decide(3, session(bound: nil), key: "k") == .revokeSession)
+    }
+}

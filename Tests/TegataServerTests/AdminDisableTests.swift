@@ -204,8 +204,8 @@ extension TestClientProtocol {
         func unlinkIdentity(provider: String, fromUser userID: String) async throws -> UnlinkIdentityOutcome {
             try await inner.unlinkIdentity(provider: provider, fromUser: userID)
         }
-        func rememberUsedIDToken(key: String, until: Date, now: Date) async throws -> Bool {
-            try await inner.rememberUsedIDToken(key: key, until: until, now: now)
+        func rememberSingleUse(key: String, until: Date, now: Date) async throws -> Bool {
+            try await inner.rememberSingleUse(key: key, until: until, now: now)
         }
         func deleteUser(id: String, now: Date, eventUntil: Date) async throws -> Bool { try await inner.deleteUser(id: id, now: now, eventUntil: eventUntil) }
         func deviceOwner(deviceID: String) async throws -> String? { try await inner.deviceOwner(deviceID: deviceID) }

@@ -93,7 +93,7 @@ import Testing
             let (_, live) = try await Fixture.signedInDevice(store, "device-0001")
             let until = Fixture.now.addingTimeInterval(900)
             _ = try await store.revokeSession(id: revoked.id, ownedBy: nil, devices: .none, now: Fixture.now, eventUntil: until)
-            _ = try await store.rememberUsedIDToken(key: "k", until: until, now: Fixture.now)
+            _ = try await store.rememberSingleUse(key: "k", until: until, now: Fixture.now)
             let early = try await store.prune(now: Fixture.now.addingTimeInterval(1), idleLifetime: 1_000, webhookEventsBefore: .distantPast, limit: 100)
             #expect(early == PruneResult(sessions: 1, events: 0))
             #expect(try await store.liveSessions(userID: user.user.id, now: Fixture.now.addingTimeInterval(1), idleLifetime: 1_000).map(\.id) == [live.id])
@@ -145,10 +145,10 @@ import Testing
     func usedIDTokensAreRememberedOnce(store: StoreUnderTest) async throws {
         try await store.with { store in
             let until = Fixture.now.addingTimeInterval(600)
-            #expect(try await store.rememberUsedIDToken(key: "k1", until: until, now: Fixture.now))
-            #expect(try await store.rememberUsedIDToken(key: "k1", until: until, now: Fixture.now) == false)
+            #expect(try await store.rememberSingleUse(key: "k1", until: until, now: Fixture.now))
+            #expect(try await store.rememberSingleUse(key: "k1", until: until, now: Fixture.now) == false)
             let results = try await withThrowingTaskGroup(of: Bool.self) { group in
-                for _ in 0..<20 { group.addTask { try await store.rememberUsedIDToken(key: "k2", until: until, now: Fixture.now) } }
+                for _ in 0..<20 { group.addTask { try await store.rememberSingleUse(key: "k2", until: until, now: Fixture.now) } }
                 return try await group.reduce(into: [Bool]()) { $0.append($1) }
             }
             #expect(results.filter { $0 }.count == 1, "one of twenty concurrent uses wins")

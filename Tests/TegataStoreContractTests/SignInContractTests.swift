@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TegataCore
 import TegataWire
 import Testing
@@ -150,5 +151,60 @@ import Testing
             _ = try await Fixture.signedInDevice(store, "device-0001")
             #expect(try await store.countUsers() == 2)
         }
+    }
+}
+
+/// The DPoP key a session is bound to, as every store keeps it.
+@Suite struct DPoPBindingContractTests {
+    @Test(arguments: StoreUnderTest.all)
+    func aSessionKeepsTheKeyItWasOpenedWithThroughEveryRead(store: StoreUnderTest) async throws {
+        try await store.with { store in
+            var device = try Fixture.deviceSignIn("device-bound")
+            device.dpopThumbprint = "thumb-device"
+            guard case .registered(let record, let opened) = try await store.deviceSignIn(device) else {
+                Issue.record("a new device must register"); return
+            }
+            #expect(opened.dpopThumbprint == "thumb-device")
+            #expect(try await store.session(id: opened.id)?.dpopThumbprint == "thumb-device")
+            #expect(try await store.authState(sessionID: opened.id, jti: nil, withUser: true)?.session.dpopThumbprint == "thumb-device")
+            #expect(try await store.sessions(ofUser: record.user.id).map(\.dpopThumbprint) == ["thumb-device"])
+            // The store hands the bound session to the decision, and a rotation keeps the binding.
+            let seen = SeenThumbprint()
+            let command = RefreshCommand(
+                sessionID: opened.id,
+                decide: { session in
+                    seen.value = session?.dpopThumbprint
+                    return RefreshDecision.decide(
+                        presentedGeneration: 0, session: session, now: Fixture.now, policy: Fixture.policy, grace: 10, presentedKey: "thumb-device")
+                },
+                now: Fixture.now, eventUntil: Fixture.now.addingTimeInterval(900))
+            guard case .issued(_, let rotated) = try await store.refresh(command) else { Issue.record("the bound key must refresh"); return }
+            #expect(seen.value == "thumb-device" && rotated.dpopThumbprint == "thumb-device" && rotated.generation == 1)
+            // Without it, the store changes nothing.
+            let refused = RefreshCommand(
+                sessionID: opened.id,
+                decide: { RefreshDecision.decide(presentedGeneration: 0, session: $0, now: Fixture.now, policy: Fixture.policy, grace: 0) },
+                now: Fixture.now, eventUntil: Fixture.now.addingTimeInterval(900))
+            #expect(try await store.refresh(refused) == .rejected(.proofRequired))
+            #expect(try await store.session(id: opened.id)?.revokedAt == nil, "a refusal for the key revokes nothing")
+
+            var identity = Fixture.identitySignIn("apple", "subject-bound")
+            identity.dpopThumbprint = "thumb-identity"
+            let signedIn = try await store.identitySignIn(identity)
+            #expect(signedIn.session?.dpopThumbprint == "thumb-identity")
+            #expect(try await store.session(id: try #require(signedIn.session).id)?.dpopThumbprint == "thumb-identity")
+            // An unbound sign-in stays unbound.
+            let (_, plain) = try await Fixture.signedInDevice(store, "device-plain")
+            #expect(try await store.session(id: plain.id)?.dpopThumbprint == nil)
+        }
+    }
+}
+
+/// What a refresh decision saw (set from the store's transaction).
+final class SeenThumbprint: Sendable {
+    private let state = Mutex<String?>(nil)
+    var value: String? {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
     }
 }

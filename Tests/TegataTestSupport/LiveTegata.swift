@@ -85,9 +85,13 @@ public struct LiveTegata: Sendable {
     }
 
     /// A plain request to the server, not through the client.
-    public func raw(_ method: String, _ path: String, token: String? = nil, form: [String: String]? = nil, json: [String: Any]? = nil) async throws -> (Int, [String: Any]) {
+    public func raw(
+        _ method: String, _ path: String, token: String? = nil, form: [String: String]? = nil, json: [String: Any]? = nil,
+        headers: [String: String] = [:]
+    ) async throws -> (Int, [String: Any]) {
         var request = URLRequest(url: baseURL.appendingPathComponent(String(path.dropFirst())))
         request.httpMethod = method
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if let form {
             request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")

@@ -32,7 +32,8 @@ import Testing
         return AccessTokenClaims(
             iss: text(), sub: text(), aud: text(), exp: number(), nbf: number(), iat: number(), jti: text(), sid: text(),
             clientID: text(), amr: (0..<Int.random(in: 0...3, using: &generator)).map { _ in text() },
-            anon: Bool.random(using: &generator), tv: number(), ent: ent)
+            anon: Bool.random(using: &generator), tv: number(), ent: ent,
+            cnf: Bool.random(using: &generator) ? Confirmation(jkt: text()) : nil)
     }
 
     @Test func claimsAsTegataWritesThemAreReadExactly() throws {

@@ -18,11 +18,20 @@ import Testing
 
     @Test func anythingElseIsNamedForWhatItIs() {
         #expect(BearerAuthorization(fieldValues: []) == .absent)
-        for value in ["", "   ", "Bearer", "Bearer   ", "Basic YTpi", "Bearerabc", "Bear abc", "Bearer\u{0}abc", "DPoP abc"] {
+        for value in ["", "   ", "Bearer", "Bearer   ", "Basic YTpi", "Bearerabc", "Bear abc", "Bearer\u{0}abc", "DPoP", "DPoPabc", "DPo abc"] {
             #expect(BearerAuthorization(fieldValues: [value]) == .otherScheme, "\(value.debugDescription)")
         }
         #expect(BearerAuthorization(fieldValues: ["Bearer a", "Bearer a"]) == .repeated)
         #expect(BearerAuthorization(fieldValues: ["Bearer " + String(repeating: "a", count: BearerAuthorization.maximumTokenLength + 1)]) == .malformed)
+    }
+
+    @Test func aDPoPTokenIsReadLikeABearerToken() {
+        #expect(BearerAuthorization(fieldValues: ["DPoP abc.def.ghi"]) == .dpop("abc.def.ghi"))
+        #expect(BearerAuthorization(fieldValues: ["dpop \t abc "]) == .dpop("abc"), "the scheme is case-insensitive")
+        #expect(BearerAuthorization(fieldValues: ["DPoP " + String(repeating: "a", count: BearerAuthorization.maximumTokenLength + 1)]) == .malformed)
+        #expect(DPoPChallenge.header() == #"DPoP algs="ES256""#)
+        #expect(DPoPChallenge.header(error: .useDPoPNonce, description: "a \"nonce\"")
+            == #"DPoP error="use_dpop_nonce", error_description="a nonce", algs="ES256""#)
     }
 
     @Test func challengesAreWrittenOneWay() {

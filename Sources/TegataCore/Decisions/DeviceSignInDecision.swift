@@ -86,7 +86,7 @@ extension DeviceSignInCommand {
         Session(
             id: newSessionID, userID: userID, deviceID: credentials.deviceID, platform: credentials.platform,
             amr: ["device"], clientID: clientID, createdAt: now, lastRefreshedAt: now, generation: 0,
-            absoluteExpiresAt: absoluteExpiresAt, revokedAt: nil)
+            absoluteExpiresAt: absoluteExpiresAt, revokedAt: nil, dpopThumbprint: dpopThumbprint)
     }
 }
 
@@ -95,6 +95,7 @@ extension IdentitySignInCommand {
     public func session(for userID: String) -> Session {
         Session(
             id: newSessionID, userID: userID, deviceID: nil, platform: platform, amr: amr, clientID: clientID,
-            createdAt: now, lastRefreshedAt: now, generation: 0, absoluteExpiresAt: absoluteExpiresAt, revokedAt: nil)
+            createdAt: now, lastRefreshedAt: now, generation: 0, absoluteExpiresAt: absoluteExpiresAt, revokedAt: nil,
+            dpopThumbprint: dpopThumbprint)
     }
 }

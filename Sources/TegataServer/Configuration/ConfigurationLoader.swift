@@ -38,6 +38,7 @@ extension TegataConfiguration {
     ] + RateLimitName.allCases.map(\.key) + [
         "realtime_signing", "realtime_hmac_secret", "realtime_token_ttl", "realtime_namespaces", "admin_api_key",
         "claims_hook_url", "claims_hook_secret", "claims_hook_timeout", "claims_hook_failure", "legacy_device_claims_until",
+        "dpop_device_sign_in", "dpop_nonce",
     ]
 
     /// Keys whose value is structured (a mapping in a file; JSON or YAML text in the environment).
@@ -197,6 +198,7 @@ extension TegataConfiguration {
             config.verifiedTokenCacheSize = entries
         }
         if let leeway = try duration("clock_leeway", range: 0...300) { config.clockLeeway = leeway }
+        config.dpop.leeway = config.clockLeeway
         if let age = try duration("jwks_max_age", range: 0...86_400) { config.jwksMaxAge = age }
         if let interval = try duration("key_reload_interval", range: 1...3_600) { config.keyReloadInterval = interval }
         // A planned rotation publishes its key jwks_max_age before it signs: every replica must
@@ -297,6 +299,20 @@ extension TegataConfiguration {
         }
         if let ttl = try duration("session_cookie_ttl", range: 60...(365 * 86_400)) { config.sessionCookieTTL = ttl }
         if let ttl = try duration("session_access_token_ttl", range: 30...86_400) { config.sessionAccessTokenTTL = ttl }
+        if let mode = try nonEmpty("dpop_device_sign_in") {
+            switch mode.lowercased() {
+            case "optional": config.dpop.requiredForDeviceSignIn = false
+            case "required": config.dpop.requiredForDeviceSignIn = true
+            default: throw fail("dpop_device_sign_in", "must be optional or required" + shown("dpop_device_sign_in", mode))
+            }
+        }
+        if let mode = try nonEmpty("dpop_nonce") {
+            switch mode.lowercased() {
+            case "when-needed": config.dpop.nonceAlways = false
+            case "always": config.dpop.nonceAlways = true
+            default: throw fail("dpop_nonce", "must be when-needed or always" + shown("dpop_nonce", mode))
+            }
+        }
         if let mode = try nonEmpty("session_cookie_samesite") {
             guard let parsed = SameSite(rawValue: mode.lowercased()) else {
                 throw fail("session_cookie_samesite", "must be lax, strict or none" + shown("session_cookie_samesite", mode))

@@ -131,6 +131,10 @@ public struct TegataConfiguration: Sendable {
     public var auditTable = false
     /// How long the audit table keeps an event (`TEGATA_AUDIT_RETENTION`).
     public var auditRetention: TimeInterval = 90 * 86_400
+    /// DPoP (RFC 9449): whether device sign-in requires a proof (`TEGATA_DPOP_DEVICE_SIGN_IN`) and
+    /// whether every proof needs a server nonce (`TEGATA_DPOP_NONCE`); the `iat` leeway is
+    /// `TEGATA_CLOCK_LEEWAY`'s.
+    public var dpop = DPoPSettings()
     /// Log level (`TEGATA_LOG_LEVEL`).
     public var logLevel: Logger.Level = .info
     /// Log format (`TEGATA_LOG_FORMAT`).

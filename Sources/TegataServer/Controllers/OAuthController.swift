@@ -19,6 +19,10 @@ struct OAuthController {
     /// Audits RFC 7009 revocations.
     let audit: AuditTrail
     let clock: any TegataClock
+    /// Checks DPoP proofs of token requests.
+    let dpop: DPoPChecker
+    /// The issuer's base URL, for the `htu` of DPoP proofs.
+    let issuer: String
 
     /// RFC 8693 §2.1.
     static let tokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -35,6 +39,8 @@ struct OAuthController {
         let metrics = metrics
         let audit = audit
         let clock = clock
+        let dpop = dpop
+        let issuer = issuer
 
         router.post("/oauth/token") { request, context in
             let parameters = try await OAuthParameters.parse(request, limit: limit)
@@ -42,7 +48,9 @@ struct OAuthController {
             let grantType = try parameters.required("grant_type")
             switch grantType {
             case "refresh_token":
-                let tokens = try await refreshGrant.refresh(try parameters.required("refresh_token"), origin: context.origin)
+                let refreshToken = try parameters.required("refresh_token")
+                let key = try await dpop.key(of: request.dpopRequest(issuer: issuer))
+                let tokens = try await refreshGrant.refresh(refreshToken, origin: context.origin, dpopKey: key)
                 return try JSONResponse.make(tokens)
             case Self.tokenExchangeGrant:
                 let presentation = try parameters.idTokenPresentation()
@@ -52,8 +60,9 @@ struct OAuthController {
                 guard try parameters.optional("actor_token") == nil else {
                     throw TegataError.invalidRequest("delegation (actor_token) is not supported")
                 }
-                let tokens = try await tokenExchange.exchange(
-                    presentation, platform: try parameters.optional("platform"), origin: context.origin)
+                let platform = try parameters.optional("platform")
+                let key = try await dpop.key(of: request.dpopRequest(issuer: issuer))
+                let tokens = try await tokenExchange.exchange(presentation, platform: platform, origin: context.origin, dpopKey: key)
                 return try JSONResponse.make(tokens)
             default:
                 throw TegataError.unsupportedGrantType("this server does not support that grant_type")

@@ -21,6 +21,8 @@ struct SessionsController {
     /// Audits logouts and ended sessions.
     let audit: AuditTrail
     let clock: any TegataClock
+    /// The issuer's base URL, for the `htu` of DPoP proofs.
+    let issuer: String
 
     func register(on routes: TegataRoutes) {
         let sessions = sessions
@@ -49,7 +51,7 @@ struct SessionsController {
                     return refused
                 }
             } else {
-                let (_, authenticated, record) = try await authenticator.authenticate(try request.bearerToken(), withUser: true)
+                let (_, authenticated, record) = try await authenticator.authenticate(try request.presentedAccessToken(issuer: issuer), withUser: true)
                 guard let record else { throw TegataError.invalidToken("the user of this access token no longer exists") }
                 (session, user) = (authenticated, record)
             }

@@ -18,6 +18,8 @@ struct WebSessionController {
     let metrics: TegataMetrics
     /// Audits ended web sessions.
     let audit: AuditTrail
+    /// The issuer's base URL, for the `htu` of DPoP proofs.
+    let issuer: String
 
     func register(on routes: TegataRoutes) {
         let router = routes.open
@@ -29,7 +31,7 @@ struct WebSessionController {
         let audit = audit
 
         router.post("/v1/session") { request, _ in
-            let issued = try await sessions.open(accessToken: try request.bearerToken())
+            let issued = try await sessions.open(accessToken: try request.presentedAccessToken(issuer: issuer))
             return try Self.response(issued, cookie: cookie, now: clock.now())
         }
         router.get("/v1/session") { request, _ in

@@ -33,7 +33,7 @@ struct WellKnownController {
             tokenEndpoint: issuer + "/oauth/token", revocationEndpoint: issuer + "/oauth/revoke",
             introspectionEndpoint: issuer + "/oauth/introspect",
             grantTypesSupported: ["refresh_token"] + (tokenExchangeOffered ? [OAuthController.tokenExchangeGrant] : []),
-            signingAlgorithms: [KeyRing.algorithm])
+            signingAlgorithms: [KeyRing.algorithm], dpopAlgorithms: DPoPChallenge.algorithms)
         return try JSONResponse.make(document, headers: cacheHeaders)
     }
 }

@@ -46,13 +46,15 @@ struct CORSMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             var headers = Self.headers(for: origin)
             headers[.accessControlAllowMethods] = "GET, POST, DELETE"
-            headers[.accessControlAllowHeaders] = "Authorization, Content-Type"
+            headers[.accessControlAllowHeaders] = "Authorization, Content-Type, DPoP"
             headers[.accessControlMaxAge] = Self.preflightMaxAge
             return Response(status: .noContent, headers: headers)
         }
         var response = try await next(request, context)
         if let origin {
             for field in Self.headers(for: origin) { response.headers[field.name] = field.value }
+            // A page's DPoP client must read the nonce and the challenge (RFC 9449 §8).
+            response.headers[.accessControlExposeHeaders] = "DPoP-Nonce, WWW-Authenticate, Retry-After"
         } else {
             response.headers[.vary] = "Origin"
         }

@@ -9,6 +9,10 @@ extension HTTPField.Name {
     static let rateLimitPolicy = HTTPField.Name("RateLimit-Policy")!
     /// `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
     static let rateLimit = HTTPField.Name("RateLimit")!
+    /// `DPoP` (RFC 9449 §4.1): the request's proof.
+    static let dpop = HTTPField.Name("DPoP")!
+    /// `DPoP-Nonce` (RFC 9449 §8): the nonce the server wants in proofs.
+    static let dpopNonce = HTTPField.Name("DPoP-Nonce")!
 }
 
 /// The one place where errors become HTTP: status, contract JSON body and challenge headers.
@@ -23,6 +27,18 @@ enum ErrorMapping {
             headers[.wwwAuthenticate] = error.isMissingCredentials
                 ? BearerChallenge.header(realm: "tegata")
                 : BearerChallenge.header(realm: nil, error: .invalidToken, description: error.message)
+            if error.isSchemeMismatch {
+                // A bound token as Bearer, or an unbound one as DPoP: both schemes' challenges (RFC 9449 §7.1).
+                headers.append(HTTPField(name: .wwwAuthenticate, value: DPoPChallenge.header(error: .invalidToken, description: error.message)))
+            }
+        case .invalidDPoPProof, .useDPoPNonce:
+            if let nonce = error.dpopNonce { headers[.dpopNonce] = nonce }
+            if error.isDPoPRefusalAtResource {
+                status = .unauthorized
+                headers[.wwwAuthenticate] = DPoPChallenge.header(error: error.code, description: error.message)
+            } else {
+                status = .badRequest
+            }
         case .insufficientScope:
             status = .forbidden
             headers[.wwwAuthenticate] = BearerChallenge.header(realm: nil, error: .insufficientScope)

@@ -76,8 +76,32 @@ extension Request {
         case .token(let token): return token
         case .absent: throw TegataError.missingToken
         case .repeated: throw TegataError.invalidRequest("more than one Authorization header")
-        case .otherScheme: throw TegataError.invalidToken("the Authorization header must be \"Bearer <access token>\"")
+        case .otherScheme, .dpop: throw TegataError.invalidToken("the Authorization header must be \"Bearer <access token>\"")
         case .malformed: throw TegataError.invalidToken("the access token is malformed")
         }
+    }
+
+    /// The access token from the `Authorization` header, `Bearer` or `DPoP`, with the request's
+    /// DPoP proof (``dpopRequest(issuer:)``) for the latter.
+    package func presentedAccessToken(issuer: String) throws -> PresentedAccessToken {
+        switch BearerAuthorization(fieldValues: headers[values: .authorization]) {
+        case .token(let token): return .bearer(token)
+        case .dpop(let token): return PresentedAccessToken(token: token, scheme: .dpop, proof: try dpopRequest(issuer: issuer, atResource: true))
+        case .absent: throw TegataError.missingToken
+        case .repeated: throw TegataError.invalidRequest("more than one Authorization header")
+        case .otherScheme:
+            throw TegataError.invalidToken("the Authorization header must be \"Bearer <access token>\" or \"DPoP <access token>\"")
+        case .malformed: throw TegataError.invalidToken("the access token is malformed")
+        }
+    }
+
+    /// The request's `DPoP` proof (RFC 9449 §4.1) and what it must match: this method, and the URI
+    /// the client called — the issuer's base URL and this path, whatever host a proxy in front
+    /// forwarded to. Nil without a `DPoP` field; `invalid_dpop_proof` for more than one.
+    package func dpopRequest(issuer: String, atResource: Bool = false) throws -> DPoPRequest? {
+        let values = headers[values: .dpop]
+        guard let proof = values.first else { return nil }
+        guard values.count == 1 else { throw TegataError.invalidDPoPProof("more than one DPoP header field", atResource: atResource) }
+        return DPoPRequest(proof: String(proof.trimmingASCIIWhitespace()), method: method.rawValue, url: issuer + uri.path)
     }
 }
