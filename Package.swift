@@ -136,7 +136,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The Swift SDK for apps. Foundation only (FoundationNetworking on Linux).
-        .target(name: "TegataClient", dependencies: ["TegataWire"], swiftSettings: swiftSettings),
+        .target(
+            name: "TegataClient",
+            dependencies: ["TegataWire", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         // The executable: parses arguments and configuration, nothing else.
         .executableTarget(
             name: "tegata",

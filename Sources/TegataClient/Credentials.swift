@@ -11,15 +11,22 @@ public struct StoredCredentials: Codable, Sendable, Equatable {
     /// as the session was) until their revocation is confirmed, so a failed revoke is retried
     /// instead of leaving a live session nobody can end. At most ``maximumPendingRevocations``.
     public var pendingRevocations: [String]
+    /// The DPoP key sessions are bound to (``TegataClientConfiguration/usesDPoP``): kept with an
+    /// anonymous user's device credentials, forgotten with them at a permanent user's sign-out.
+    public var dpopKey: StoredDPoPKey?
 
     /// How many pending revocations are kept at most (the oldest are dropped beyond).
     public static let maximumPendingRevocations = 8
 
     /// Creates stored credentials.
-    public init(device: DeviceCredentials? = nil, session: SessionCredentials? = nil, pendingRevocations: [String] = []) {
+    public init(
+        device: DeviceCredentials? = nil, session: SessionCredentials? = nil, pendingRevocations: [String] = [],
+        dpopKey: StoredDPoPKey? = nil
+    ) {
         self.device = device
         self.session = session
         self.pendingRevocations = pendingRevocations
+        self.dpopKey = dpopKey
     }
 
     /// Decodes stored credentials; stores written before pending revocations existed have none.
@@ -28,11 +35,13 @@ public struct StoredCredentials: Codable, Sendable, Equatable {
         device = try container.decodeIfPresent(DeviceCredentials.self, forKey: .device)
         session = try container.decodeIfPresent(SessionCredentials.self, forKey: .session)
         pendingRevocations = try container.decodeIfPresent([String].self, forKey: .pendingRevocations) ?? []
+        dpopKey = try container.decodeIfPresent(StoredDPoPKey.self, forKey: .dpopKey)
     }
 
     enum CodingKeys: String, CodingKey {
         case device, session
         case pendingRevocations = "pending_revocations"
+        case dpopKey = "dpop_key"
     }
 
     /// Adds a refresh token to revoke later (once), dropping the oldest beyond the maximum.

@@ -10,6 +10,8 @@ struct TegataAPI: Sendable {
     let transport: any TegataTransport
     let timeout: TimeInterval
     let now: @Sendable () -> Date
+    /// Makes DPoP proofs when the client has a key.
+    let dpop: DPoPProver
 
     /// A response with a 2xx status, and when it arrived (local clock).
     struct Reply: Sendable {
@@ -41,24 +43,24 @@ struct TegataAPI: Sendable {
 
     func deviceSignIn(_ device: DeviceCredentials, platform: String) async -> Outcome {
         let body = DeviceSignInRequest(deviceID: device.id, deviceSecret: device.secret, platform: platform)
-        return await send(json("POST", "/v1/auth/device", body))
+        return await send(json("POST", "/v1/auth/device", body), withProof: true)
     }
 
     func claimDevice(_ device: DeviceCredentials, userID: String, platform: String) async -> Outcome {
         let body = DeviceClaimRequest(deviceID: device.id, deviceSecret: device.secret, platform: platform, userID: userID)
-        return await send(json("POST", "/v1/auth/device/claim", body))
+        return await send(json("POST", "/v1/auth/device/claim", body), withProof: true)
     }
 
     func refresh(_ refreshToken: String) async -> Outcome {
-        await send(form("/oauth/token", ["grant_type": "refresh_token", "refresh_token": refreshToken]))
+        await send(form("/oauth/token", ["grant_type": "refresh_token", "refresh_token": refreshToken]), withProof: true)
     }
 
     func exchange(_ presentation: IDTokenPresentation) async -> Outcome {
-        await send(form("/oauth/token", presentation.parameters(grantType: "urn:ietf:params:oauth:grant-type:token-exchange")))
+        await send(form("/oauth/token", presentation.parameters(grantType: "urn:ietf:params:oauth:grant-type:token-exchange")), withProof: true)
     }
 
     func revoke(_ refreshToken: String) async -> Outcome {
-        await send(form("/oauth/revoke", ["token": refreshToken, "token_type_hint": "refresh_token"]))
+        await send(form("/oauth/revoke", ["token": refreshToken, "token_type_hint": "refresh_token"]), withProof: true)
     }
 
     // MARK: Requests
@@ -86,12 +88,39 @@ struct TegataAPI: Sendable {
         return request
     }
 
+    /// `request` with `Authorization: Bearer <token>`, or — for a token bound to the client's DPoP
+    /// key (`cnf` in its claims) — `Authorization: DPoP <token>`, whose proof ``transmit(_:withProof:)`` adds.
+    func authorize(_ request: URLRequest, with token: String) -> URLRequest {
+        var request = request
+        let bound = dpop.hasKey && TokenTiming.claims(of: token)?["cnf"] != nil
+        request.setValue("\(bound ? "DPoP" : "Bearer") \(token)", forHTTPHeaderField: "Authorization")
+        return request
+    }
+
+    /// Sends `request` through the transport with a new DPoP proof when it carries a DPoP-bound
+    /// token or `withProof` (a token request) and the client has a key; an answer that asks for a
+    /// nonce (`use_dpop_nonce`) gets the request once more with a proof carrying it. Throws only
+    /// when no response came.
+    func transmit(_ request: URLRequest, withProof: Bool = false) async throws -> (Data, HTTPURLResponse) {
+        let authorization = request.value(forHTTPHeaderField: "Authorization")
+        let boundToken = authorization.flatMap { $0.hasPrefix("DPoP ") ? String($0.dropFirst(5)) : nil }
+        guard withProof || boundToken != nil, dpop.hasKey else { return try await transport.send(request) }
+        var request = request
+        request.setValue(dpop.proof(for: request, accessToken: boundToken), forHTTPHeaderField: "DPoP")
+        let first = try await transport.send(request)
+        guard dpop.record(first.1, data: first.0, for: request.url) else { return first }
+        request.setValue(dpop.proof(for: request, accessToken: boundToken), forHTTPHeaderField: "DPoP")
+        let second = try await transport.send(request)
+        dpop.record(second.1, data: second.0, for: request.url)
+        return second
+    }
+
     /// Sends a request and classifies the answer. Never throws: every failure is an outcome.
-    func send(_ request: URLRequest) async -> Outcome {
+    func send(_ request: URLRequest, withProof: Bool = false) async -> Outcome {
         let data: Data
         let response: HTTPURLResponse
         do {
-            (data, response) = try await transport.send(request)
+            (data, response) = try await transmit(request, withProof: withProof)
         } catch let error as TegataClientError {
             return .transient(error, retryAfter: nil)
         } catch {

@@ -25,6 +25,7 @@ extension TegataClient {
         defer { lock.unlock() }
         try adoptStoreBeforeSignIn()
         let device = try credentials.device ?? storeNewDevice(DeviceCredentials.generate())
+        ensureDPoPKey()
         return try await signIn(with: device, epoch: epoch) { [api, configuration] in
             await api.deviceSignIn(device, platform: configuration.platform)
         }
@@ -51,6 +52,7 @@ extension TegataClient {
         } else {
             device = try storeNewDevice(DeviceCredentials(id: deviceID, secret: DeviceCredentials.generate().secret))
         }
+        ensureDPoPKey()
         return try await signIn(with: device, epoch: epoch) { [api, configuration] in
             await api.claimDevice(device, userID: userID, platform: configuration.platform)
         }
@@ -94,6 +96,7 @@ extension TegataClient {
         defer { lock.unlock() }
         try adoptStoreBeforeSignIn()
         let presentation = IDTokenPresentation(idToken: idToken, provider: provider, nonce: nonce)
+        ensureDPoPKey()
         let reply = try await signInReply(epoch: epoch) { [api] in await api.exchange(presentation) }
         let previous = credentials.session
         let session = try await adopt(reply, epoch: epoch, startsSession: true)
@@ -215,7 +218,7 @@ extension TegataClient {
                 token = try reply.decode(TokenResponse.self).accessToken
             }
             var request = api.json("POST", "/v1/logout", ["scope": "global"])
-            request = Self.authorize(request, with: token)
+            request = api.authorize(request, with: token)
             try Self.requireSuccess(await api.send(request))
             // Every session ended with the global logout, this one included.
             credentials.pendingRevocations.removeAll { $0 == refreshToken }
@@ -261,8 +264,18 @@ extension TegataClient {
     /// Clears the session (and the device credentials unless `keepingDevice`) in memory; the
     /// caller persists.
     private func forgetInMemory(keepingDevice: Bool) {
+        // The DPoP key goes with the device credentials: an anonymous user's next session is bound
+        // to the same key, a permanent user's sign-out leaves nothing of it behind.
         credentials = StoredCredentials(
-            device: keepingDevice ? credentials.device : nil, session: nil, pendingRevocations: credentials.pendingRevocations)
+            device: keepingDevice ? credentials.device : nil, session: nil, pendingRevocations: credentials.pendingRevocations,
+            dpopKey: keepingDevice ? credentials.dpopKey : nil)
+    }
+
+    /// With ``TegataClientConfiguration/usesDPoP``, makes the DPoP key a new session is bound to
+    /// if there is none yet (kept with the credentials saved after the sign-in).
+    func ensureDPoPKey() {
+        guard configuration.usesDPoP, credentials.dpopKey?.signingKey() == nil else { return }
+        credentials.dpopKey = StoredDPoPKey.generate(preferSecureEnclave: configuration.preferSecureEnclave)
     }
 
     // MARK: Helpers

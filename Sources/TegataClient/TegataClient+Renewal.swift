@@ -45,6 +45,7 @@ extension TegataClient {
         }
 
         if configuration.reauthenticateWithDevice, let device = credentials.device, device.userID == session.user.id {
+            ensureDPoPKey()
             switch try await attempt(epoch: epoch, { [api, configuration] in
                 await api.deviceSignIn(device, platform: configuration.platform)
             }) {

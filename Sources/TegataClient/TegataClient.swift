@@ -24,7 +24,10 @@ public actor TegataClient {
     let now: @Sendable () -> Date
 
     /// The credentials as this client last saw them (the store is the truth when the lock is held).
-    var credentials: StoredCredentials
+    /// The DPoP prover follows their key.
+    var credentials: StoredCredentials {
+        didSet { api.dpop.use(credentials.dpopKey) }
+    }
     /// True when the last save failed: the store is behind memory and must not be adopted.
     var storeIsBehind = false
     private(set) var state: AuthState
@@ -49,8 +52,11 @@ public actor TegataClient {
         self.storage = storage
         self.transport = transport
         self.now = now
-        api = TegataAPI(baseURL: configuration.baseURL, transport: transport, timeout: configuration.requestTimeout, now: now)
+        api = TegataAPI(
+            baseURL: configuration.baseURL, transport: transport, timeout: configuration.requestTimeout, now: now,
+            dpop: DPoPProver(now: now))
         credentials = ((try? storage.load()) ?? nil) ?? StoredCredentials()
+        api.dpop.use(credentials.dpopKey)
         state = credentials.session.map { .signedIn($0.user) } ?? .signedOut
     }
 
@@ -124,17 +130,19 @@ public actor TegataClient {
         return try await renew(rejecting: credentials.session?.accessToken).user
     }
 
-    /// Sends `request` with `Authorization: Bearer <access token>`. After a 401 it renews the token
-    /// and sends the request once more, never more often; the second answer is returned whatever
-    /// it is. Transport errors are rethrown as they are.
+    /// Sends `request` with `Authorization: Bearer <access token>` — or, for a DPoP-bound token,
+    /// `Authorization: DPoP <access token>` with a proof for this request (and once more with the
+    /// server's nonce when it asks for one). After a 401 it renews the token and sends the request
+    /// once more, never more often; the second answer is returned whatever it is. Transport errors
+    /// are rethrown as they are.
     public func send(_ request: URLRequest) async throws -> (Data, HTTPURLResponse) {
         try Self.requireAllowedDestination(request.url, allowed: [configuration.baseURL] + configuration.apiBaseURLs)
         let token = try await accessToken()
-        let first = try await transport.send(Self.authorize(request, with: token))
+        let first = try await api.transmit(api.authorize(request, with: token))
         guard first.1.statusCode == 401 else { return first }
         let renewed = try await renew(rejecting: token)
         guard renewed.accessToken != token else { return first }
-        return try await transport.send(Self.authorize(request, with: renewed.accessToken))
+        return try await api.transmit(api.authorize(request, with: renewed.accessToken))
     }
 
     /// Throws `disallowedURL` unless `url` is https (or plain http to a loopback host) and lies under
@@ -163,12 +171,6 @@ public actor TegataClient {
             throw TegataClientError.disallowedURL(
                 "\(scheme)://\(host) is neither the Tegata server nor one of the configured apiBaseURLs: the access token was not sent")
         }
-    }
-
-    static func authorize(_ request: URLRequest, with token: String) -> URLRequest {
-        var request = request
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        return request
     }
 
     /// With no session in memory: adopts one that another client sharing the store saved (an app

@@ -25,6 +25,14 @@ public struct TegataClientConfiguration: Sendable {
     public var maxRetryAfter: TimeInterval = 30
     /// The timeout of each request to Tegata. Default 30 s.
     public var requestTimeout: TimeInterval = 30
+    /// Whether sessions are bound to a key of this device (DPoP, RFC 9449; docs/dpop.md). The key
+    /// is made at the first sign-in — in the Secure Enclave when ``preferSecureEnclave`` and the
+    /// device has one, else in software — and kept with the credentials; every token request and
+    /// every request with a bound token then carries a proof. The app's own APIs must accept
+    /// DPoP-bound tokens (`TegataAuthMiddleware(publicBaseURL:)`). Default false.
+    public var usesDPoP = false
+    /// Whether a DPoP key goes in the Secure Enclave where there is one. Default true.
+    public var preferSecureEnclave = true
 
     /// A configuration for the server at `baseURL`.
     public init(baseURL: URL, platform: String = TegataClientConfiguration.defaultPlatform) {

@@ -127,6 +127,32 @@ extension HTTPField.Name {
         }
     }
 
+    @Test func aBoundTokenIsRevokedOnlyWithAProofByItsKey() async throws {
+        let harness = Harness()
+        try await harness.withApp { client, _ in
+            let key = TestDPoPKey(), thief = TestDPoPKey()
+            let tokens = try await boundSignIn(client, key, at: harness.clock.now())
+            let url = Self.issuer + "/oauth/revoke"
+            func revoke(_ token: String, proof: String?) async throws -> TestResponse {
+                var headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+                if let proof { headers[.dpop] = proof }
+                return try await client.execute(uri: "/oauth/revoke", method: .post, headers: headers, body: form(["token": token]))
+            }
+            for token in [tokens.refreshToken, tokens.accessToken] {
+                let bare = try await revoke(token, proof: nil)
+                #expect(bare.status == .badRequest && bare.errorBody?.error == .invalidDPoPProof, "\(bare.text)")
+                let stolen = try await revoke(token, proof: thief.proof("POST", url, iat: harness.clock.now()))
+                #expect(stolen.status == .badRequest && stolen.errorBody?.error == .invalidDPoPProof, "\(stolen.text)")
+            }
+            let meURL = Self.issuer + "/v1/me"
+            #expect(try await me(client, tokens.accessToken, proof: key.proof("GET", meURL, iat: harness.clock.now(), accessToken: tokens.accessToken)).status == .ok,
+                    "nothing was revoked")
+            #expect(try await revoke(tokens.refreshToken, proof: key.proof("POST", url, iat: harness.clock.now())).status == .ok)
+            #expect(try await me(client, tokens.accessToken, proof: key.proof("GET", meURL, iat: harness.clock.now(), accessToken: tokens.accessToken)).status == .unauthorized,
+                    "the owner's revocation ended the session")
+        }
+    }
+
     @Test func anUnboundSessionRefreshedWithAProofGetsABoundAccessTokenButStaysUnbound() async throws {
         let harness = Harness()
         try await harness.withApp { client, _ in

@@ -72,7 +72,8 @@ struct OAuthController {
         router.post("/oauth/revoke") { request, context in
             let parameters = try await OAuthParameters.parse(request, limit: limit)
             try Self.checkPresentedClient(request, parameters, appClientID: appClient)
-            let revoked = try await revocation.revoke(try parameters.required("token"), hint: try parameters.optional("token_type_hint"))
+            let token = try parameters.required("token"), hint = try parameters.optional("token_type_hint")
+            let revoked = try await revocation.revoke(token, hint: hint, dpopKey: try await dpop.key(of: request.dpopRequest(issuer: issuer)))
             metrics.revoked("token")
             switch revoked {
             case .session(let id, ended: true):
