@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 import TegataTokens
 
 /// A `DPoP` proof as a request presented it, with what it must match: the request's method and
@@ -51,6 +52,13 @@ public struct DPoPNonces: Sendable {
     private let key: SymmetricKey
     /// The length of a slot.
     public let period: TimeInterval
+    /// The nonce of the latest slot asked for (every answer to a proof carries the current nonce:
+    /// one MAC per slot instead of one per answer).
+    private let latest = LatestNonce()
+
+    private final class LatestNonce: Sendable {
+        let value = Mutex<(slot: Int64, nonce: String)?>(nil)
+    }
 
     /// Nonces under `key`, changing every `period` seconds.
     public init(key: SymmetricKey, period: TimeInterval = 300) {
@@ -60,7 +68,11 @@ public struct DPoPNonces: Sendable {
 
     /// The nonce of the slot of `now`.
     public func nonce(at now: Date) -> String {
-        nonce(slot: slot(of: now))
+        let slot = slot(of: now)
+        if let cached = latest.value.withLock({ $0 }), cached.slot == slot { return cached.nonce }
+        let nonce = nonce(slot: slot)
+        latest.value.withLock { $0 = (slot, nonce) }
+        return nonce
     }
 
     /// Until when `nonce` is accepted, or nil when it is not accepted at `now` (stale or not one of ours).

@@ -94,7 +94,10 @@ public struct DPoPProof: Sendable, Equatable {
     /// once both are normalised (RFC 3986 §6.2.2–6.2.3: scheme and host case, default port, an
     /// empty path) and their query and fragment dropped.
     public func matches(method: String, url: String) -> Bool {
-        guard htm == method, let presented = Self.normalizedURI(htu), let expected = Self.normalizedURI(url) else { return false }
+        guard htm == method else { return false }
+        // Clients send the URI as it is configured: the same text is parsed once, not twice.
+        if htu == url { return Self.normalizedURI(url) != nil }
+        guard let presented = Self.normalizedURI(htu), let expected = Self.normalizedURI(url) else { return false }
         return presented == expected
     }
 

@@ -303,6 +303,16 @@ import Testing
         for bad in ["10m", "11y", "forever"] { expectError(["TEGATA_AUDIT_RETENTION": bad], key: "TEGATA_AUDIT_RETENTION") }
     }
 
+    @Test func dpopIsOptionalWithNoncesWhenNeededUnlessConfigured() throws {
+        let defaults = try load([:])
+        #expect(!defaults.dpop.requiredForDeviceSignIn && !defaults.dpop.nonceAlways && defaults.dpop.leeway == 30)
+        let set = try load(["TEGATA_DPOP_DEVICE_SIGN_IN": "Required", "TEGATA_DPOP_NONCE": "always", "TEGATA_CLOCK_LEEWAY": "10s"])
+        #expect(set.dpop.requiredForDeviceSignIn && set.dpop.nonceAlways && set.dpop.leeway == 10)
+        #expect(try !load(["TEGATA_DPOP_DEVICE_SIGN_IN": "optional", "TEGATA_DPOP_NONCE": "when-needed"]).dpop.nonceAlways)
+        expectError(["TEGATA_DPOP_DEVICE_SIGN_IN": "yes"], key: "TEGATA_DPOP_DEVICE_SIGN_IN")
+        expectError(["TEGATA_DPOP_NONCE": "sometimes"], key: "TEGATA_DPOP_NONCE")
+    }
+
     @Test func badWebAndRealtimeSettingsAreNamed() {
         expectError(["TEGATA_SESSION_COOKIE_SAMESITE": "sometimes"], key: "TEGATA_SESSION_COOKIE_SAMESITE")
         expectError(["TEGATA_SESSION_COOKIE_SAMESITE": "none"], key: "TEGATA_SESSION_COOKIE_SAMESITE")

@@ -300,6 +300,20 @@ extension HTTPField.Name {
         }
     }
 
+    @Test func introspectionSaysWhichKeyATokenIsBoundTo() async throws {
+        let harness = Harness { $0.introspectionClients = [apiClient] }
+        try await harness.withApp { client, _ in
+            let key = TestDPoPKey()
+            let tokens = try await boundSignIn(client, key, at: harness.clock.now())
+            for token in [tokens.accessToken, tokens.refreshToken] {
+                let answer = try await client.introspect(token).decode(IntrospectionResponse.self)
+                #expect(answer.active && answer.cnf?.jkt == key.thumbprint)
+            }
+            let plain = try await client.signIn("device-0002")
+            #expect(try await client.introspect(plain.accessToken).decode(IntrospectionResponse.self).cnf == nil)
+        }
+    }
+
     @Test func discoveryListsTheProofAlgorithms() async throws {
         try await Harness().withApp { client, _ in
             let response = try await client.execute(uri: "/.well-known/oauth-authorization-server", method: .get)
