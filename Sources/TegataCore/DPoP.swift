@@ -130,11 +130,35 @@ public struct DPoPChecker: Sendable {
         return try await verify(request)
     }
 
+    /// A proof checked as ``verify(_:accessToken:boundTo:)`` does, but not yet recorded as used:
+    /// its key's thumbprint and the record the caller makes in its own transaction (a refresh:
+    /// ``RefreshCommand/singleUse``). Nil when the request had none.
+    public func unrecordedKey(of request: DPoPRequest?) throws -> (thumbprint: String, record: SingleUseRecord)? {
+        guard let request else { return nil }
+        return try check(request, accessToken: nil, boundTo: nil)
+    }
+
     /// Verifies `request`'s proof and records it as used. With `accessToken`, the proof must carry
     /// its hash and be made by `boundTo`, the token's `cnf.jkt` (errors then say `atResource`, so the
     /// edge answers 401). Returns the thumbprint of the proof's key. Throws `invalid_dpop_proof`, or
     /// `use_dpop_nonce` (with the current nonce) when the proof needs a fresh nonce.
     public func verify(_ request: DPoPRequest, accessToken: String? = nil, boundTo: String? = nil) async throws -> String {
+        let (thumbprint, record) = try check(request, accessToken: accessToken, boundTo: boundTo)
+        guard try await store.rememberSingleUse(key: record.key, until: record.until, now: clock.now()) else {
+            throw Self.replayed(atResource: accessToken != nil)
+        }
+        return thumbprint
+    }
+
+    /// A proof presented before.
+    static func replayed(atResource: Bool) -> TegataError {
+        .invalidDPoPProof(RefreshDecision.RejectReason.proofReplayed.message, atResource: atResource)
+    }
+
+    /// Every rule but the replay: the thumbprint, and the record that spends the proof.
+    private func check(
+        _ request: DPoPRequest, accessToken: String?, boundTo: String?
+    ) throws -> (thumbprint: String, record: SingleUseRecord) {
         let atResource = accessToken != nil
         let now = clock.now()
         let proof: DPoPProof
@@ -168,9 +192,6 @@ public struct DPoPChecker: Sendable {
             acceptedUntil = Date(timeIntervalSince1970: Double(proof.iat) + settings.maximumAge + settings.leeway)
         }
         let key = "dpop:" + SHA256.hash(data: Data("\(proof.thumbprint) \(proof.jti)".utf8)).lowercaseHex
-        guard try await store.rememberSingleUse(key: key, until: acceptedUntil, now: now) else {
-            throw TegataError.invalidDPoPProof("this DPoP proof was presented before; make a new proof for every request", atResource: atResource)
-        }
-        return proof.thumbprint
+        return (proof.thumbprint, SingleUseRecord(key: key, until: acceptedUntil))
     }
 }

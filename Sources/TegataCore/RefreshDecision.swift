@@ -29,6 +29,9 @@ public enum RefreshDecision: Sendable, Equatable {
         case proofRequired
         /// The session is bound to a DPoP key and the proof was made with another.
         case wrongKey
+        /// The request's DPoP proof was presented before (the store's record of it, not the
+        /// decision: ``RefreshCommand/singleUse``).
+        case proofReplayed
     }
 
     /// Decides for a token of `presentedGeneration` against `session` (nil when the session or its
@@ -77,6 +80,7 @@ extension RefreshDecision.RejectReason {
         case .absolutelyExpired: "the session reached its maximum lifetime"
         case .proofRequired: "this refresh token is bound to a DPoP key: send a DPoP proof made with that key"
         case .wrongKey: "this refresh token is bound to another DPoP key than the proof's"
+        case .proofReplayed: "this DPoP proof was presented before; make a new proof for every request"
         }
     }
 }

@@ -35,12 +35,17 @@ public struct RefreshGrant: Sendable {
     /// request's verified proof) is nil, and `invalid_grant` when it is another key — neither
     /// changes the session. An unbound session refreshed with a proof stays unbound, but its new
     /// access token is bound to the proof's key.
-    public func refresh(_ refreshToken: String, origin: RequestOrigin = .unknown, dpopKey: String? = nil) async throws -> TokenResponse {
+    ///
+    /// `dpopProof`, the record of that proof (``DPoPChecker/unrecordedKey(of:)``), is spent in the
+    /// refresh's own transaction: a proof presented before is `invalid_dpop_proof`.
+    public func refresh(
+        _ refreshToken: String, origin: RequestOrigin = .unknown, dpopKey: String? = nil, dpopProof: SingleUseRecord? = nil
+    ) async throws -> TokenResponse {
         let now = clock.now()
         let report = Report()
         do {
             if let address = origin.addressKey { try limits.failedRefreshesPerAddress?.check(address, now: now) }
-            let tokens = try await refresh(refreshToken, now: now, report: report, dpopKey: dpopKey)
+            let tokens = try await refresh(refreshToken, now: now, report: report, dpopKey: dpopKey, dpopProof: dpopProof)
             events.record(.refresh(report.result ?? .rotated, userID: tokens.user.id, sessionID: report.sessionID), origin: origin)
             return tokens
         } catch let error as TegataError {
@@ -71,7 +76,9 @@ public struct RefreshGrant: Sendable {
         }
     }
 
-    private func refresh(_ refreshToken: String, now: Date, report: Report, dpopKey: String?) async throws -> TokenResponse {
+    private func refresh(
+        _ refreshToken: String, now: Date, report: Report, dpopKey: String?, dpopProof: SingleUseRecord?
+    ) async throws -> TokenResponse {
         guard let token = RefreshToken.decode(refreshToken, with: issuer.secrets.refreshTokenKey) else {
             throw TegataError.invalidGrant("the refresh token is not valid")
         }
@@ -94,11 +101,13 @@ public struct RefreshGrant: Sendable {
                 case .reject(.revoked): .revoked
                 case .reject(.idleExpired), .reject(.absolutelyExpired): .expired
                 case .reject(.proofRequired), .reject(.wrongKey): .wrongDPoPKey
+                case .reject(.proofReplayed): .invalid
                 }
                 return decision
             },
             now: now,
-            eventUntil: issuer.policy.revocationHorizon(from: now))
+            eventUntil: issuer.policy.revocationHorizon(from: now),
+            singleUse: dpopProof)
         switch try await store.refresh(command) {
         case .issued(let record, let session):
             if let disabled = record.user.disabled(at: now) {
@@ -121,6 +130,9 @@ public struct RefreshGrant: Sendable {
             throw TegataError.invalidGrant(RefreshDecision.RejectReason.revoked.message)
         case .rejected(.proofRequired):
             throw TegataError.invalidDPoPProof(RefreshDecision.RejectReason.proofRequired.message)
+        case .rejected(.proofReplayed):
+            report.result = .invalid
+            throw DPoPChecker.replayed(atResource: false)
         case .rejected(let reason):
             throw TegataError.invalidGrant(reason.message)
         }

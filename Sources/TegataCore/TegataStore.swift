@@ -537,13 +537,37 @@ public struct RefreshCommand: Sendable {
     public var now: Date
     /// How long a revocation event must be kept.
     public var eventUntil: Date
+    /// A single-use credential the refresh spends (the request's DPoP proof), recorded in the same
+    /// transaction as the rotation, as ``AccountStore/rememberSingleUse(key:until:now:)`` records
+    /// it — one commit for both. Recorded only when tokens are issued; already recorded and not
+    /// expired: ``RefreshOutcome/rejected(_:)`` with ``RefreshDecision/RejectReason/proofReplayed``
+    /// and nothing changed.
+    public var singleUse: SingleUseRecord?
 
     /// Creates a command.
-    public init(sessionID: String, decide: @escaping @Sendable (Session?) -> RefreshDecision, now: Date, eventUntil: Date) {
+    public init(
+        sessionID: String, decide: @escaping @Sendable (Session?) -> RefreshDecision, now: Date, eventUntil: Date,
+        singleUse: SingleUseRecord? = nil
+    ) {
         self.sessionID = sessionID
         self.decide = decide
         self.now = now
         self.eventUntil = eventUntil
+        self.singleUse = singleUse
+    }
+}
+
+/// A single-use credential to record: its key (a digest, never the credential) and until when.
+public struct SingleUseRecord: Sendable, Equatable {
+    /// The digest it is known by.
+    public var key: String
+    /// Until when it is remembered.
+    public var until: Date
+
+    /// A record.
+    public init(key: String, until: Date) {
+        self.key = key
+        self.until = until
     }
 }
 

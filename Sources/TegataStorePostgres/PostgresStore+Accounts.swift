@@ -173,14 +173,19 @@ extension PostgresStore {
 
     public func rememberSingleUse(key: String, until: Date, now: Date) async throws -> Bool {
         try await transaction { connection in
-            // A record that expired but was not pruned yet is taken over: its token cannot verify any more.
-            try await !Self.rows(
-                """
-                INSERT INTO used_id_tokens (key, until) VALUES (\(key), \(until.ms))
-                ON CONFLICT (key) DO UPDATE SET until = EXCLUDED.until WHERE used_id_tokens.until <= \(now.ms)
-                RETURNING key
-                """, on: connection, logger: self.logger).isEmpty
+            try await Self.recordSingleUse(key: key, until: until, now: now, on: connection, logger: self.logger)
         }
+    }
+
+    /// Records a single-use key in the caller's transaction; false if it is recorded and not expired.
+    static func recordSingleUse(key: String, until: Date, now: Date, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        // A record that expired but was not pruned yet is taken over: its credential cannot verify any more.
+        try await !rows(
+            """
+            INSERT INTO used_id_tokens (key, until) VALUES (\(key), \(until.ms))
+            ON CONFLICT (key) DO UPDATE SET until = EXCLUDED.until WHERE used_id_tokens.until <= \(now.ms)
+            RETURNING key
+            """, on: connection, logger: logger).isEmpty
     }
 
     public func deleteUser(id: String, now: Date, eventUntil: Date) async throws -> Bool {

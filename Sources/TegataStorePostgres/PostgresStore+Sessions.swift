@@ -14,7 +14,12 @@ extension PostgresStore {
                 .first.map(Self.session(from:))
             let issued: Session
             let record: UserRecord?
-            switch command.effect(for: session) {
+            let effect = command.effect(for: session)
+            if effect.issuesTokens, let spent = command.singleUse,
+               try await !Self.recordSingleUse(key: spent.key, until: spent.until, now: command.now, on: connection, logger: logger) {
+                return .rejected(.proofReplayed)
+            }
+            switch effect {
             case .rotate(let rotated):
                 // The rotation and the user record the new tokens carry, in one statement.
                 record = try await connection.rows(

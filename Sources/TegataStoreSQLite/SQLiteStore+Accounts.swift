@@ -151,16 +151,19 @@ extension SQLiteStore {
     }
 
     public func rememberSingleUse(key: String, until: Date, now: Date) async throws -> Bool {
-        try await writer.write { db in
-            // A record that expired but was not pruned yet is taken over: its token cannot verify any more.
-            try !db.query(
-                """
-                INSERT INTO used_id_tokens (key, until) VALUES (?, ?)
-                ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE used_id_tokens.until <= ?
-                RETURNING key
-                """,
-                [.text(key), .date(until), .date(now)]).isEmpty
-        }
+        try await writer.write { db in try Self.recordSingleUse(key: key, until: until, now: now, on: db) }
+    }
+
+    /// Records a single-use key in the caller's transaction; false if it is recorded and not expired.
+    static func recordSingleUse(key: String, until: Date, now: Date, on db: Database) throws -> Bool {
+        // A record that expired but was not pruned yet is taken over: its credential cannot verify any more.
+        try !db.query(
+            """
+            INSERT INTO used_id_tokens (key, until) VALUES (?, ?)
+            ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE used_id_tokens.until <= ?
+            RETURNING key
+            """,
+            [.text(key), .date(until), .date(now)]).isEmpty
     }
 
     public func deleteUser(id: String, now: Date, eventUntil: Date) async throws -> Bool {

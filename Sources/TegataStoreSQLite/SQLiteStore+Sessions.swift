@@ -8,7 +8,12 @@ extension SQLiteStore {
         try await writer.write { db in
             let session = try db.query("SELECT * FROM sessions WHERE id = ?", [.text(command.sessionID)]).first.map(Self.session(from:))
             let issued: Session
-            switch command.effect(for: session) {
+            let effect = command.effect(for: session)
+            if effect.issuesTokens, let record = command.singleUse,
+               try !Self.recordSingleUse(key: record.key, until: record.until, now: command.now, on: db) {
+                return .rejected(.proofReplayed)
+            }
+            switch effect {
             case .rotate(let rotated):
                 try db.query(
                     "UPDATE sessions SET generation = ?, last_refreshed_at = ?, rotated_at = ? WHERE id = ?",

@@ -191,6 +191,23 @@ extension HTTPField.Name {
         }
     }
 
+    @Test func aRefreshsProofIsSpentWithTheRotation() async throws {
+        let harness = Harness()
+        try await harness.withApp { client, _ in
+            let key = TestDPoPKey()
+            let tokens = try await boundSignIn(client, key, at: harness.clock.now())
+            let proof = key.proof("POST", Self.issuer + "/oauth/token", iat: harness.clock.now())
+            let first = try await refresh(client, tokens.refreshToken, proof: proof)
+            #expect(first.status == .ok)
+            let rotated = try first.decode(TokenResponse.self)
+            let copied = try await refresh(client, rotated.refreshToken, proof: proof)
+            #expect(copied.status == .badRequest && copied.errorBody?.error == .invalidDPoPProof, "\(copied.text)")
+            #expect(copied.errorBody?.errorDescription?.contains("presented before") == true)
+            // Nothing rotated: the current token still refreshes with a new proof.
+            #expect(try await refresh(client, rotated.refreshToken, proof: key.proof("POST", Self.issuer + "/oauth/token", iat: harness.clock.now())).status == .ok)
+        }
+    }
+
     @Test func htuIsTheConfiguredPublicURLNotWhatTheProxyForwardedTo() async throws {
         let harness = Harness { $0.issuer = "https://auth.example.com"; $0.audience = $0.issuer }
         try await harness.withApp(.live) { client, _ in

@@ -208,3 +208,44 @@ final class SeenThumbprint: Sendable {
         set { state.withLock { $0 = newValue } }
     }
 }
+
+/// A refresh that spends a single-use record (a DPoP proof) does so in its own transaction.
+@Suite struct RefreshSingleUseContractTests {
+    @Test(arguments: StoreUnderTest.all)
+    func aRefreshSpendsItsProofOnceAndOnlyWhenItIssuesTokens(store: StoreUnderTest) async throws {
+        try await store.with { store in
+            let (_, session) = try await Fixture.signedInDevice(store, "device-proof")
+            let proof = SingleUseRecord(key: "dpop:proof-1", until: Fixture.now.addingTimeInterval(90))
+            var first = Fixture.refresh(session.id, generation: 0, at: Fixture.now)
+            first.singleUse = proof
+            guard case .issued(_, let rotated) = try await store.refresh(first) else { Issue.record("must rotate"); return }
+            #expect(rotated.generation == 1)
+            // The same proof again, with the current token: refused, nothing rotated.
+            var again = Fixture.refresh(session.id, generation: 1, at: Fixture.now)
+            again.singleUse = proof
+            #expect(try await store.refresh(again) == .rejected(.proofReplayed))
+            #expect(try await store.session(id: session.id)?.generation == 1)
+            #expect(try await store.rememberSingleUse(key: proof.key, until: proof.until, now: Fixture.now) == false, "one table for both")
+            // A refusal spends nothing: the proof of a refused refresh stays unrecorded.
+            var refused = Fixture.refresh("00000000-0000-0000-0000-000000000000", generation: 0, at: Fixture.now)
+            refused.singleUse = SingleUseRecord(key: "dpop:proof-2", until: Fixture.now.addingTimeInterval(90))
+            #expect(try await store.refresh(refused) == .rejected(.unknownSession))
+            #expect(try await store.rememberSingleUse(key: "dpop:proof-2", until: Fixture.now.addingTimeInterval(90), now: Fixture.now))
+            // Concurrent refreshes with one proof: at most one issues tokens.
+            let (_, other) = try await Fixture.signedInDevice(store, "device-proof-2")
+            let shared = SingleUseRecord(key: "dpop:proof-3", until: Fixture.now.addingTimeInterval(90))
+            let issued = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        var command = Fixture.refresh(other.id, generation: 0, at: Fixture.now)
+                        command.singleUse = shared
+                        if case .issued = try await store.refresh(command) { return true }
+                        return false
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(issued == 1)
+        }
+    }
+}

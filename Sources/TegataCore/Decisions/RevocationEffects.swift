@@ -26,6 +26,15 @@ public enum RefreshEffect: Sendable, Equatable {
     /// Write nothing; refuse.
     case reject(RefreshDecision.RejectReason)
 
+    /// Whether tokens are issued (a rotation or a reissue): only then is the command's single-use
+    /// record (``RefreshCommand/singleUse``) spent.
+    public var issuesTokens: Bool {
+        switch self {
+        case .rotate, .reissue: true
+        case .revoke, .reject: false
+        }
+    }
+
     /// The effect of `decision` taken on `session` at `now`; a revocation's event lasts until `eventUntil`.
     public static func of(_ decision: RefreshDecision, on session: Session?, now: Date, eventUntil: Date) -> RefreshEffect {
         guard var session else {

@@ -49,8 +49,10 @@ struct OAuthController {
             switch grantType {
             case "refresh_token":
                 let refreshToken = try parameters.required("refresh_token")
-                let key = try await dpop.key(of: request.dpopRequest(issuer: issuer))
-                let tokens = try await refreshGrant.refresh(refreshToken, origin: context.origin, dpopKey: key)
+                // The proof is spent in the refresh's own transaction (one commit for both).
+                let proof = try dpop.unrecordedKey(of: request.dpopRequest(issuer: issuer))
+                let tokens = try await refreshGrant.refresh(
+                    refreshToken, origin: context.origin, dpopKey: proof?.thumbprint, dpopProof: proof?.record)
                 return try JSONResponse.make(tokens)
             case Self.tokenExchangeGrant:
                 let presentation = try parameters.idTokenPresentation()
