@@ -331,6 +331,31 @@ extension HTTPField.Name {
         }
     }
 
+    @Test func aTokenExchangeWithAProofOpensABoundSession() async throws {
+        let secret = "0123456789abcdef0123456789abcdef"
+        let providers = #"{"line": {"audiences": ["1234567890"], "jwks_url": "http://127.0.0.1:9/jwks.json", "channel_secret": "\#(secret)"}}"#
+        let loaded = try TegataConfiguration.load(file: nil, environment: ["TEGATA_PROVIDERS": providers])
+        let harness = Harness { $0.providers = loaded.providers }
+        try await harness.withApp { client, _ in
+            let input = try TestDPoPKey.base64url(JSONSerialization.data(withJSONObject: ["alg": "HS256", "typ": "JWT"])) + "."
+                + TestDPoPKey.base64url(JSONSerialization.data(withJSONObject: ProviderClaims.line(now: harness.clock.now())))
+            let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+            let idToken = input + "." + TestDPoPKey.base64url(Data(mac))
+            let key = TestDPoPKey()
+            let url = Self.issuer + "/oauth/token"
+            let answer = try await client.execute(
+                uri: "/oauth/token", method: .post,
+                headers: [.contentType: "application/x-www-form-urlencoded", .dpop: key.proof("POST", url, iat: harness.clock.now())],
+                body: form(["grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token": idToken,
+                            "subject_token_type": "urn:ietf:params:oauth:token-type:id_token", "provider": "line"]))
+            #expect(answer.status == .ok, "\(answer.text)")
+            let tokens = try answer.decode(TokenResponse.self)
+            #expect(tokens.tokenType == "DPoP" && (claim("cnf", of: tokens.accessToken) as? [String: String])?["jkt"] == key.thumbprint)
+            let bare = try await refresh(client, tokens.refreshToken, proof: nil)
+            #expect(bare.errorBody?.error == .invalidDPoPProof, "the exchanged session is bound: \(bare.text)")
+        }
+    }
+
     @Test func discoveryListsTheProofAlgorithms() async throws {
         try await Harness().withApp { client, _ in
             let response = try await client.execute(uri: "/.well-known/oauth-authorization-server", method: .get)
