@@ -3,7 +3,7 @@
 export type VerificationFailure =
   | 'malformed' | 'unsupportedAlgorithm' | 'wrongType' | 'unknownKey' | 'badSignature' | 'wrongIssuer'
   | 'wrongAudience' | 'expired' | 'notYetValid' | 'issuedInFuture' | 'revoked' | 'revocationStatusUnknown'
-  | 'keysUnavailable';
+  | 'keysUnavailable' | 'dpopBound';
 
 export class TegataVerifierError extends Error {
   constructor(reason: VerificationFailure, message: string);

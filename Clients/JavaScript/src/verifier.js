@@ -3,6 +3,7 @@
 // - ES256 only, with keys from the issuer's discovery document and JWKS — never from the token;
 //   `typ` at+jwt, no `crit`, a known `kid` (an unknown one refetches the keys at most once per
 //   interval), `iss` exactly, `aud`, `exp`/`nbf`/`iat` with a leeway, and no repeated member names;
+//   a DPoP-bound token (`cnf`) is refused: this verifier takes bearer tokens only;
 // - the key set cached as its Cache-Control says, bounded, the last good set kept while the issuer
 //   is unreachable;
 // - revocations from Tegata's feed (`GET /v1/revocations`): followed by long-polling in a
@@ -17,7 +18,7 @@ const MAXIMUM_TOKEN_LENGTH = 8 * 1024;
 /**
  * @typedef {'malformed' | 'unsupportedAlgorithm' | 'wrongType' | 'unknownKey' | 'badSignature' | 'wrongIssuer'
  *   | 'wrongAudience' | 'expired' | 'notYetValid' | 'issuedInFuture' | 'revoked' | 'revocationStatusUnknown'
- *   | 'keysUnavailable'} VerificationFailure
+ *   | 'keysUnavailable' | 'dpopBound'} VerificationFailure
  */
 
 export class TegataVerifierError extends Error {
@@ -259,6 +260,11 @@ export class TegataVerifier {
     const claims = payloadBytes && parseJSONObject(payloadBytes);
     if (!claims) throw fail('malformed', 'the claims are not a JSON object');
     this.#validate(claims);
+    // A DPoP-bound token (RFC 9449, `cnf.jkt`) is good only with a proof by its key: never as a
+    // bearer token, which is all this verifier takes.
+    if (claims.cnf !== undefined) {
+      throw fail('dpopBound', 'the token is bound to a DPoP key: it is not accepted as a bearer token');
+    }
     this.#checkRevocation(claims);
     return claims;
   }

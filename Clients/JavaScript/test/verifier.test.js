@@ -51,7 +51,36 @@ const waitFor = async (condition, what, seconds = 10) => {
   }
 };
 
+/** A device sign-in with a DPoP proof (RFC 9449) made here with Web Crypto: the session is bound. */
+async function boundSignIn() {
+  deviceCount += 1;
+  const { subtle } = webcrypto;
+  const keys = await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+  const { kty, crv, x, y } = await subtle.exportKey('jwk', keys.publicKey);
+  const url = `${tegata.baseURL}/v1/auth/device`;
+  const input = `${b64({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } })}.${b64({
+    jti: `proof-${deviceCount}-${Date.now()}`, htm: 'POST', htu: url, iat: Math.floor(Date.now() / 1000) })}`;
+  const signature = await subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keys.privateKey, new TextEncoder().encode(input));
+  const response = await fetch(url, {
+    method: 'POST', headers: { 'content-type': 'application/json', dpop: `${input}.${Buffer.from(signature).toString('base64url')}` },
+    body: JSON.stringify({ device_id: `js-verifier-bound-${deviceCount}`, device_secret: 'b'.repeat(40) + deviceCount, platform: 'web' }),
+  });
+  assert.equal(response.status, 201, await response.clone().text());
+  const tokens = await response.json();
+  assert.equal(tokens.token_type, 'DPoP');
+  return tokens;
+}
+
 describe('TegataVerifier', () => {
+  test('refuses a DPoP-bound token: it is not a bearer token anywhere', async () => {
+    const tokens = await boundSignIn();
+    const verifier = new TegataVerifier(verifierOptions());
+    await assert.rejects(verifier.verify(tokens.access_token), refused('dpopBound'));
+    // The same server's unbound tokens still verify.
+    const plain = await signIn();
+    assert.equal((await verifier.verify(plain.access_token)).sub, plain.user.id);
+  });
+
   test('verifies a real access token with the keys found through discovery', async () => {
     const tokens = await signIn();
     const verifier = new TegataVerifier(verifierOptions());
