@@ -14,7 +14,13 @@ public final class AuditTableWriter: Service, Sendable {
     private let store: any AuditStore
     private let logger: Logger
     private let metrics: TegataMetrics
-    private let pending = Mutex<[AuditEvent]>([])
+    /// The queue, and whether a batch taken from it is being written: ``flush()`` must not report
+    /// the table complete while the writer's loop still has a batch in flight.
+    private let state = Mutex(State())
+    private struct State {
+        var pending: [AuditEvent] = []
+        var writing = false
+    }
     private let wake: AsyncStream<Void>
     private let wakeUp: AsyncStream<Void>.Continuation
     /// Events kept while the database refuses.
@@ -34,9 +40,9 @@ public final class AuditTableWriter: Service, Sendable {
 
     /// Queues one event; never waits.
     func enqueue(_ event: AuditEvent) {
-        let kept = pending.withLock { pending in
-            guard pending.count < Self.capacity else { return false }
-            pending.append(event)
+        let kept = state.withLock { state in
+            guard state.pending.count < Self.capacity else { return false }
+            state.pending.append(event)
             return true
         }
         if kept { wakeUp.yield() } else { metrics.increment("tegata_audit_events_dropped_total") }
@@ -46,8 +52,8 @@ public final class AuditTableWriter: Service, Sendable {
         await cancelWhenGracefulShutdown {
             for await _ in self.wake {
                 // Let a batch gather: under load one transaction per linger, not one per event.
-                if self.pending.withLock({ $0.count }) < Self.batch { try? await Task.sleep(for: Self.linger) }
-                while !Task.isCancelled, await self.writeBatch() {}
+                if self.state.withLock({ $0.pending.count }) < Self.batch { try? await Task.sleep(for: Self.linger) }
+                while !Task.isCancelled, await self.writeLoopBatch() {}
                 if Task.isCancelled { break }
             }
         }
@@ -55,39 +61,63 @@ public final class AuditTableWriter: Service, Sendable {
         _ = await flush()
     }
 
-    /// Writes everything queued now; false if the database refused (the events stay queued).
+    /// Writes everything queued now, and waits for a batch the writer's own loop has in flight;
+    /// false if the database refused (the events stay queued).
     @discardableResult
     public func flush() async -> Bool {
-        while pending.withLock({ !$0.isEmpty }) {
-            guard await writeBatch(retryDelay: nil) else { return false }
+        while true {
+            switch await writeBatch(retryDelay: nil) {
+            case .wrote: continue
+            case .failed: return false
+            case .busy: try? await Task.sleep(for: .milliseconds(2))
+            case .empty: return true
+            }
         }
-        return true
     }
 
-    /// Writes one batch; true if there may be more. On a failure the batch goes back to the front
-    /// of the queue and, with a delay, the writer waits before it says to go on.
-    private func writeBatch(retryDelay: Duration? = .seconds(1)) async -> Bool {
-        let batch = pending.withLock { pending -> [AuditEvent] in
-            let taken = Array(pending.prefix(Self.batch))
-            pending.removeFirst(taken.count)
+    private enum BatchOutcome { case wrote, empty, busy, failed }
+
+    /// Writes one batch, unless another is being written (`busy`). On a failure the batch goes back
+    /// to the front of the queue and, with a delay, the writer waits before it says to go on.
+    private func writeBatch(retryDelay: Duration?) async -> BatchOutcome {
+        let taken = state.withLock { state -> [AuditEvent]? in
+            guard !state.writing else { return nil }
+            let taken = Array(state.pending.prefix(Self.batch))
+            state.pending.removeFirst(taken.count)
+            state.writing = !taken.isEmpty
             return taken
         }
-        guard !batch.isEmpty else { return false }
+        guard let batch = taken else { return .busy }
+        guard !batch.isEmpty else { return .empty }
         do {
             try await store.appendAuditEvents(batch)
-            return true
+            state.withLock { $0.writing = false }
+            return .wrote
         } catch {
-            let dropped = pending.withLock { pending -> Int in
-                pending.insert(contentsOf: batch, at: 0)
-                let over = max(0, pending.count - Self.capacity)
-                pending.removeLast(over)
+            let dropped = state.withLock { state -> Int in
+                state.pending.insert(contentsOf: batch, at: 0)
+                let over = max(0, state.pending.count - Self.capacity)
+                state.pending.removeLast(over)
+                state.writing = false
                 return over
             }
             if dropped > 0 { metrics.increment("tegata_audit_events_dropped_total", count: dropped) }
             logger.warning("audit events could not be written to the table; retrying", metadata: ["error": "\(error)"])
-            guard let retryDelay else { return false }
-            try? await Task.sleep(for: retryDelay)
+            if let retryDelay { try? await Task.sleep(for: retryDelay) }
+            return .failed
+        }
+    }
+
+    /// The loop's step: true while there may be more to write.
+    private func writeLoopBatch() async -> Bool {
+        switch await writeBatch(retryDelay: .seconds(1)) {
+        case .wrote: return true
+        case .empty: return false
+        case .busy:
+            // A flush is writing; what it leaves, this loop takes next.
+            try? await Task.sleep(for: .milliseconds(2))
             return !Task.isCancelled
+        case .failed: return !Task.isCancelled
         }
     }
 }
